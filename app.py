@@ -1,0 +1,34 @@
+"""ftlab's web app: `python app.py` serves the UI and its API on http://127.0.0.1:7860.
+
+Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --port, --share.
+"""
+
+import argparse
+import logging
+import os
+
+from ftlab import paths
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="ftlab: fine-tune a model, then compare base vs tuned.")
+    default_host = "0.0.0.0" if paths.on_space() else "127.0.0.1"
+    parser.add_argument("--host", default=os.environ.get("FTLAB_HOST", default_host), help="address to bind")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("FTLAB_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
+    parser.add_argument("--max-file-size", default="200mb", help="largest upload accepted")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ftlab.ui import build_app
+
+    demo = build_app()
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""RunConfig: everything that defines a training run, as a dataclass tree with YAML in/out.
+
+`validate()` returns every problem at once (an empty list means the config is good), so the UI and the CLI
+can show them all together. A run directory's config.yaml re-runs as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+TASKS = ("chat", "classify")
+DEFAULT_MODELS = {
+    "chat": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "classify": "sentence-transformers/all-MiniLM-L6-v2",
+}
+
+
+@dataclass
+class DataConfig:
+    path: str = ""
+    """A CSV, JSONL or JSON file, or the name of a bundled sample (see ftlab.samples)."""
+    val_fraction: float = 0.1
+    """Share of rows held out for evaluation (0 disables evaluation)."""
+    train_on_prompt: bool = False
+    """Chat only: compute the loss on every token, not just the assistant's."""
+
+
+@dataclass
+class LoraConfig:
+    r: int = 16
+    """Rank of the low-rank update."""
+    alpha: int = 32
+    """Scale of the update (alpha / r multiplies it)."""
+    dropout: float = 0.05
+    targets: str = "all-linear"
+    """`all-linear`, or a comma-separated list of module names (q_proj,v_proj)."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: float = 3.0
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0: run the full epochs)."""
+    learning_rate: float = 2e-4
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = 256
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    eval_every: int = 0
+    """Evaluate every N optimizer steps (0: a few times per run)."""
+    log_every: int = 1
+    seed: int = 42
+    precision: str = "auto"
+    """auto | fp32 | bf16 | fp16. auto picks bf16 on a CUDA GPU that has it, or a CPU where it is faster."""
+
+
+@dataclass
+class RunConfig:
+    task: str = "chat"
+    """chat (instruction / chat SFT of a causal LM) or classify (sequence classification)."""
+    model: str = ""
+    """A Hub id or a local folder; empty picks the task's default model."""
+    method: str = "lora"
+    """A fine-tuning method; see ftlab.methods.METHODS."""
+    name: str = ""
+    """A label for the run (optional)."""
+    trust_remote_code: bool = False
+    """Run code shipped with the model. Off unless the user ticks it: it executes the model author's Python."""
+    data: DataConfig = field(default_factory=DataConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def model_ref(self) -> str:
+        return self.model or DEFAULT_MODELS.get(self.task, "")
+
+    def validate(self) -> list[str]:
+        """Every problem with this config, as messages naming the field."""
+        from ftlab.methods import METHODS
+
+        problems = []
+        if self.task not in TASKS:
+            problems.append(f"task: {self.task!r} is not one of {', '.join(TASKS)}")
+        if self.method not in METHODS:
+            problems.append(f"method: {self.method!r} is not one of {', '.join(METHODS)}")
+        if not self.data.path:
+            problems.append("data.path: no dataset chosen")
+        if not 0 <= self.data.val_fraction < 1:
+            problems.append(f"data.val_fraction: {self.data.val_fraction} must be in [0, 1)")
+        t = self.train
+        for name in ("batch_size", "grad_accum", "max_length", "log_every"):
+            if getattr(t, name) < 1:
+                problems.append(f"train.{name}: {getattr(t, name)} must be at least 1")
+        if t.epochs <= 0 and t.max_steps <= 0:
+            problems.append("train.epochs / train.max_steps: one of them must be positive")
+        if t.learning_rate <= 0:
+            problems.append(f"train.learning_rate: {t.learning_rate} must be positive")
+        if t.precision not in ("auto", "fp32", "bf16", "fp16"):
+            problems.append(f"train.precision: {t.precision!r} is not one of auto, fp32, bf16, fp16")
+        if self.lora.r < 1:
+            problems.append(f"lora.r: {self.lora.r} must be at least 1")
+        return problems
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "RunConfig":
+        raw = dict(raw or {})
+        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        nested = {"data": DataConfig, "lora": LoraConfig, "train": TrainConfig}
+        for key, klass in nested.items():
+            sub = dict(raw.get(key) or {})
+            bad = set(sub) - {f.name for f in dataclasses.fields(klass)}
+            if bad:
+                raise ValueError(f"unknown config keys in {key}: {', '.join(sorted(bad))}")
+            raw[key] = klass(**sub)
+        return cls(**raw)
+
+    def to_yaml(self, path: Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> "RunConfig":
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))

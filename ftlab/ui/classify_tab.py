@@ -1,0 +1,48 @@
+"""Classify tab: label and probabilities from the base and the tuned classifier, side by side, for one text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ftlab.service import Lab
+from ftlab.ui.choices import refresher
+
+PRIVATE = {"api_visibility": "private"}
+
+
+@dataclass
+class ClassifyTab:
+    run: gr.Dropdown
+    refresh: object
+
+
+def build(lab: Lab) -> ClassifyTab:
+    refresh = refresher(lab, "classify", include_base=False)
+    with gr.Row():
+        run = gr.Dropdown([], label="Fine-tuned run", elem_id="classify-run", scale=3,
+                          info="Finished classification runs. The base model's head is untrained (seeded), "
+                               "so its guesses show what the fine-tune added.")
+        reload_btn = gr.Button("↻ Refresh runs", scale=1)
+    text = gr.Textbox(label="Text", lines=3, elem_id="classify-input")
+    go = gr.Button("Classify", variant="primary", elem_id="classify-go")
+    with gr.Row():
+        base = gr.Label(label="Base model", elem_id="base-label")
+        tuned = gr.Label(label="Tuned model", elem_id="tuned-label")
+
+    def classify(rid, value):
+        if not rid:
+            raise gr.Error("Pick a finished classification run first (train one in the Train tab).")
+        if not value.strip():
+            raise gr.Error("Type a text to classify.")
+        try:
+            result = lab.classify(rid, [value])[0]
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+            raise gr.Error(f"Could not classify: {exc}") from None
+        return result["base"], result["tuned"]
+
+    go.click(classify, [run, text], [base, tuned], **PRIVATE)
+    text.submit(classify, [run, text], [base, tuned], **PRIVATE)
+    reload_btn.click(refresh, None, run, **PRIVATE)
+    return ClassifyTab(run, refresh)

@@ -1,0 +1,63 @@
+"""Stable Gradio API endpoints (callable with gradio_client). Names and arguments are documented in the README.
+
+Each is a thin, fully typed wrapper over a Lab method; errors come back as gr.Error messages.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ftlab.jobs import Busy
+from ftlab.service import Lab
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except (Busy, ValueError, KeyError, FileNotFoundError) as exc:
+        raise gr.Error(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a clear message to the caller
+        raise gr.Error(f"{type(exc).__name__}: {exc}") from None
+
+
+def register(lab: Lab) -> None:
+    """Add the endpoints to the Blocks being built."""
+
+    def samples() -> list[dict]:
+        """Bundled sample datasets: name, task, description."""
+        return lab.samples()
+
+    def inspect_data(path: str) -> dict:
+        """Validate a dataset (file path on the server, or a sample name): format, rows, preview or problems."""
+        return lab.inspect(path)
+
+    def start_training(task: str, data: str, model: str = "", method: str = "lora", settings: dict | None = None) -> str:
+        """Start a run; returns its run id. `settings` overrides training fields (epochs, max_steps, learning_rate,
+        batch_size, max_length, seed, ...). Fails with a 'busy' message while another run trains."""
+        cfg = _call(lab.build_config, task, data, model, method, **(settings or {}))
+        return _call(lab.start, cfg.to_dict())
+
+    def status(run_id: str) -> dict:
+        """State (queued, running, stopping, completed, stopped, failed, interrupted), step, losses, metrics."""
+        return lab.status(run_id)
+
+    def stop_training(run_id: str) -> bool:
+        """Ask a running run to stop after its current step and save its weights."""
+        return lab.stop(run_id)
+
+    def runs() -> list[dict]:
+        """Every run, newest first."""
+        return lab.runs()
+
+    def chat(run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
+             max_new_tokens: int = 128) -> dict:
+        """Base and tuned replies to one message: {"base": str, "tuned": str}. An empty run_id chats with the
+        default base model alone."""
+        return _call(lab.chat, run_id, message, system_prompt, temperature, top_p, max_new_tokens)
+
+    def classify(run_id: str, texts: list[str]) -> list[dict]:
+        """For each text: {"base": {label: probability}, "tuned": {label: probability}}."""
+        return _call(lab.classify, run_id, texts)
+
+    for fn in (samples, inspect_data, start_training, status, stop_training, runs, chat, classify):
+        gr.api(fn, api_name=fn.__name__)

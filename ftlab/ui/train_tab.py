@@ -1,0 +1,105 @@
+"""Train tab: model, method and a few settings; Start / Stop; live progress, loss and learning-rate curves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from ftlab.config import DEFAULT_MODELS
+from ftlab.jobs import Busy
+from ftlab.service import TASK_DEFAULTS, Lab
+
+PRIVATE = {"api_visibility": "private"}
+FINAL = {"completed", "stopped", "failed", "interrupted"}
+
+
+@dataclass
+class TrainTab:
+    run_id: gr.State
+    reattach: object
+
+
+def progress_markdown(snap: dict) -> str:
+    """A progress bar with step/total, ETA and the latest losses, from a run snapshot."""
+    if not snap:
+        return "No run yet: choose data, then press **Start**."
+    state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
+    pct = int(100 * step / total) if total else 0
+    eta = snap.get("eta")
+    lines = [f"**Run** `{snap['run_id']}`: **{state}**" + (f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""),
+             f"<progress value='{pct}' max='100' style='width:100%'></progress>",
+             f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
+             + (f" · elapsed {snap['elapsed']:.0f} s" if snap.get("elapsed") else "")]
+    facts = [f"{k.replace('_', ' ')} {snap[k]:.4f}" for k in ("train_loss", "eval_loss", "eval_accuracy") if snap.get(k) is not None]
+    if snap.get("trainable_params"):
+        facts.append(f"trainable {snap['trainable_params']:,} of {snap['total_params']:,} parameters")
+    if snap.get("precision"):
+        facts.append(f"precision {snap['precision']} on {snap.get('device', '?')}")
+    lines.append(" · ".join(facts))
+    if snap.get("error"):
+        lines.append(f"⚠️ {snap['error']}")
+    return "\n\n".join(line for line in lines if line)
+
+
+def curves(metrics: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(loss frame with a train/eval series column, learning-rate frame) for the line plots."""
+    loss = [{"step": m["step"], "loss": m[k], "series": k.split("_")[0]}
+            for m in metrics for k in ("train_loss", "eval_loss") if k in m]
+    lr = [{"step": m["step"], "lr": m["lr"]} for m in metrics if "lr" in m]
+    return (pd.DataFrame(loss or None, columns=["step", "loss", "series"]),
+            pd.DataFrame(lr or None, columns=["step", "lr"]))
+
+
+def build(lab: Lab, data) -> TrainTab:
+    run_id = gr.State(None)
+    with gr.Row():
+        task = gr.Radio(["chat", "classify"], value="chat", label="Task", info="Set from the data you picked.")
+        model = gr.Textbox(DEFAULT_MODELS["chat"], label="Base model", elem_id="model",
+                           info="A Hugging Face Hub id or a local folder.")
+        usable = [(m["label"], m["name"]) for m in lab.methods() if not m["unavailable"]]
+        method = gr.Radio(usable, value="lora", label="Method",
+                          info="; ".join(f"{m['label']}: {m['help']}" for m in lab.methods()))
+    with gr.Row():
+        epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", minimum=0.1)
+        lr = gr.Number(TASK_DEFAULTS["chat"]["learning_rate"], label="Learning rate")
+        batch = gr.Number(TASK_DEFAULTS["chat"]["batch_size"], label="Batch size", precision=0, minimum=1)
+        max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0, minimum=8)
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="start")
+        stop = gr.Button("Stop and save", variant="stop", elem_id="stop")
+    progress = gr.Markdown(progress_markdown({}), elem_id="progress")
+    with gr.Row():
+        loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss", elem_id="loss-plot")
+        lr_plot = gr.LinePlot(x="step", y="lr", title="Learning rate", elem_id="lr-plot")
+    timer = gr.Timer(1.0)
+
+    def on_task(new_task: str):
+        d = TASK_DEFAULTS.get(new_task) or TASK_DEFAULTS["chat"]
+        return (new_task or "chat", DEFAULT_MODELS.get(new_task, DEFAULT_MODELS["chat"]), d["epochs"],
+                d["learning_rate"], d["batch_size"], d["max_length"])
+
+    def on_start(data_path, task_v, model_v, method_v, epochs_v, lr_v, batch_v, len_v):
+        if not data_path:
+            raise gr.Error("Pick a sample or upload a valid dataset in the Data tab first.")
+        try:
+            cfg = lab.build_config(task_v, data_path, model_v.strip(), method_v, epochs=epochs_v,
+                                   learning_rate=lr_v, batch_size=batch_v, max_length=len_v)
+            return lab.start(cfg.to_dict())
+        except Busy as exc:
+            raise gr.Error(str(exc)) from None
+        except ValueError as exc:
+            raise gr.Error(f"Settings problem: {exc}") from None
+
+    def refresh(rid):
+        snap = lab.status(rid) if rid else {}
+        loss_df, lr_df = curves(snap.get("metrics", []))
+        return progress_markdown(snap), loss_df, lr_df
+
+    data.task.change(on_task, data.task, [task, model, epochs, lr, batch, max_len], **PRIVATE)
+    start.click(on_start, [data.path, task, model, method, epochs, lr, batch, max_len], run_id, **PRIVATE)
+    stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
+    timer.tick(refresh, run_id, [progress, loss_plot, lr_plot], **PRIVATE)
+    run_id.change(refresh, run_id, [progress, loss_plot, lr_plot], **PRIVATE)
+    return TrainTab(run_id, lab.current_run)
