@@ -35,7 +35,8 @@ class LoraConfig:
     """Rank of the low-rank update."""
     alpha: int = 32
     """Scale of the update (alpha / r multiplies it)."""
-    dropout: float = 0.05
+    dropout: float = 0.0
+    """Dropout on the LoRA input; 0 by default: on a CPU the random masks cost ~15% of a step."""
     targets: str = "all-linear"
     """`all-linear`, or a comma-separated list of module names (q_proj,v_proj)."""
 

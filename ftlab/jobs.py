@@ -62,8 +62,7 @@ class JobManager:
         job = self._active
         if not job or job.run.id != run_id or not self.active_id():
             return False
-        job.stop.set()
-        job.run.write_status(state="stopping")
+        job.stop.set()  # the training thread alone writes the run's status; snapshots show "stopping" meanwhile
         return True
 
     def wait(self, run_id: str, timeout: float | None = None) -> dict:
@@ -81,6 +80,8 @@ class JobManager:
         status = run.status()
         if status.get("state") in ("queued", "running", "stopping") and not live:
             status = run.write_status(state="interrupted", error="the app stopped while this run was active")
+        elif live and self._active.stop.is_set():
+            status["state"] = "stopping"
         return {"run_id": run_id, **status, "metrics": run.metrics(), "now": time.time()}
 
     def runs(self) -> list[dict]:

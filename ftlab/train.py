@@ -147,15 +147,16 @@ class Trainer:
     def __init__(self, cfg: RunConfig, run: RunDir, stop: threading.Event, on_event: Callable | None):
         self.cfg, self.run, self.stop, self.on_event = cfg, run, stop, on_event or (lambda e: None)
         self.total, self.per_epoch = 0, 1
-        self.started = time.time()
+        self.started = self.train_started = time.time()
 
     def emit(self, record: dict) -> None:
         self.run.append_metrics(record)
         self.on_event(record)
 
     def status(self, step: int, **fields) -> None:
-        elapsed = time.time() - self.started
-        eta = elapsed / step * (self.total - step) if step else None
+        now = time.time()
+        eta = (now - self.train_started) / step * (self.total - step) if step else None
+        elapsed = now - self.started
         self.run.write_status(step=step, total_steps=self.total, elapsed=elapsed, eta=eta, **fields)
 
     def optimizer(self, s: Setup):
@@ -183,6 +184,7 @@ class Trainer:
         batches = _batches(self.cfg, s)
         s.model.train()
         self.eval_and_log(s, 0)
+        self.train_started = time.time()
         step, tokens, tick = 0, 0, time.time()
         while step < self.total:
             loss_sum = torch.zeros(())

@@ -30,5 +30,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         chat_tab_item.select(chat.refresh, None, chat.run, **PRIVATE)
         classify_tab_item.select(classify.refresh, None, classify.run, **PRIVATE)
         demo.load(train.reattach, None, train.run_id, **PRIVATE)
+        demo.load(chat.refresh, None, chat.run, **PRIVATE)
+        demo.load(classify.refresh, None, classify.run, **PRIVATE)
         endpoints.register(lab)
     return demo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ftlab.config import DEFAULT_MODELS
 from ftlab.service import Lab
 
 
@@ -18,7 +19,7 @@ def refresher(lab: Lab, task: str, include_base: bool):
     def refresh():
         choices = run_choices(lab, task)
         if include_base:
-            choices = choices + [("Base model only (no run)", "")]
+            choices = choices + [(f"Base model only: {DEFAULT_MODELS[task]} (no run)", "")]
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
     return refresh

@@ -31,7 +31,7 @@ def build(lab: Lab) -> ClassifyTab:
         base = gr.Label(label="Base model", elem_id="base-label")
         tuned = gr.Label(label="Tuned model", elem_id="tuned-label")
 
-    def classify(rid, value):
+    def show_labels(rid, value):
         if not rid:
             raise gr.Error("Pick a finished classification run first (train one in the Train tab).")
         if not value.strip():
@@ -42,7 +42,7 @@ def build(lab: Lab) -> ClassifyTab:
             raise gr.Error(f"Could not classify: {exc}") from None
         return result["base"], result["tuned"]
 
-    go.click(classify, [run, text], [base, tuned], **PRIVATE)
-    text.submit(classify, [run, text], [base, tuned], **PRIVATE)
+    go.click(show_labels, [run, text], [base, tuned], **PRIVATE)
+    text.submit(show_labels, [run, text], [base, tuned], **PRIVATE)
     reload_btn.click(refresh, None, run, **PRIVATE)
     return ClassifyTab(run, refresh)

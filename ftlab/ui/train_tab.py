@@ -12,7 +12,6 @@ from ftlab.jobs import Busy
 from ftlab.service import TASK_DEFAULTS, Lab
 
 PRIVATE = {"api_visibility": "private"}
-FINAL = {"completed", "stopped", "failed", "interrupted"}
 
 
 @dataclass
@@ -62,23 +61,28 @@ def build(lab: Lab, data) -> TrainTab:
         method = gr.Radio(usable, value="lora", label="Method",
                           info="; ".join(f"{m['label']}: {m['help']}" for m in lab.methods()))
     with gr.Row():
-        epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", minimum=0.1)
-        lr = gr.Number(TASK_DEFAULTS["chat"]["learning_rate"], label="Learning rate")
-        batch = gr.Number(TASK_DEFAULTS["chat"]["batch_size"], label="Batch size", precision=0, minimum=1)
-        max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0, minimum=8)
+        epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", minimum=0.1, step=0.5, elem_id="epochs",
+                           info="Passes over the training rows.")
+        lr = gr.Number(TASK_DEFAULTS["chat"]["learning_rate"], label="Learning rate", step=1e-5, elem_id="lr",
+                       info="LoRA: 1e-4 to 5e-4; full fine-tuning: 1e-5 to 5e-5.")
+        batch = gr.Number(TASK_DEFAULTS["chat"]["batch_size"], label="Batch size", precision=0, minimum=1,
+                          elem_id="batch-size", info="Rows per step; lower it if memory runs out.")
+        max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0, minimum=8,
+                            elem_id="max-length", info="Longer rows are cut to this many tokens.")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="start")
         stop = gr.Button("Stop and save", variant="stop", elem_id="stop")
     progress = gr.Markdown(progress_markdown({}), elem_id="progress")
     with gr.Row():
-        loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss", elem_id="loss-plot")
-        lr_plot = gr.LinePlot(x="step", y="lr", title="Learning rate", elem_id="lr-plot")
+        loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss (train and eval)", elem_id="loss-plot")
+        lr_plot = gr.LinePlot(x="step", y="lr", title="Learning-rate schedule", elem_id="lr-plot")
     timer = gr.Timer(1.0)
 
-    def on_task(new_task: str):
-        d = TASK_DEFAULTS.get(new_task) or TASK_DEFAULTS["chat"]
-        return (new_task or "chat", DEFAULT_MODELS.get(new_task, DEFAULT_MODELS["chat"]), d["epochs"],
-                d["learning_rate"], d["batch_size"], d["max_length"])
+    def on_task(new_task: str, current: str):
+        if not new_task or new_task == current:  # same task: keep what the user typed
+            return (gr.update(),) * 6
+        d = TASK_DEFAULTS[new_task]
+        return new_task, DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
 
     def on_start(data_path, task_v, model_v, method_v, epochs_v, lr_v, batch_v, len_v):
         if not data_path:
@@ -97,7 +101,7 @@ def build(lab: Lab, data) -> TrainTab:
         loss_df, lr_df = curves(snap.get("metrics", []))
         return progress_markdown(snap), loss_df, lr_df
 
-    data.task.change(on_task, data.task, [task, model, epochs, lr, batch, max_len], **PRIVATE)
+    data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
     start.click(on_start, [data.path, task, model, method, epochs, lr, batch, max_len], run_id, **PRIVATE)
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
     timer.tick(refresh, run_id, [progress, loss_plot, lr_plot], **PRIVATE)

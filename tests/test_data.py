@@ -1,0 +1,87 @@
+"""Data: formats are detected, samples load, and bad files get messages that say what and where."""
+
+import json
+
+import pytest
+
+from ftlab import data
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_bundled_samples_load_with_their_task():
+    chat = data.load("pirate_chat")
+    assert chat.format == "messages" and chat.task == "chat" and len(chat.rows) == 160
+    cls = data.load("sentiment")
+    assert cls.format == "classification" and cls.labels == ["negative", "positive"]
+
+
+def test_instruction_rows_become_a_user_assistant_conversation(tmp_path):
+    rows = [{"instruction": "Add", "input": "2 and 3", "output": "5"}, {"instruction": "Say hi", "output": "hi"}]
+    ds = data.load(write(tmp_path, "a.json", json.dumps(rows)))
+    assert ds.format == "instruction"
+    assert data.to_messages(ds.format, ds.rows[0]) == [
+        {"role": "user", "content": "Add\n\n2 and 3"}, {"role": "assistant", "content": "5"}]
+    assert data.to_messages(ds.format, ds.rows[1])[0] == {"role": "user", "content": "Say hi"}
+
+
+def test_csv_classification_with_quoted_commas(tmp_path):
+    ds = data.load(write(tmp_path, "c.csv", 'text,label\n"good, very good",pos\nbad,neg\n'))
+    assert ds.rows[0]["text"] == "good, very good" and ds.labels == ["neg", "pos"]
+
+
+def test_invalid_jsonl_line_is_reported_with_line_and_column(tmp_path):
+    path = write(tmp_path, "bad.jsonl", '{"messages": []}\n{"messages": [oops]}\n')
+    with pytest.raises(data.DataError) as err:
+        data.load(path)
+    assert "bad.jsonl, line 2, column" in str(err.value) and "invalid JSON" in str(err.value)
+
+
+def test_unknown_columns_are_named_with_the_expected_ones(tmp_path):
+    with pytest.raises(data.DataError) as err:
+        data.load(write(tmp_path, "x.csv", "foo,bar\n1,2\n"))
+    message = str(err.value)
+    assert "bar, foo" in message and "messages" in message and "text" in message and "label" in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "hi"}]},
+            {"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": ""}]}]
+    with pytest.raises(data.DataError) as err:
+        data.load(write(tmp_path, "m.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    problems = err.value.problems
+    assert any("line 1" in p and "no assistant turn" in p for p in problems)
+    assert any("line 2" in p and "'robot'" in p for p in problems)
+    assert any("line 2" in p and "content: empty" in p for p in problems)
+
+
+def test_single_label_and_binary_and_empty_files_are_refused(tmp_path):
+    with pytest.raises(data.DataError, match="only one label"):
+        data.load(write(tmp_path, "one.csv", "text,label\na,x\nb,x\n"))
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(b"\x00\x01\x02garbage" * 10)
+    with pytest.raises(data.DataError, match="binary"):
+        data.load(str(binary))
+    with pytest.raises(data.DataError, match="no rows"):
+        data.load(write(tmp_path, "empty.jsonl", "\n\n"))
+    with pytest.raises(data.DataError, match="unsupported file type"):
+        data.load(write(tmp_path, "notes.docx", "x"))
+
+
+def test_utf8_bom_and_utf16_files_read(tmp_path):
+    text = "text,label\ncafé,a\nthé,b\n"
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (tmp_path / "u16.csv").write_bytes(text.encode("utf-16"))
+    assert data.load(str(tmp_path / "bom.csv")).rows[0]["text"] == "café"
+    assert data.load(str(tmp_path / "u16.csv")).rows[1]["text"] == "thé"
+
+
+def test_split_is_seeded_and_holds_out_the_fraction():
+    train, val = data.split(list(range(100)), 0.1, seed=3)
+    assert len(val) == 10 and sorted(train + val) == list(range(100))
+    assert data.split(list(range(100)), 0.1, seed=3) == (train, val)
+    assert data.split(list(range(5)), 0.0, seed=3)[1] == []

@@ -1,0 +1,46 @@
+"""Model resolution: local folder, cache, bundled packages; a clear message naming every place looked in."""
+
+import time
+
+import pytest
+
+from ftlab import modeling
+from ftlab.config import DEFAULT_MODELS
+
+
+def test_bundled_chat_model_is_converted_once_then_loads_fast(smol_dir):
+    again = modeling.resolve(DEFAULT_MODELS["chat"])
+    assert again.source == "cache" and again.path == smol_dir
+    start = time.perf_counter()
+    model = modeling.load_model(again.path, "chat")
+    tok = modeling.load_tokenizer(again.path)
+    load_seconds = time.perf_counter() - start
+    ids = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                  add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    assert "Paris" in tok.decode(out[0, ids["input_ids"].shape[1]:])
+    print(f"SmolLM2 load from cache: {load_seconds:.2f} s")
+
+
+def test_bundled_classifier_resolves_without_network():
+    found = modeling.resolve(DEFAULT_MODELS["classify"])
+    assert found.source == "bundled" and (found.path / "model.safetensors").is_file()
+
+
+def test_local_folder_wins(tiny_llama):
+    assert modeling.resolve(str(tiny_llama)).source == "local"
+
+
+def test_missing_model_names_every_place_looked(tmp_path):
+    with pytest.raises(modeling.ModelNotFound) as err:
+        modeling.resolve("nobody/no-such-model")
+    message = str(err.value)
+    assert "nobody/no-such-model" in message
+    assert "local folder" in message and "ftlab cache" in message and "Hugging Face Hub" in message
+
+
+def test_folder_without_safetensors_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(modeling.ModelNotFound, match="safetensors"):
+        modeling.resolve(str(tmp_path))

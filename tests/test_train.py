@@ -1,0 +1,117 @@
+"""Training: QLoRA moves only the adapter, full fine-tuning writes a model, Stop ends a run and saves it."""
+
+import threading
+import time
+
+import pytest
+import torch
+
+from ftlab import infer, train
+from ftlab.config import RunConfig
+from ftlab.generate import GenConfig
+from ftlab.jobs import Busy, JobManager
+from ftlab.runs import RunDir
+
+
+def chat_config(model, method="lora", **train_settings) -> RunConfig:
+    cfg = RunConfig(task="chat", model=str(model), method=method)
+    cfg.data.path = "pirate_chat"
+    cfg.train.learning_rate = 5e-3
+    for key, value in train_settings.items():
+        setattr(cfg.train, key, value)
+    return cfg
+
+
+def snapshot(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def test_qlora_trains_4bit_adapter_and_leaves_base_untouched(tiny_llama):
+    cfg = chat_config(tiny_llama, "qlora", max_steps=4, batch_size=2)
+    s = train.setup(cfg)
+    linear = s.model.base_model.model.model.layers[0].self_attn.q_proj
+    assert type(linear.base_layer).__name__ == "Linear4bit"
+    frozen_4bit = linear.base_layer.weight.detach().clone()
+    before = snapshot(s.model)
+    trainer = train.Trainer(cfg, RunDir.create(cfg), threading.Event(), None)
+    trainer.total = 4
+    trainer.train(s)
+    after = dict(s.model.named_parameters())
+    lora = [n for n in before if "lora_" in n]
+    base = [n for n in before if "lora_" not in n]
+    assert lora and base
+    assert all(not torch.equal(before[n], after[n].detach()) for n in lora if "lora_B" in n)
+    assert all(torch.equal(before[n], after[n].detach()) for n in base)
+    assert torch.equal(frozen_4bit, linear.base_layer.weight.detach())
+
+
+def test_full_fine_tuning_saves_safetensors_model(tiny_llama):
+    cfg = chat_config(tiny_llama, "full", max_steps=3, learning_rate=1e-3)
+    run = RunDir.create(cfg)
+    result = train.run(cfg, run)
+    assert result.state == "completed", result.error
+    assert (run.model_dir / "model.safetensors").is_file()
+    assert not list(run.model_dir.glob("*.bin"))
+    status = run.status()
+    assert status["step"] == 3 and status["trainable_params"] == status["total_params"]
+    assert [m["step"] for m in run.metrics() if "train_loss" in m] == [1, 2, 3]
+
+
+def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama):
+    jobs = JobManager()
+    run_id = jobs.start(chat_config(tiny_llama, max_steps=10_000))
+    deadline = time.time() + 120
+    while jobs.snapshot(run_id).get("step", 0) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    step_at_stop = jobs.snapshot(run_id)["step"]
+    assert jobs.stop(run_id)
+    snap = jobs.wait(run_id, timeout=120)
+    assert snap["state"] == "stopped"
+    assert step_at_stop <= snap["step"] <= step_at_stop + 3
+    run = RunDir(run_id)
+    assert (run.adapter_dir / "adapter_model.safetensors").is_file()
+    reply = infer.ModelServer().chat(run_id, "Who are you?", gen=GenConfig(max_new_tokens=5, temperature=0))
+    assert isinstance(reply["tuned"], str) and isinstance(reply["base"], str)
+
+
+def test_second_start_while_training_gets_a_busy_message(tiny_llama):
+    jobs = JobManager()
+    first = jobs.start(chat_config(tiny_llama, max_steps=10_000))
+    try:
+        with pytest.raises(Busy, match=f"busy: run {first} is training"):
+            jobs.start(chat_config(tiny_llama, max_steps=1))
+    finally:
+        jobs.stop(first)
+        assert jobs.wait(first, timeout=120)["state"] == "stopped"
+
+
+def test_a_failing_run_ends_failed_with_a_message_and_the_slot_frees(tiny_llama, tmp_path):
+    jobs = JobManager()
+    cfg = chat_config(tiny_llama, max_steps=1)
+    cfg.data.path = str(tmp_path / "missing.jsonl")
+    run_id = jobs.start(cfg)
+    snap = jobs.wait(run_id, timeout=60)
+    assert snap["state"] == "failed" and "missing.jsonl: no such file" in snap["error"]
+    second = jobs.start(chat_config(tiny_llama, max_steps=1))
+    assert jobs.wait(second, timeout=120)["state"] == "completed"
+
+
+def test_a_run_left_running_by_a_dead_process_shows_interrupted(tiny_llama):
+    run = RunDir.create(chat_config(tiny_llama, max_steps=1))
+    run.write_status(state="running", step=3)
+    assert JobManager().snapshot(run.id)["state"] == "interrupted"
+
+
+def test_lora_classifier_on_bundled_minilm_learns_the_sample_and_saves_its_head():
+    from ftlab.service import Lab
+
+    cfg = Lab.build_config("classify", "sentiment", epochs=3)
+    run = RunDir.create(cfg)
+    result = train.run(cfg, run)
+    assert result.state == "completed", result.error
+    evals = [m for m in run.metrics() if "eval_accuracy" in m]
+    assert evals[0]["step"] == 0 and evals[-1]["eval_accuracy"] >= evals[0]["eval_accuracy"] + 0.2
+    texts = ["An absolute delight from start to finish, I loved it.", "Cold food, rude staff, never again."]
+    results = infer.ModelServer().classify(run.id, texts)  # reloads base + adapter (with its trained head)
+    assert max(results[0]["tuned"], key=results[0]["tuned"].get) == "positive"
+    assert max(results[1]["tuned"], key=results[1]["tuned"].get) == "negative"
