@@ -45,4 +45,5 @@ def autocast_dtype(precision: str, device: str):
 
 
 def describe(dtype) -> str:
-    return {None: "fp32"}.get(dtype, str(dtype).replace("torch.", "").replace("bfloat16", "bf16").replace("float16", "fp16"))
+    names = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}
+    return "fp32" if dtype is None else names.get(str(dtype), str(dtype))

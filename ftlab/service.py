@@ -6,7 +6,6 @@ Gradio API endpoint (see ftlab/ui/endpoints.py and the README).
 
 from __future__ import annotations
 
-
 from ftlab import data, methods
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig

@@ -100,7 +100,8 @@ def evaluate(s: Setup, batch_size: int) -> dict:
     total, weight, correct = 0.0, 0, 0
     with torch.no_grad(), _autocast(s):
         for i in range(0, len(s.val), batch_size):
-            batch = {k: v.to(s.device) for k, v in encode.collate(s.val[i : i + batch_size], s.tokenizer.pad_token_id).items()}
+            rows = encode.collate(s.val[i : i + batch_size], s.tokenizer.pad_token_id)
+            batch = {k: v.to(s.device) for k, v in rows.items()}
             out = s.model(**batch)
             n = int((batch["labels"] != encode.IGNORE).sum()) if batch["labels"].dim() > 1 else len(batch["labels"])
             total += float(out.loss) * n

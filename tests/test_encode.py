@@ -4,7 +4,8 @@ from ftlab import encode, modeling
 
 
 def trained_text(tok, example):
-    return tok.decode([t for t, l in zip(example["input_ids"], example["labels"]) if l != encode.IGNORE])
+    pairs = zip(example["input_ids"], example["labels"])
+    return tok.decode([token for token, label in pairs if label != encode.IGNORE])
 
 
 def test_only_assistant_turns_carry_loss_including_end_of_turn(smol_dir):
@@ -15,7 +16,9 @@ def test_only_assistant_turns_carry_loss_including_end_of_turn(smol_dir):
     text = trained_text(tok, ex)
     assert "Arr! Ahoy. ⚓<|im_end|>" in text and "Farewell!<|im_end|>" in text
     assert "Hi there" not in text and "Bye" not in text and "user" not in text
-    assert ex["labels"][-2] == tok.convert_tokens_to_ids("<|im_end|>") or ex["labels"][-1] == tok.convert_tokens_to_ids("<|im_end|>")
+    end_of_turn = tok.convert_tokens_to_ids("<|im_end|>")
+    trained = [label for label in ex["labels"] if label != encode.IGNORE]
+    assert trained.count(end_of_turn) == 2  # each assistant turn keeps its end-of-turn token
 
 
 def test_train_on_prompt_trains_every_token(smol_dir):

@@ -115,3 +115,16 @@ def test_lora_classifier_on_bundled_minilm_learns_the_sample_and_saves_its_head(
     results = infer.ModelServer().classify(run.id, texts)  # reloads base + adapter (with its trained head)
     assert max(results[0]["tuned"], key=results[0]["tuned"].get) == "positive"
     assert max(results[1]["tuned"], key=results[1]["tuned"].get) == "negative"
+
+
+def test_cli_reruns_a_saved_config_yaml(tiny_llama, tmp_path, capsys):
+    from ftlab.__main__ import main
+
+    cfg = chat_config(tiny_llama, max_steps=2)
+    cfg.to_yaml(tmp_path / "run.yaml")
+    assert main(["train", str(tmp_path / "run.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "completed at step 2" in out and "train_loss=" in out
+    run_id = out.split()[1]
+    assert RunDir(run_id).config() == cfg
+    assert main(["runs"]) == 0 and run_id in capsys.readouterr().out

@@ -6,12 +6,12 @@ import gradio as gr
 
 from ftlab.service import Lab
 from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, train_tab
-
-PRIVATE = {"api_visibility": "private"}
+from ftlab.ui.common import PRIVATE
 
 INTRO = """# ftlab: fine-tune, then compare base vs tuned
-1. **Data**: pick a sample or upload a CSV / JSONL / JSON file. 2. **Train**: choose a model and method, press
-Start and watch the loss. 3. **Chat** or **Classify**: the base and the tuned model answer the same input side by side."""
+1. **Data**: pick a sample or upload a CSV / JSONL / JSON file. 2. **Train**: choose a model and method,
+press Start and watch the loss. 3. **Chat** or **Classify**: the base and the tuned model answer the same input
+side by side."""
 
 
 def build_app(lab: Lab | None = None) -> gr.Blocks:

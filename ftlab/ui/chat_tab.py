@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from ftlab.service import Lab
-from ftlab.ui.choices import refresher
-
-PRIVATE = {"api_visibility": "private"}
+from ftlab.ui.common import PRIVATE, RunPicker, run_picker
 
 
-@dataclass
-class ChatTab:
-    run: gr.Dropdown
-    refresh: object
-
-
-def build(lab: Lab) -> ChatTab:
-    refresh = refresher(lab, "chat", include_base=True)
-    with gr.Row():
-        run = gr.Dropdown([], label="Fine-tuned run", info="Finished chat runs; the base is the run's base model.",
-                          elem_id="chat-run", scale=3)
-        reload_btn = gr.Button("↻ Refresh runs", scale=1)
+def build(lab: Lab) -> RunPicker:
+    picker = run_picker(lab, "chat", "chat-run", "Finished chat runs; the base pane uses the run's base model.",
+                        include_base=True)
+    run = picker.run
     with gr.Accordion("Generation settings", open=False):
         system = gr.Textbox("", label="System prompt", info="Optional; sent to both models.")
         with gr.Row():
@@ -37,7 +25,7 @@ def build(lab: Lab) -> ChatTab:
         message = gr.Textbox(placeholder="Ask both models the same thing…", show_label=False, scale=5,
                              elem_id="chat-input")
         send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
-        clear = gr.Button("Clear", scale=1)
+        clear = gr.Button("Clear", scale=1, elem_id="chat-clear")
     base_hist, tuned_hist = gr.State([]), gr.State([])
 
     def respond(rid, text, sys_prompt, temp, top, n, base_h, tuned_h):
@@ -60,5 +48,4 @@ def build(lab: Lab) -> ChatTab:
     send.click(respond, inputs, outputs, **PRIVATE)
     message.submit(respond, inputs, outputs, **PRIVATE)
     clear.click(lambda: ([], [], [], []), None, [base_box, tuned_box, base_hist, tuned_hist], **PRIVATE)
-    reload_btn.click(refresh, None, run, **PRIVATE)
-    return ChatTab(run, refresh)
+    return picker

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
 from ftlab.service import Lab
-from ftlab.ui.choices import refresher
-
-PRIVATE = {"api_visibility": "private"}
+from ftlab.ui.common import PRIVATE, RunPicker, run_picker
 
 
-@dataclass
-class ClassifyTab:
-    run: gr.Dropdown
-    refresh: object
-
-
-def build(lab: Lab) -> ClassifyTab:
-    refresh = refresher(lab, "classify", include_base=False)
-    with gr.Row():
-        run = gr.Dropdown([], label="Fine-tuned run", elem_id="classify-run", scale=3,
-                          info="Finished classification runs. The base model's head is untrained (seeded), "
-                               "so its guesses show what the fine-tune added.")
-        reload_btn = gr.Button("↻ Refresh runs", scale=1)
+def build(lab: Lab) -> RunPicker:
+    picker = run_picker(lab, "classify", "classify-run", "Finished classification runs. The base model's head is "
+                        "untrained (seeded), so its guesses show what the fine-tune added.")
+    run = picker.run
     text = gr.Textbox(label="Text", lines=3, elem_id="classify-input")
     go = gr.Button("Classify", variant="primary", elem_id="classify-go")
     with gr.Row():
@@ -44,5 +31,4 @@ def build(lab: Lab) -> ClassifyTab:
 
     go.click(show_labels, [run, text], [base, tuned], **PRIVATE)
     text.submit(show_labels, [run, text], [base, tuned], **PRIVATE)
-    reload_btn.click(refresh, None, run, **PRIVATE)
-    return ClassifyTab(run, refresh)
+    return picker

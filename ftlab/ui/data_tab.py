@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ftlab.service import Lab
-
-PRIVATE = {"api_visibility": "private"}
+from ftlab.ui.common import PRIVATE
 
 
 @dataclass

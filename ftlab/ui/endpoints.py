@@ -31,7 +31,8 @@ def register(lab: Lab) -> None:
         """Validate a dataset (file path on the server, or a sample name): format, rows, preview or problems."""
         return lab.inspect(path)
 
-    def start_training(task: str, data: str, model: str = "", method: str = "lora", settings: dict | None = None) -> str:
+    def start_training(task: str, data: str, model: str = "", method: str = "lora",
+                       settings: dict | None = None) -> str:
         """Start a run; returns its run id. `settings` overrides training fields (epochs, max_steps, learning_rate,
         batch_size, max_length, seed, ...). Fails with a 'busy' message while another run trains."""
         cfg = _call(lab.build_config, task, data, model, method, **(settings or {}))

@@ -10,8 +10,7 @@ import pandas as pd
 from ftlab.config import DEFAULT_MODELS
 from ftlab.jobs import Busy
 from ftlab.service import TASK_DEFAULTS, Lab
-
-PRIVATE = {"api_visibility": "private"}
+from ftlab.ui.common import PRIVATE
 
 
 @dataclass
@@ -27,11 +26,13 @@ def progress_markdown(snap: dict) -> str:
     state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
     pct = int(100 * step / total) if total else 0
     eta = snap.get("eta")
-    lines = [f"**Run** `{snap['run_id']}`: **{state}**" + (f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""),
+    phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
+    lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}",
              f"<progress value='{pct}' max='100' style='width:100%'></progress>",
              f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
              + (f" · elapsed {snap['elapsed']:.0f} s" if snap.get("elapsed") else "")]
-    facts = [f"{k.replace('_', ' ')} {snap[k]:.4f}" for k in ("train_loss", "eval_loss", "eval_accuracy") if snap.get(k) is not None]
+    facts = [f"{k.replace('_', ' ')} {snap[k]:.4f}" for k in ("train_loss", "eval_loss", "eval_accuracy")
+             if snap.get(k) is not None]
     if snap.get("trainable_params"):
         facts.append(f"trainable {snap['trainable_params']:,} of {snap['total_params']:,} parameters")
     if snap.get("precision"):
@@ -59,7 +60,7 @@ def build(lab: Lab, data) -> TrainTab:
                            info="A Hugging Face Hub id or a local folder.")
         usable = [(m["label"], m["name"]) for m in lab.methods() if not m["unavailable"]]
         method = gr.Radio(usable, value="lora", label="Method",
-                          info="; ".join(f"{m['label']}: {m['help']}" for m in lab.methods()))
+                          info=" ".join(f"{m['label']}: {m['help']}" for m in lab.methods()))
     with gr.Row():
         epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", minimum=0.1, step=0.5, elem_id="epochs",
                            info="Passes over the training rows.")
