@@ -128,3 +128,14 @@ def test_cli_reruns_a_saved_config_yaml(tiny_llama, tmp_path, capsys):
     run_id = out.split()[1]
     assert RunDir(run_id).config() == cfg
     assert main(["runs"]) == 0 and run_id in capsys.readouterr().out
+
+
+def test_qlora_run_saves_an_adapter_that_chats_on_a_4bit_base(tiny_llama):
+    cfg = chat_config(tiny_llama, "qlora", max_steps=2)
+    run = RunDir.create(cfg)
+    assert train.run(cfg, run).state == "completed"
+    server = infer.ModelServer()
+    reply = server.chat(run.id, "Hello", gen=GenConfig(max_new_tokens=4, temperature=0))
+    pair = server.get(run.id)
+    assert pair.base is pair.tuned and getattr(pair.base, "is_loaded_in_4bit", False)
+    assert isinstance(reply["base"], str) and isinstance(reply["tuned"], str)
