@@ -86,8 +86,15 @@ def test_browser_pick_sample_train_and_chat_side_by_side(page: Page, tiny_llama:
 
     progress = page.locator("#progress")
     expect(progress).to_contain_text(re.compile(r"Run \S+: (queued|running|completed)"))
-    expect(progress).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)
     run_id = progress.locator("code").first.inner_text()
+
+    # A reload mid-run reattaches to the job the server holds.
+    page.reload()
+    open_tab(page, "2. Train")
+    expect(progress).to_contain_text(run_id)
+    expect(progress).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_role("button", name="All runs").click()
+    expect(page.locator("#runs-table")).to_contain_text(run_id)
     plot = page.locator("#loss-plot .vega-embed svg")
     expect(plot).to_be_visible()
     expect(plot.locator(".mark-line path").first).to_be_attached()  # at least one loss curve is drawn

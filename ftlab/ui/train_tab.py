@@ -52,6 +52,11 @@ def curves(metrics: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame(lr or None, columns=["step", "lr"]))
 
 
+def runs_frame(lab: Lab) -> pd.DataFrame:
+    columns = ["run_id", "state", "task", "method", "model", "data", "step", "loss", "eval_loss"]
+    return pd.DataFrame([{c: r.get(c) for c in columns} for r in lab.runs()], columns=columns)
+
+
 def build(lab: Lab, data) -> TrainTab:
     run_id = gr.State(None)
     with gr.Row():
@@ -77,6 +82,10 @@ def build(lab: Lab, data) -> TrainTab:
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss (train and eval)", elem_id="loss-plot")
         lr_plot = gr.LinePlot(x="step", y="lr", title="Learning-rate schedule", elem_id="lr-plot")
+    with gr.Accordion("All runs", open=False):
+        runs_table = gr.Dataframe(runs_frame(lab), label="Runs (newest first)", interactive=False,
+                                  elem_id="runs-table")
+        refresh_runs = gr.Button("↻ Refresh", size="sm")
     timer = gr.Timer(1.0)
 
     def on_task(new_task: str, current: str):
@@ -97,14 +106,19 @@ def build(lab: Lab, data) -> TrainTab:
         except ValueError as exc:
             raise gr.Error(f"Settings problem: {exc}") from None
 
-    def refresh(rid):
+    def refresh(rid, last_state):
         snap = lab.status(rid) if rid else {}
         loss_df, lr_df = curves(snap.get("metrics", []))
-        return progress_markdown(snap), loss_df, lr_df
+        state = snap.get("state", "")
+        table = runs_frame(lab) if state != last_state else gr.update()  # the list changes when a state does
+        return progress_markdown(snap), loss_df, lr_df, state, table
 
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
     start.click(on_start, [data.path, task, model, method, epochs, lr, batch, max_len], run_id, **PRIVATE)
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
-    timer.tick(refresh, run_id, [progress, loss_plot, lr_plot], **PRIVATE)
-    run_id.change(refresh, run_id, [progress, loss_plot, lr_plot], **PRIVATE)
+    shown_state = gr.State("")
+    outputs = [progress, loss_plot, lr_plot, shown_state, runs_table]
+    timer.tick(refresh, [run_id, shown_state], outputs, **PRIVATE)
+    run_id.change(refresh, [run_id, shown_state], outputs, **PRIVATE)
+    refresh_runs.click(lambda: runs_frame(lab), None, runs_table, **PRIVATE)
     return TrainTab(run_id, lab.current_run)
