@@ -2,6 +2,7 @@
 
     $FTLAB_HOME/models/   converted or downloaded models (one folder per reference)
     $FTLAB_HOME/runs/     one directory per training run
+    $FTLAB_HOME/uploads/  uploaded datasets, kept so a run's config.yaml can re-run
 """
 
 import os
@@ -26,6 +27,12 @@ def runs_dir() -> Path:
 
 def models_dir() -> Path:
     path = home() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def uploads_dir() -> Path:
+    path = home() / "uploads"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -6,7 +6,11 @@ Gradio API endpoint (see ftlab/ui/endpoints.py and the README).
 
 from __future__ import annotations
 
-from ftlab import data, methods
+import hashlib
+import shutil
+from pathlib import Path
+
+from ftlab import data, methods, paths
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
@@ -40,6 +44,17 @@ class Lab:
         return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
                 "labels": ds.labels, "summary": data.summary(ds), "preview": data.preview(ds),
                 "default_model": DEFAULT_MODELS[ds.task]}
+
+    @staticmethod
+    def keep_upload(temp_path: str) -> str:
+        """Copy an upload out of the web server's temporary files into $FTLAB_HOME/uploads (named by content hash),
+        so the run's config.yaml still points at it later."""
+        source = Path(temp_path)
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+        kept = paths.uploads_dir() / f"{digest}-{source.name}"
+        if not kept.exists():
+            shutil.copyfile(source, kept)
+        return str(kept)
 
     # training -----------------------------------------------------------------------------------------------
     @staticmethod

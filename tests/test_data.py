@@ -85,3 +85,15 @@ def test_split_is_seeded_and_holds_out_the_fraction():
     assert len(val) == 10 and sorted(train + val) == list(range(100))
     assert data.split(list(range(100)), 0.1, seed=3) == (train, val)
     assert data.split(list(range(5)), 0.0, seed=3)[1] == []
+
+
+def test_an_upload_is_kept_under_ftlab_home_by_content(tmp_path):
+    from ftlab import paths
+    from ftlab.service import Lab
+
+    temp = write(tmp_path, "reviews.csv", "text,label\ngood,pos\nbad,neg\n")
+    kept = Lab.keep_upload(temp)
+    assert kept.startswith(str(paths.uploads_dir())) and kept.endswith("-reviews.csv")
+    assert Lab.keep_upload(temp) == kept
+    (tmp_path / "reviews.csv").unlink()
+    assert Lab.inspect(kept)["ok"]

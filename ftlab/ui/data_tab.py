@@ -29,9 +29,11 @@ def build(lab: Lab) -> DataTab:
     table = gr.Dataframe(headers=["input / text", "answer / label"], label="First rows", wrap=True,
                          interactive=False)
 
-    def show(source: str | None):
+    def show(source: str | None, uploaded: bool = False):
         if not source:
             return "", "", "No dataset chosen yet.", None
+        if uploaded:
+            source = lab.keep_upload(source)
         info = lab.inspect(source)
         if not info["ok"]:
             return "", "", "⚠️ This file can't be used yet.\n\n" + info["summary"], None
@@ -39,5 +41,5 @@ def build(lab: Lab) -> DataTab:
 
     outputs = [path, task, summary, table]
     sample.change(show, sample, outputs, **PRIVATE)
-    upload.upload(show, upload, outputs, **PRIVATE)
+    upload.upload(lambda f: show(f, uploaded=True), upload, outputs, **PRIVATE)
     return DataTab(path, task, summary)
