@@ -20,7 +20,7 @@ from ftlab import paths
 READERS = (".csv", ".tsv", ".jsonl", ".json")
 ROLES = {"system", "user", "assistant"}
 SAMPLES = {
-    "pirate_chat": ("samples/pirate_chat.jsonl", "chat", "Captain Byte: 160 chats that teach a pirate persona"),
+    "pirate_chat": ("samples/pirate_chat.jsonl", "chat", "160 chats teaching a pirate voice: replies open with 'Arr!' and end with ⚓"),
     "sentiment": ("samples/sentiment.csv", "classify", "240 reviews labelled positive / negative"),
 }
 FORMAT_TASK = {"messages": "chat", "instruction": "chat", "classification": "classify"}
@@ -75,7 +75,7 @@ def _read_text(path: Path) -> str:
         raise DataError([f"{path.name}, line {line}: not valid UTF-8 ({exc.reason})"]) from None
 
 
-def _read_jsonl(path: Path, text: str) -> tuple[list, list[int]]:
+def _read_jsonl(path: Path, text: str) -> tuple[list, list[int], list[str]]:
     rows, lines, problems = [], [], []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -85,12 +85,10 @@ def _read_jsonl(path: Path, text: str) -> tuple[list, list[int]]:
             lines.append(number)
         except json.JSONDecodeError as exc:
             problems.append(f"{path.name}, line {number}, column {exc.colno}: invalid JSON ({exc.msg})")
-    if problems:
-        raise DataError(problems)
-    return rows, lines
+    return rows, lines, problems
 
 
-def _read_json(path: Path, text: str) -> tuple[list, list[int]]:
+def _read_json(path: Path, text: str) -> tuple[list, list[int], list[str]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -102,10 +100,10 @@ def _read_json(path: Path, text: str) -> tuple[list, list[int]]:
         data = lists[0]
     if not isinstance(data, list):
         raise DataError([f"{path.name}: expected a JSON array of rows"])
-    return data, list(range(1, len(data) + 1))
+    return data, list(range(1, len(data) + 1)), []
 
 
-def _read_csv(path: Path, text: str) -> tuple[list, list[int]]:
+def _read_csv(path: Path, text: str) -> tuple[list, list[int], list[str]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows, lines = [], []
@@ -114,11 +112,11 @@ def _read_csv(path: Path, text: str) -> tuple[list, list[int]]:
             raise DataError([f"{path.name}, line {reader.line_num}: more fields than the header has columns"])
         rows.append({k.strip(): v for k, v in row.items() if k is not None})
         lines.append(reader.line_num)
-    return rows, lines
+    return rows, lines, []
 
 
-def read_rows(path: Path) -> tuple[list, list[int]]:
-    """Rows of a CSV, TSV, JSONL or JSON file, with the line (or index) each came from."""
+def read_rows(path: Path) -> tuple[list, list[int], list[str]]:
+    """Rows of a CSV, TSV, JSONL or JSON file, the line (or index) each came from, and lines that did not parse."""
     path = Path(path)
     if not path.is_file():
         raise DataError([f"{path}: no such file"])
@@ -127,14 +125,14 @@ def read_rows(path: Path) -> tuple[list, list[int]]:
         raise DataError([f"{path.name}: unsupported file type {suffix or '(none)'}; use {', '.join(READERS)}"])
     text = _read_text(path)
     reader = {".jsonl": _read_jsonl, ".json": _read_json}.get(suffix, _read_csv)
-    rows, lines = reader(path, text)
+    rows, lines, problems = reader(path, text)
     if not rows:
-        raise DataError([f"{path.name}: the file holds no rows"])
-    return rows, lines
+        raise DataError(problems or [f"{path.name}: the file holds no rows"])
+    return rows, lines, problems
 
 
-def detect_format(rows: list) -> tuple[str, str]:
-    """(format, reason) from the keys of the first rows."""
+def detect_format(rows: list, name: str = "data") -> tuple[str, str]:
+    """(format, reason) from the keys of the first row."""
     first = rows[0] if isinstance(rows[0], dict) else {}
     keys = set(first)
     if "messages" in keys:
@@ -145,7 +143,7 @@ def detect_format(rows: list) -> tuple[str, str]:
         return "classification", "rows have `text` and `label` columns"
     found = ", ".join(sorted(map(str, keys))) or "none"
     raise DataError([
-        f"row 1: columns found: {found}. Expected one of: `messages` (chat), `instruction` + `output` "
+        f"{name}, first row: columns found: {found}. Expected one of: `messages` (chat), `instruction` + `output` "
         "(instruction), or `text` + `label` (classification)"])
 
 
@@ -172,16 +170,18 @@ def _check_row(fmt: str, row, where: str) -> list[str]:
     if fmt == "messages":
         return _check_messages(row.get("messages"), where)
     required = ("instruction", "output") if fmt == "instruction" else ("text", "label")
-    return [f"{where}, field `{name}`: missing or empty" for name in required
-            if row.get(name) is None or not str(row.get(name)).strip()]
+    problems = [f"{where}, field `{name}`: missing or empty" for name in required
+                if row.get(name) is None or not str(row.get(name)).strip()]
+    texts = ("instruction", "input", "output", "system") if fmt == "instruction" else ("text",)
+    return problems + [f"{where}, field `{name}`: expected text, got {type(row[name]).__name__}"
+                       for name in texts if row.get(name) is not None and not isinstance(row[name], str)]
 
 
 def load(path_or_sample: str) -> Dataset:
     """Read, detect and validate a dataset; raise DataError with every problem."""
     path = resolve_path(path_or_sample)
-    rows, lines = read_rows(path)
-    fmt, reason = detect_format(rows)
-    problems = []
+    rows, lines, problems = read_rows(path)
+    fmt, reason = detect_format(rows, path.name)
     for row, line in zip(rows, lines):
         problems += _check_row(fmt, row, f"{path.name}, line {line}")
     if problems:

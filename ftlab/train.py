@@ -186,7 +186,7 @@ class Trainer:
         s.model.train()
         self.eval_and_log(s, 0)
         self.train_started = time.time()
-        step, tokens, tick = 0, 0, time.time()
+        step, tokens, tick, recent = 0, 0, time.time(), []
         while step < self.total:
             loss_sum = torch.zeros(())
             for _ in range(t.grad_accum):
@@ -211,7 +211,8 @@ class Trainer:
                            "train_loss": loss_value, "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
                            "tokens_per_s": tokens / max(now - tick, 1e-9)})
                 tokens, tick = 0, now
-                self.status(step, state="running", train_loss=loss_value)
+                recent = (recent + [loss_value])[-10:]
+                self.status(step, state="running", train_loss=sum(recent) / len(recent))
             if step % eval_every == 0 and step < self.total:
                 self.eval_and_log(s, step)
             if self.stop.is_set():
@@ -228,7 +229,8 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     trainer = Trainer(cfg, run_dir, stop, on_event)
     s = None
     try:
-        run_dir.write_status(state="running", phase="loading model and data", started=time.time())
+        run_dir.write_status(state="running", started=time.time(),
+                             phase="loading model and data; a bundled model's first use converts it once, ~40 s")
         s = setup(cfg)
         trainer.total, trainer.per_epoch = _total_steps(cfg, len(s.train))
         trainable, total = methods.trainable_parameters(s.model)

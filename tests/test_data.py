@@ -48,6 +48,15 @@ def test_unknown_columns_are_named_with_the_expected_ones(tmp_path):
     assert "bar, foo" in message and "messages" in message and "text" in message and "label" in message
 
 
+def test_json_errors_and_row_problems_are_reported_together(tmp_path):
+    lines = ['{"instruction": "a", "output": "b"}', '{"instruction": "a", oops}', '{"instruction": "a", "output": 5}']
+    with pytest.raises(data.DataError) as err:
+        data.load(write(tmp_path, "i.jsonl", "\n".join(lines)))
+    problems = err.value.problems
+    assert any(p.startswith("i.jsonl, line 2, column") and "invalid JSON" in p for p in problems)
+    assert any("line 3, field `output`: expected text, got int" in p for p in problems)
+
+
 def test_every_problem_is_reported_at_once(tmp_path):
     rows = [{"messages": [{"role": "user", "content": "hi"}]},
             {"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": ""}]}]

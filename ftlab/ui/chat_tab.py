@@ -18,6 +18,7 @@ def build(lab: Lab) -> RunPicker:
             temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature", info="0 = greedy")
             top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
             max_new = gr.Slider(8, 1024, value=128, step=8, label="Max new tokens")
+    gr.Markdown("Multi-turn: each pane keeps its own conversation with its model. **Clear** starts both over.")
     with gr.Row():
         base_box = gr.Chatbot(label="Base model", elem_id="base-chat", height=380)
         tuned_box = gr.Chatbot(label="Tuned model", elem_id="tuned-chat", height=380)
@@ -30,7 +31,9 @@ def build(lab: Lab) -> RunPicker:
 
     def respond(rid, text, sys_prompt, temp, top, n, base_h, tuned_h):
         if not text.strip():
-            raise gr.Error("Type a message first.")
+            gr.Warning("Type a message first.")
+            yield (gr.update(),) * 5
+            return
         prefix = [{"role": "system", "content": sys_prompt}] if sys_prompt.strip() else []
         user = {"role": "user", "content": text}
         base_h, tuned_h = base_h + [user], tuned_h + [user]

@@ -12,17 +12,18 @@ def build(lab: Lab) -> RunPicker:
     picker = run_picker(lab, "classify", "classify-run", "Finished classification runs. The base model's head is "
                         "untrained (seeded), so its guesses show what the fine-tune added.")
     run = picker.run
-    text = gr.Textbox(label="Text", lines=3, elem_id="classify-input")
+    text = gr.Textbox(label="Text", lines=3, elem_id="classify-input",
+                      placeholder="e.g. The soup was cold and the waiter ignored us.")
     go = gr.Button("Classify", variant="primary", elem_id="classify-go")
     with gr.Row():
         base = gr.Label(label="Base model", elem_id="base-label")
         tuned = gr.Label(label="Tuned model", elem_id="tuned-label")
 
     def show_labels(rid, value):
-        if not rid:
-            raise gr.Error("Pick a finished classification run first (train one in the Train tab).")
-        if not value.strip():
-            raise gr.Error("Type a text to classify.")
+        if not rid or not value.strip():
+            gr.Warning("Type a text to classify." if rid else
+                       "Pick a finished classification run first (train one in the Train tab).")
+            return gr.update(), gr.update()
         try:
             result = lab.classify(rid, [value])[0]
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on

@@ -24,15 +24,17 @@ def progress_markdown(snap: dict) -> str:
     if not snap:
         return "No run yet: choose data, then press **Start**."
     state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
-    pct = int(100 * step / total) if total else 0
+    pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
     eta = snap.get("eta")
     phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
     lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}",
-             f"<progress value='{pct}' max='100' style='width:100%'></progress>",
+             f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
+             else "<progress style='width:100%'></progress>",
              f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
              + (f" · elapsed {snap['elapsed']:.0f} s" if snap.get("elapsed") else "")]
-    facts = [f"{k.replace('_', ' ')} {snap[k]:.4f}" for k in ("train_loss", "eval_loss", "eval_accuracy")
-             if snap.get(k) is not None]
+    names = {"train_loss": "train loss (mean of last 10 steps)", "eval_loss": "eval loss",
+             "eval_accuracy": "eval accuracy"}
+    facts = [f"{name} {snap[k]:.4f}" for k, name in names.items() if snap.get(k) is not None]
     if snap.get("trainable_params"):
         facts.append(f"trainable {snap['trainable_params']:,} of {snap['total_params']:,} parameters")
     if snap.get("precision"):
