@@ -20,7 +20,8 @@ from ftlab import paths
 READERS = (".csv", ".tsv", ".jsonl", ".json")
 ROLES = {"system", "user", "assistant"}
 SAMPLES = {
-    "pirate_chat": ("samples/pirate_chat.jsonl", "chat", "160 chats teaching a pirate voice: replies open with 'Arr!' and end with ⚓"),
+    "pirate_chat": ("samples/pirate_chat.jsonl", "chat",
+                    "160 chats teaching a pirate voice: replies open with 'Arr!' and end with ⚓"),
     "sentiment": ("samples/sentiment.csv", "classify", "240 reviews labelled positive / negative"),
 }
 FORMAT_TASK = {"messages": "chat", "instruction": "chat", "classification": "classify"}

@@ -77,10 +77,8 @@ class JobManager:
         if not run.exists():
             return {"run_id": run_id, "state": "unknown", "error": f"no run {run_id}"}
         live = run_id == self.active_id()  # checked before reading: a finished thread has written its state
-        status = run.status()
-        if status.get("state") in ("queued", "running", "stopping") and not live:
-            status = run.write_status(state="interrupted", error="the app stopped while this run was active")
-        elif live and self._active.stop.is_set():
+        status = run.status_given(live)
+        if live and self._active.stop.is_set():
             status["state"] = "stopping"
         return {"run_id": run_id, **status, "metrics": run.metrics(), "now": time.time()}
 

@@ -19,22 +19,22 @@ def home() -> Path:
     return path
 
 
-def runs_dir() -> Path:
-    path = home() / "runs"
+def _folder(name: str) -> Path:
+    path = home() / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def runs_dir() -> Path:
+    return _folder("runs")
 
 
 def models_dir() -> Path:
-    path = home() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("models")
 
 
 def uploads_dir() -> Path:
-    path = home() / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder("uploads")
 
 
 def on_space() -> bool:

@@ -68,6 +68,13 @@ class RunDir:
     def status(self) -> dict:
         return self._read_status() or {"state": "unknown"}
 
+    def status_given(self, live: bool) -> dict:
+        """The status; a run that says it is active while no live job owns it (`live`) is marked interrupted."""
+        status = self.status()
+        if status.get("state") in ACTIVE_STATES and not live:
+            status = self.write_status(state="interrupted", error="the app stopped while this run was active")
+        return status
+
     def write_status(self, **fields) -> dict:
         status = {**self._read_status(), **fields, "updated": time.time()}
         write_json_atomic(self.path / "status.json", status)
@@ -108,9 +115,7 @@ def list_runs(live: set[str] = frozenset()) -> list[dict]:
         run = RunDir(folder.name)
         if not run.exists():
             continue
-        status = run.status()
-        if status.get("state") in ACTIVE_STATES and run.id not in live:
-            status = run.write_status(state="interrupted", error="the app stopped while this run was active")
+        status = run.status_given(run.id in live)
         cfg = run.config()
         out.append({"run_id": run.id, "state": status.get("state"), "task": cfg.task, "method": cfg.method,
                     "model": cfg.model_ref(), "data": Path(cfg.data.path).name, "step": status.get("step", 0),
