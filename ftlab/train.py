@@ -126,8 +126,7 @@ def _batches(cfg: RunConfig, s: Setup):
     """Endless stream of length-grouped batches, reshuffled each epoch."""
     epoch = 0
     while True:
-        for batch in encode.length_grouped_batches(s.train, cfg.train.batch_size, cfg.train.seed + epoch):
-            yield epoch, batch
+        yield from encode.length_grouped_batches(s.train, cfg.train.batch_size, cfg.train.seed + epoch)
         epoch += 1
 
 
@@ -190,7 +189,7 @@ class Trainer:
         while step < self.total:
             loss_sum = torch.zeros(())
             for _ in range(t.grad_accum):
-                epoch, batch = next(batches)
+                batch = next(batches)
                 tensors = {k: v.to(s.device) for k, v in encode.collate(batch, s.tokenizer.pad_token_id).items()}
                 tokens += int(tensors["attention_mask"].sum())
                 with _autocast(s):
