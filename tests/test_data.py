@@ -106,3 +106,43 @@ def test_an_upload_is_kept_under_ftlab_home_by_content(tmp_path):
     assert Lab.keep_upload(temp) == kept
     (tmp_path / "reviews.csv").unlink()
     assert Lab.inspect(kept)["ok"]
+
+
+def test_sharegpt_rows_in_llama_factory_layout_load_as_conversations(tmp_path):
+    rows = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Arr!"}],
+             "system": "Be a pirate."}]
+    ds = data.load(write(tmp_path, "sg.json", json.dumps(rows)))
+    assert ds.format == "sharegpt" and ds.task == "chat"
+    assert data.to_messages(ds.format, ds.rows[0]) == [
+        {"role": "system", "content": "Be a pirate."}, {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Arr!"}]
+
+
+def test_sharegpt_unknown_speaker_is_named_with_its_place(tmp_path):
+    rows = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "bot", "value": "Yo"}]}]
+    with pytest.raises(data.DataError) as err:
+        data.load(write(tmp_path, "sg.jsonl", json.dumps(rows[0])))
+    assert "sg.jsonl, line 1, conversations[1].from: 'bot' is not one of" in str(err.value)
+
+
+def test_prompt_completion_rows_become_a_conversation(tmp_path):
+    ds = data.load(write(tmp_path, "pc.jsonl", json.dumps({"prompt": "2+2?", "completion": "4"})))
+    assert ds.format == "prompt_completion"
+    assert [m["role"] for m in data.to_messages(ds.format, ds.rows[0])] == ["user", "assistant"]
+
+
+def test_gzipped_jsonl_tsv_and_parquet_files_read(tmp_path):
+    import gzip
+
+    import pandas as pd
+
+    (tmp_path / "c.jsonl.gz").write_bytes(gzip.compress(b'{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n'))
+    assert data.load(str(tmp_path / "c.jsonl.gz")).labels == ["0", "1"]
+    assert data.load(write(tmp_path, "c.tsv", "label\ttext\npos\tnice, really\nneg\tawful\n")).rows[0]["text"] == \
+        "nice, really"
+    pd.DataFrame({"text": ["yes", "no"], "label": ["a", "b"]}).to_parquet(tmp_path / "c.parquet")
+    ds = data.load(str(tmp_path / "c.parquet"))
+    assert ds.format == "classification" and ds.lines == [1, 2] and ds.rows[1]["text"] == "no"
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip")
+    with pytest.raises(data.DataError, match="bad.csv.gz: not a readable gzip file"):
+        data.load(str(tmp_path / "bad.csv.gz"))

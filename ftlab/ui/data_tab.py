@@ -23,7 +23,8 @@ def build(lab: Lab) -> DataTab:
     with gr.Row():
         sample = gr.Dropdown([(f"{s['name']}: {s['description']}", s["name"]) for s in samples], value=None,
                              label="Sample dataset", info="Bundled examples; no upload needed.", elem_id="sample")
-        upload = gr.File(label="…or upload CSV / JSONL / JSON", file_types=[".csv", ".tsv", ".jsonl", ".json"],
+        upload = gr.File(label="…or upload CSV, TSV, JSONL, JSON or Parquet (gzipped too)",
+                         file_types=[".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz"],
                          elem_id="upload")
     summary = gr.Markdown("No dataset chosen yet.", elem_id="data-summary")
     table = gr.Dataframe(headers=["input / text", "answer / label"], label="First rows", wrap=True,
