@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftlab import paths
+from ftlab import cleaning, paths
 from ftlab.readers import DataError, read_rows
 
 ROLES = {"system", "user", "assistant"}
@@ -34,6 +34,7 @@ class Dataset:
     lines: list[int]
     """The file line each row came from (for messages that point at it)."""
     labels: list[str] = field(default_factory=list)
+    cleaning: cleaning.CleanReport = field(default_factory=cleaning.CleanReport)
 
     @property
     def task(self) -> str:
@@ -111,15 +112,22 @@ def load(path_or_sample: str) -> Dataset:
     """Read, detect and validate a dataset; raise DataError with every problem."""
     path = resolve_path(path_or_sample)
     rows, lines, problems = read_rows(path)
+    report = cleaning.CleanReport()
+    rows, lines = cleaning.strip_and_drop_empty(rows, lines, report)
+    if not rows:
+        raise DataError(problems or [f"{path.name}: every row is empty"])
     fmt, reason = detect_format(rows, path.name)
     for row, line in zip(rows, lines):
         problems += _check_row(fmt, row, f"{path.name}, line {line}")
     if problems:
         raise DataError(problems)
-    labels = sorted({str(r["label"]).strip() for r in rows}) if fmt == "classification" else []
-    if fmt == "classification" and len(labels) < 2:
-        raise DataError([f"{path.name}: only one label ({labels[0]!r}); classification needs at least two"])
-    return Dataset(path, fmt, reason, rows, lines, labels)
+    rows, lines = cleaning.drop_duplicates(rows, lines, report)
+    labels = sorted({str(r["label"]) for r in rows}) if fmt == "classification" else []
+    if fmt == "classification":
+        if len(labels) < 2:
+            raise DataError([f"{path.name}: only one label ({labels[0]!r}); classification needs at least two"])
+        report.conflicts = cleaning.find_conflicts(rows, lines, path.name)
+    return Dataset(path, fmt, reason, rows, lines, labels, report)
 
 
 def to_messages(fmt: str, row: dict) -> list[dict]:
@@ -135,8 +143,19 @@ def to_messages(fmt: str, row: dict) -> list[dict]:
     return system + [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}]
 
 
-def split(items: list, val_fraction: float, seed: int) -> tuple[list, list]:
-    """Shuffle with `seed` and hold out `val_fraction` (at least one item when the fraction is positive)."""
+def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, list]:
+    """Shuffle with `seed` and hold out `val_fraction` (at least one item when the fraction is positive).
+
+    With `key` (an item -> class function) the split is stratified: each class is split on its own.
+    """
+    if key is not None:
+        groups = {}
+        for item in items:
+            groups.setdefault(key(item), []).append(item)
+        parts = [split(group, val_fraction, seed) for _, group in sorted(groups.items())]
+        train, val = [x for t, _ in parts for x in t], [x for _, v in parts for x in v]
+        random.Random(seed).shuffle(train)
+        return train, val
     items = list(items)
     random.Random(seed).shuffle(items)
     n_val = 0 if val_fraction <= 0 or len(items) < 2 else max(1, round(len(items) * val_fraction))
@@ -147,8 +166,11 @@ def summary(ds: Dataset) -> str:
     """A short markdown description of a loaded dataset."""
     text = f"**{ds.path.name}**: {len(ds.rows)} rows, format **{ds.format}** ({ds.reason}); task: **{ds.task}**."
     if ds.labels:
-        counts = Counter(str(r["label"]).strip() for r in ds.rows)
+        counts = Counter(str(r["label"]) for r in ds.rows)
         text += " Labels: " + ", ".join(f"{k} ({counts[k]})" for k in ds.labels) + "."
+    text += " " + ds.cleaning.describe()
+    if ds.cleaning.conflicts:
+        text += "\n\nConflicting duplicates:\n" + "\n".join(f"- {c}" for c in ds.cleaning.conflicts[:10])
     return text
 
 

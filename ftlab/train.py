@@ -46,11 +46,10 @@ def _examples(cfg: RunConfig, ds, tok) -> tuple[list, list]:
     n = cfg.train.max_length
     if ds.format == "classification":
         index = {name: i for i, name in enumerate(ds.labels)}
-        rows = [encode.encode_classification(tok, str(r["text"]), index[str(r["label"]).strip()], n) for r in ds.rows]
-    else:
-        rows = [encode.encode_chat(tok, data_mod.to_messages(ds.format, r), n, cfg.data.train_on_prompt)
-                for r in ds.rows]
-        rows = [r for r in rows if any(label != encode.IGNORE for label in r["labels"])]
+        rows = [encode.encode_classification(tok, str(r["text"]), index[str(r["label"])], n) for r in ds.rows]
+        return data_mod.split(rows, cfg.data.val_fraction, cfg.train.seed, key=lambda e: e["label"])
+    rows = [encode.encode_chat(tok, data_mod.to_messages(ds.format, r), n, cfg.data.train_on_prompt) for r in ds.rows]
+    rows = [r for r in rows if any(label != encode.IGNORE for label in r["labels"])]
     return data_mod.split(rows, cfg.data.val_fraction, cfg.train.seed)
 
 

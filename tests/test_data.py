@@ -146,3 +146,24 @@ def test_gzipped_jsonl_tsv_and_parquet_files_read(tmp_path):
     (tmp_path / "bad.csv.gz").write_bytes(b"not gzip")
     with pytest.raises(data.DataError, match="bad.csv.gz: not a readable gzip file"):
         data.load(str(tmp_path / "bad.csv.gz"))
+
+
+def test_cleaning_strips_drops_empty_and_duplicate_rows_and_counts_them(tmp_path):
+    text = "text,label\n  good  ,pos\ngood,pos\n,\nbad,neg\n"
+    ds = data.load(write(tmp_path, "d.csv", text))
+    assert [r["text"] for r in ds.rows] == ["good", "bad"] and ds.lines == [2, 5]
+    report = ds.cleaning
+    assert (report.stripped, report.empty_dropped, report.duplicates_dropped) == (1, 1, 1)
+    assert "1 empty rows dropped" in data.summary(ds) and "1 exact duplicates dropped" in data.summary(ds)
+
+
+def test_conflicting_duplicates_are_listed_with_their_lines(tmp_path):
+    ds = data.load(write(tmp_path, "k.csv", "text,label\nfine,pos\nfine,neg\nugh,neg\n"))
+    assert ds.cleaning.conflicts == ["k.csv, lines 2, 3: 'fine' is labelled neg and pos"]
+    assert "Conflicting duplicates" in data.summary(ds)
+
+
+def test_classification_split_is_stratified():
+    items = [{"label": 0}] * 90 + [{"label": 1}] * 10
+    train, val = data.split(items, 0.2, seed=1, key=lambda e: e["label"])
+    assert sum(e["label"] for e in val) == 2 and len(val) == 20 and len(train) == 80
