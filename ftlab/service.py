@@ -46,6 +46,13 @@ class Lab:
                 "default_model": DEFAULT_MODELS[ds.task]}
 
     @staticmethod
+    def insight(path: str, model: str, max_length: int) -> dict:
+        """Token lengths, rows over max_length, label counts and a loss-marked example (see ftlab.insight)."""
+        from ftlab import insight
+
+        return insight.analyse(path, model, max_length)
+
+    @staticmethod
     def keep_upload(temp_path: str) -> str:
         """Copy an upload out of the web server's temporary files into $FTLAB_HOME/uploads (named by content hash),
         so the run's config.yaml still points at it later."""

@@ -167,3 +167,17 @@ def test_classification_split_is_stratified():
     items = [{"label": 0}] * 90 + [{"label": 1}] * 10
     train, val = data.split(items, 0.2, seed=1, key=lambda e: e["label"])
     assert sum(e["label"] for e in val) == 2 and len(val) == 20 and len(train) == 80
+
+
+def test_insight_counts_rows_over_max_length_and_marks_loss_tokens(smol_dir, tmp_path):
+    from ftlab import insight
+
+    rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Arr! Ahoy! ⚓"}]},
+            {"messages": [{"role": "user", "content": "word " * 100}, {"role": "assistant", "content": "Arr!"}]}]
+    path = write(tmp_path, "i.jsonl", "\n".join(json.dumps(r) for r in rows))
+    result = insight.analyse(path, str(smol_dir), max_length=64)
+    assert result["truncated"] == 1 and result["longest"] > 100 and len(result["lengths"]) == 2
+    marked = "".join(text for text, kind in result["example"] if kind == "loss")
+    assert marked.startswith("Arr! Ahoy!") and "hi" not in marked and "\ufffd" not in marked
+    cls = insight.analyse("sentiment", str(smol_dir), max_length=512)
+    assert cls["labels"] == {"positive": 120, "negative": 120} and cls["truncated"] == 0 and cls["example"] == []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ftlab.service import Lab
+from ftlab.ui import insight_panel
 from ftlab.ui.common import PRIVATE
 
 
@@ -43,4 +44,5 @@ def build(lab: Lab) -> DataTab:
     outputs = [path, task, summary, table]
     sample.change(show, sample, outputs, **PRIVATE)
     upload.upload(lambda f: show(f, uploaded=True), upload, outputs, **PRIVATE)
+    insight_panel.build(lab, path, task)
     return DataTab(path, task, summary)
