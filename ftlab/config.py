@@ -27,6 +27,10 @@ class DataConfig:
     """Share of rows held out for evaluation (0 disables evaluation)."""
     train_on_prompt: bool = False
     """Chat only: compute the loss on every token, not just the assistant's."""
+    max_file_mb: float = 200
+    """Refuse files larger than this many MB, before reading them."""
+    max_rows: int = 0
+    """Use only the first N rows (0: all)."""
 
 
 @dataclass
@@ -91,6 +95,8 @@ class RunConfig:
             problems.append(f"method: {self.method!r} is not one of {', '.join(METHODS)}")
         if not self.data.path:
             problems.append("data.path: no dataset chosen")
+        if self.data.max_file_mb <= 0 or self.data.max_rows < 0:
+            problems.append("data.max_file_mb must be positive and data.max_rows at least 0")
         if not 0 <= self.data.val_fraction < 1:
             problems.append(f"data.val_fraction: {self.data.val_fraction} must be in [0, 1)")
         t = self.train

@@ -108,10 +108,12 @@ def _check_row(fmt: str, row, where: str) -> list[str]:
                        for name in texts if row.get(name) is not None and not isinstance(row[name], str)]
 
 
-def load(path_or_sample: str) -> Dataset:
-    """Read, detect and validate a dataset; raise DataError with every problem."""
+def load(path_or_sample: str, max_mb: float = 200, max_rows: int = 0) -> Dataset:
+    """Read, detect and validate a dataset (its first `max_rows` rows when set); raise DataError with every problem."""
     path = resolve_path(path_or_sample)
-    rows, lines, problems = read_rows(path)
+    rows, lines, problems = read_rows(path, max_mb)
+    if max_rows:
+        rows, lines = rows[:max_rows], lines[:max_rows]
     report = cleaning.CleanReport()
     rows, lines = cleaning.strip_and_drop_empty(rows, lines, report)
     if not rows:

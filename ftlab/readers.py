@@ -97,11 +97,14 @@ READERS = {
 }
 
 
-def read_rows(path: Path) -> tuple[list, list[int], list[str]]:
+def read_rows(path: Path, max_mb: float = 200) -> tuple[list, list[int], list[str]]:
     """Rows of a dataset file, the line (or row number) each came from, and lines that did not parse."""
     path = Path(path)
     if not path.is_file():
         raise DataError([f"{path}: no such file"])
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > max_mb:
+        raise DataError([f"{path.name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB (data.max_file_mb)"])
     raw, inner = path.read_bytes(), path
     if path.suffix.lower() == ".gz":
         try:

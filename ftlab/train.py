@@ -60,7 +60,7 @@ def setup(cfg: RunConfig) -> Setup:
     problems = cfg.validate()
     if problems:
         raise ValueError("; ".join(problems))
-    ds = data_mod.load(cfg.data.path)
+    ds = data_mod.load(cfg.data.path, cfg.data.max_file_mb, cfg.data.max_rows)
     if ds.task != cfg.task:
         raise ValueError(f"{ds.path.name} is {ds.format} data (task {ds.task}), but the run's task is {cfg.task}")
     method = methods.get(cfg.method)

@@ -181,3 +181,10 @@ def test_insight_counts_rows_over_max_length_and_marks_loss_tokens(smol_dir, tmp
     assert marked.startswith("Arr! Ahoy!") and "hi" not in marked and "\ufffd" not in marked
     cls = insight.analyse("sentiment", str(smol_dir), max_length=512)
     assert cls["labels"] == {"positive": 120, "negative": 120} and cls["truncated"] == 0 and cls["example"] == []
+
+
+def test_size_and_row_caps(tmp_path):
+    path = write(tmp_path, "big.csv", "text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(2000)))
+    with pytest.raises(data.DataError, match=r"big.csv is 0.0[0-9]+ MB; the limit is 0.01 MB \(data.max_file_mb\)"):
+        data.load(path, max_mb=0.01)
+    assert len(data.load(path, max_rows=50).rows) == 50
