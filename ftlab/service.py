@@ -10,7 +10,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from ftlab import data, methods, paths
+from ftlab import data, insight, methods, paths
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
@@ -48,8 +48,6 @@ class Lab:
     @staticmethod
     def insight(path: str, model: str, max_length: int) -> dict:
         """Token lengths, rows over max_length, label counts and a loss-marked example (see ftlab.insight)."""
-        from ftlab import insight
-
         return insight.analyse(path, model, max_length)
 
     @staticmethod

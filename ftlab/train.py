@@ -89,6 +89,11 @@ def _autocast(s: Setup):
     return torch.autocast(s.device, dtype=s.autocast) if s.autocast is not None else nullcontext()
 
 
+def _tensors(s: Setup, rows: list[dict]) -> dict:
+    """A padded batch of encoded rows, on the training device."""
+    return {k: v.to(s.device) for k, v in encode.collate(rows, s.tokenizer.pad_token_id).items()}
+
+
 def evaluate(s: Setup, batch_size: int) -> dict:
     """Mean loss (and accuracy for classification) on the validation rows."""
     import torch
@@ -99,8 +104,7 @@ def evaluate(s: Setup, batch_size: int) -> dict:
     total, weight, correct = 0.0, 0, 0
     with torch.no_grad(), _autocast(s):
         for i in range(0, len(s.val), batch_size):
-            rows = encode.collate(s.val[i : i + batch_size], s.tokenizer.pad_token_id)
-            batch = {k: v.to(s.device) for k, v in rows.items()}
+            batch = _tensors(s, s.val[i : i + batch_size])
             out = s.model(**batch)
             n = int((batch["labels"] != encode.IGNORE).sum()) if batch["labels"].dim() > 1 else len(batch["labels"])
             total += float(out.loss) * n
@@ -188,8 +192,7 @@ class Trainer:
         while step < self.total:
             loss_sum = torch.zeros(())
             for _ in range(t.grad_accum):
-                batch = next(batches)
-                tensors = {k: v.to(s.device) for k, v in encode.collate(batch, s.tokenizer.pad_token_id).items()}
+                tensors = _tensors(s, next(batches))
                 tokens += int(tensors["attention_mask"].sum())
                 with _autocast(s):
                     loss = s.model(**tensors).loss / t.grad_accum
