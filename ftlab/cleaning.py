@@ -67,15 +67,16 @@ def drop_duplicates(rows: list, lines: list[int], report: CleanReport) -> tuple[
     return kept_rows, kept_lines
 
 
-def find_conflicts(rows: list, lines: list[int], name: str) -> list[str]:
-    """Texts that appear under more than one label, with their lines."""
+def find_conflicts(rows: list, lines: list[int], name: str, unit: str = "line") -> list[str]:
+    """Texts (or text pairs) that appear under more than one label, with their lines."""
     by_text = defaultdict(list)
     for row, line in zip(rows, lines):
-        by_text[row["text"]].append((str(row["label"]), line))
+        text = row["text"] + (f" ‖ {row['text_pair']}" if row.get("text_pair") else "")
+        by_text[text].append((str(row["label"]), line))
     out = []
     for text, seen in by_text.items():
         labels = sorted({label for label, _ in seen})
         if len(labels) > 1:
             where = ", ".join(str(line) for _, line in seen)
-            out.append(f"{name}, lines {where}: {text[:60]!r} is labelled {' and '.join(labels)}")
+            out.append(f"{name}, {unit}s {where}: {text[:60]!r} is labelled {' and '.join(labels)}")
     return out

@@ -22,7 +22,14 @@ DEFAULT_MODELS = {
 @dataclass
 class DataConfig:
     path: str = ""
-    """A CSV, JSONL or JSON file, or the name of a bundled sample (see ftlab.samples)."""
+    """A CSV, TSV, JSONL, JSON, Parquet or TXT file (optionally gzipped), or a bundled sample's name."""
+    format: str = ""
+    """Empty: detect it. Or one of messages, sharegpt, alpaca, prompt_completion, sentence_pair, classification,
+    text (see ftlab.formats)."""
+    columns: dict = field(default_factory=dict)
+    """Format field -> the file's column, where names differ ({"text": "review", "label": "sentiment"})."""
+    val_path: str = ""
+    """A separate validation file in the same format; when set, val_fraction is not used."""
     val_fraction: float = 0.1
     """Share of rows held out for evaluation (0 disables evaluation)."""
     train_on_prompt: bool = False
@@ -95,6 +102,8 @@ class RunConfig:
             problems.append(f"method: {self.method!r} is not one of {', '.join(METHODS)}")
         if not self.data.path:
             problems.append("data.path: no dataset chosen")
+        if not isinstance(self.data.columns, dict):
+            problems.append("data.columns: expected a mapping of field -> column")
         if self.data.max_file_mb <= 0 or self.data.max_rows < 0:
             problems.append("data.max_file_mb must be positive and data.max_rows at least 0")
         if not 0 <= self.data.val_fraction < 1:

@@ -1,28 +1,27 @@
-"""Detect a dataset's format, validate every row, and turn rows into training examples.
+"""Load a dataset: read the file, map its columns, detect (or take) the format, validate every row, clean, split.
 
-Formats (see FORMATS): OpenAI `messages`, ShareGPT `conversations`, alpaca `instruction`, `prompt`/`completion`
-and `classification` (text + label); files are read by ftlab.readers. Problems are collected, not raised one by
-one: a DataError lists every one with its file and line.
+Problems are collected, not raised one by one: a DataError lists every one with its file, line and field.
+Formats and column mapping live in ftlab.formats, file reading in ftlab.readers, cleaning in ftlab.cleaning.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlab import cleaning, paths
-from ftlab.readers import DataError, read_rows
+from ftlab.formats import FORMATS, apply_columns, check_row, detect, expected, guess_columns, guess_headerless
+from ftlab.formats import looks_headerless, to_messages  # noqa: F401 - to_messages is part of this module's API
+from ftlab.readers import DataError, Table, read_table
 
-ROLES = {"system", "user", "assistant"}
 SAMPLES = {
     "pirate_chat": ("samples/pirate_chat.jsonl", "chat",
                     "160 chats teaching a pirate voice: replies open with 'Arr!' and end with ⚓"),
     "sentiment": ("samples/sentiment.csv", "classify", "240 reviews labelled positive / negative"),
 }
-FORMAT_TASK = {"messages": "chat", "sharegpt": "chat", "instruction": "chat", "prompt_completion": "chat",
-               "classification": "classify"}
 
 
 @dataclass
@@ -32,13 +31,18 @@ class Dataset:
     reason: str
     rows: list[dict]
     lines: list[int]
-    """The file line each row came from (for messages that point at it)."""
+    """The line (or row number, see `unit`) each row came from, for messages that point at it."""
+    unit: str = "line"
+    columns: list[str] = field(default_factory=list)
+    """The file's own column names."""
+    mapping: dict[str, str] = field(default_factory=dict)
+    """Format field -> file column, where they differ."""
     labels: list[str] = field(default_factory=list)
     cleaning: cleaning.CleanReport = field(default_factory=cleaning.CleanReport)
 
     @property
     def task(self) -> str:
-        return FORMAT_TASK[self.format]
+        return FORMATS[self.format].task
 
 
 def sample_path(name: str) -> Path:
@@ -52,97 +56,157 @@ def resolve_path(path_or_sample: str) -> Path:
     return Path(path_or_sample).expanduser()
 
 
-# format -> (columns that identify it, the text fields among its columns, why)
-FORMATS = {
-    "messages": (("messages",), (), "rows have a `messages` list of {role, content} turns (OpenAI)"),
-    "sharegpt": (("conversations",), ("system",), "rows have `conversations` of {from, value} turns (ShareGPT)"),
-    "instruction": (("instruction", "output"), ("instruction", "input", "output", "system"),
-                    "rows have `instruction` and `output` (alpaca; `input` and `system` optional)"),
-    "prompt_completion": (("prompt", "completion"), ("prompt", "completion"), "rows have `prompt` and `completion`"),
-    "classification": (("text", "label"), ("text",), "rows have `text` and `label` columns"),
-}
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-TURNS = {"messages": ("messages", "role", "content"), "sharegpt": ("conversations", "from", "value")}
+def _file_columns(table: Table) -> list[str]:
+    if table.header is not None:
+        return list(table.header)
+    keys = [k for row in table.rows[:100] if isinstance(row, dict) for k in row]
+    return list(dict.fromkeys(keys))
 
 
-def detect_format(rows: list, name: str = "data") -> tuple[str, str]:
-    """(format, reason) from the keys of the first row."""
-    keys = set(rows[0]) if isinstance(rows[0], dict) else set()
-    for fmt, (needed, _, reason) in FORMATS.items():
-        if set(needed) <= keys:
-            return fmt, reason
-    found = ", ".join(sorted(map(str, keys))) or "none"
-    expected = "; ".join(" + ".join(f"`{c}`" for c in needed) + f" ({fmt})" for fmt, (needed, _, _) in FORMATS.items())
-    raise DataError([f"{name}, first row: columns found: {found}. Expected one of: {expected}"])
+def _map(table: Table, fmt: str, columns: dict | None) -> tuple[Table, dict[str, str], str]:
+    """(table, field -> column mapping, how it was chosen) before the format is detected."""
+    columns = {k: v for k, v in (columns or {}).items() if v}
+    if columns:
+        if table.header is not None and not set(columns.values()) <= set(table.header):
+            table = table.without_header()
+        return table, columns, "your column mapping"
+    names = _file_columns(table)
+    if table.header is not None and looks_headerless(table.header, table.rows):
+        table = table.without_header()
+        return table, guess_headerless(table.rows, _file_columns(table)), \
+            "no header line: the column whose values repeat is the label"
+    wanted = FORMATS[fmt].needed if fmt in FORMATS else None
+    found = detect(set(names))
+    if (found is None and wanted is None) or (wanted and not set(wanted) <= set(names)):
+        mapping = guess_columns(names)
+        return table, mapping, "columns matched by name" if mapping else ""
+    return table, {}, ""
 
 
-def _check_turns(fmt: str, row: dict, where: str) -> list[str]:
-    field_name, role_key, content_key = TURNS[fmt]
-    turns = row.get(field_name)
-    if not isinstance(turns, list) or not turns:
-        return [f"{where}: `{field_name}` must be a non-empty list"]
-    allowed = SHAREGPT_ROLES if fmt == "sharegpt" else {r: r for r in ROLES}
-    problems = []
-    for i, turn in enumerate(turns):
-        at = f"{where}, {field_name}[{i}]"
-        if not isinstance(turn, dict):
-            problems.append(f"{at}: expected an object with {role_key} and {content_key}")
+def _format(rows: list, fmt: str, name: str, columns: list[str]):
+    keys = set().union(*(r for r in rows[:100] if isinstance(r, dict))) if rows else set()
+    found = detect(keys)
+    if fmt:
+        if fmt not in FORMATS:
+            raise DataError([f"format {fmt!r} is not one of {', '.join(FORMATS)}"], columns)
+        chosen = FORMATS[fmt]
+        missing = [f for f in chosen.needed if f not in keys]
+        if missing:
+            raise DataError([f"{name}: format {fmt} needs " + ", ".join(f"`{m}`" for m in missing)
+                             + f"; the file's columns are {', '.join(columns) or 'none'}: map one to each"], columns)
+        return chosen, f"{chosen.reason}; chosen by you" + (f" (detected: {found.name})" if found else "")
+    if found is None:
+        raise DataError([f"{name}, first row: columns found: {', '.join(sorted(map(str, columns))) or 'none'}. "
+                         f"Expected one of: {expected()}. Map your columns to these fields."], columns)
+    return found, found.reason
+
+
+def _label_kind(value) -> str:
+    if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(r"\s*-?[\d.eE+-]+\s*", value)):
+        return "name"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "name"
+    return "int" if number == int(number) else "fraction"
+
+
+def _check_labels(rows: list, places: list[int], name: str, unit: str) -> list[str]:
+    """Fractions are refused (not classes); whole numbers and names may not be mixed. Normalises labels to text."""
+    problems, kinds = [], {"int": [], "name": []}
+    for row, place in zip(rows, places):
+        value = row.get("label") if isinstance(row, dict) else None
+        if value is None or str(value).strip() == "":
             continue
-        if turn.get(role_key) not in allowed:
-            problems.append(f"{at}.{role_key}: {turn.get(role_key)!r} is not one of {', '.join(allowed)}")
-        if not isinstance(turn.get(content_key), str) or not turn[content_key].strip():
-            problems.append(f"{at}.{content_key}: empty or not a string")
-    if not any(isinstance(t, dict) and allowed.get(t.get(role_key)) == "assistant" for t in turns):
-        problems.append(f"{where}: no assistant turn to learn from")
+        kind = _label_kind(value)
+        if kind == "fraction":
+            problems.append(f"{name}, {unit} {place}, field `label`: {value!r} has a fraction; classification labels "
+                            "are names or whole numbers")
+            continue
+        kinds[kind].append(place)
+        row["label"] = str(int(float(value))) if kind == "int" else str(value)
+    if kinds["int"] and kinds["name"]:
+        show = {k: ", ".join(map(str, v[:5])) + (" ..." if len(v) > 5 else "") for k, v in kinds.items()}
+        problems.append(f"{name}: mixed label types: whole numbers ({unit}s {show['int']}) and names "
+                        f"({unit}s {show['name']}); use one kind")
     return problems
 
 
-def _check_row(fmt: str, row, where: str) -> list[str]:
-    if not isinstance(row, dict):
-        return [f"{where}: expected an object, got {type(row).__name__}"]
-    needed, texts, _ = FORMATS[fmt]
-    problems = _check_turns(fmt, row, where) if fmt in TURNS else [
-        f"{where}, field `{name}`: missing or empty" for name in needed
-        if row.get(name) is None or not str(row.get(name)).strip()]
-    return problems + [f"{where}, field `{name}`: expected text, got {type(row[name]).__name__}"
-                       for name in texts if row.get(name) is not None and not isinstance(row[name], str)]
+def _sorted_labels(rows: list[dict]) -> list[str]:
+    found = {r["label"] for r in rows}
+    numeric = all(re.fullmatch(r"-?\d+", v) for v in found)
+    return sorted(found, key=lambda v: (int(v), "") if numeric else (0, v))
 
 
-def load(path_or_sample: str, max_mb: float = 200, max_rows: int = 0) -> Dataset:
-    """Read, detect and validate a dataset (its first `max_rows` rows when set); raise DataError with every problem."""
+def load(path_or_sample: str, max_mb: float = 200, max_rows: int = 0, fmt: str = "",
+         columns: dict | None = None) -> Dataset:
+    """Read, map, detect (or take `fmt`) and validate a dataset; raise DataError with every problem."""
     path = resolve_path(path_or_sample)
-    rows, lines, problems = read_rows(path, max_mb)
+    table = read_table(path, max_mb)
+    table, mapping, how = _map(table, fmt, columns)
+    file_columns = _file_columns(table)
+    rows, places = apply_columns(table.rows, mapping), table.places
     if max_rows:
-        rows, lines = rows[:max_rows], lines[:max_rows]
+        rows, places = rows[:max_rows], places[:max_rows]
     report = cleaning.CleanReport()
-    rows, lines = cleaning.strip_and_drop_empty(rows, lines, report)
+    rows, places = cleaning.strip_and_drop_empty(rows, places, report)
     if not rows:
-        raise DataError(problems or [f"{path.name}: every row is empty"])
-    fmt, reason = detect_format(rows, path.name)
-    for row, line in zip(rows, lines):
-        problems += _check_row(fmt, row, f"{path.name}, line {line}")
+        raise DataError(table.problems or [f"{path.name}: every row is empty"], file_columns)
+    not_objects = [f"{path.name}, {table.unit} {p}: expected an object with fields, got {type(r).__name__}"
+                   for r, p in zip(rows, places) if not isinstance(r, dict)]
+    if not_objects:
+        raise DataError(table.problems + not_objects, file_columns)
+    chosen, reason = _format(rows, fmt, path.name, file_columns)
+    problems = list(table.problems)
+    for row, place in zip(rows, places):
+        problems += check_row(chosen, row, f"{path.name}, {table.unit} {place}")
+    if chosen.task == "classify":
+        problems += _check_labels(rows, places, path.name, table.unit)
     if problems:
-        raise DataError(problems)
-    rows, lines = cleaning.drop_duplicates(rows, lines, report)
-    labels = sorted({str(r["label"]) for r in rows}) if fmt == "classification" else []
-    if fmt == "classification":
+        raise DataError(problems, file_columns)
+    rows, places = cleaning.drop_duplicates(rows, places, report)
+    labels = _sorted_labels(rows) if chosen.task == "classify" else []
+    if chosen.task == "classify":
         if len(labels) < 2:
-            raise DataError([f"{path.name}: only one label ({labels[0]!r}); classification needs at least two"])
-        report.conflicts = cleaning.find_conflicts(rows, lines, path.name)
-    return Dataset(path, fmt, reason, rows, lines, labels, report)
+            raise DataError([f"{path.name}: only one label ({labels[0]!r}); classification needs at least two"],
+                            file_columns)
+        report.conflicts = cleaning.find_conflicts(rows, places, path.name, table.unit)
+    notes = [how] if how else []
+    notes += [", ".join(f"`{c}` → {f}" for f, c in mapping.items())] if mapping else []
+    notes += [table.layout] if table.layout else []
+    used = {mapping.get(f, f) for f in chosen.fields}
+    unused = [c for c in file_columns if c not in used]
+    notes += ["not used: " + ", ".join(f"`{c}`" for c in unused)] if unused else []
+    reason += "".join(f"; {n}" for n in notes)
+    return Dataset(path, chosen.name, reason, rows, places, table.unit, file_columns, mapping, labels, report)
 
 
-def to_messages(fmt: str, row: dict) -> list[dict]:
-    """A list of {role, content} turns from a row of any chat format."""
-    system = [{"role": "system", "content": row["system"]}] if row.get("system") else []
-    if fmt == "messages":
-        return [{"role": t["role"], "content": t["content"]} for t in row["messages"]]
-    if fmt == "sharegpt":
-        return system + [{"role": SHAREGPT_ROLES[t["from"]], "content": t["value"]} for t in row["conversations"]]
-    if fmt == "prompt_completion":
-        return [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["completion"]}]
-    prompt = row["instruction"] + (f"\n\n{row['input']}" if str(row.get("input") or "").strip() else "")
-    return system + [{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}]
+def load_config(dc) -> Dataset:
+    """The training file of a DataConfig."""
+    return load(dc.path, dc.max_file_mb, dc.max_rows, dc.format, dc.columns)
+
+
+@dataclass
+class Splits:
+    dataset: Dataset
+    train: list[dict]
+    val: list[dict]
+    val_source: str
+
+
+def load_splits(dc, seed: int) -> Splits:
+    """Training and validation rows of a DataConfig: a separate validation file, or a seeded (stratified) share."""
+    ds = load_config(dc)
+    if dc.val_path:
+        val = load(dc.val_path, dc.max_file_mb, 0, ds.format, dc.columns)
+        unknown = sorted(set(val.labels) - set(ds.labels))
+        if unknown:
+            raise DataError([f"{val.path.name}: labels not in the training file: {', '.join(unknown)}"])
+        return Splits(ds, ds.rows, val.rows, val.path.name)
+    key = (lambda r: r["label"]) if ds.task == "classify" else None
+    train, val = split(ds.rows, dc.val_fraction, seed, key=key)
+    how = f"{dc.val_fraction:.0%} of the rows" + (", stratified by label" if key else "")
+    return Splits(ds, train, val, how if val else "none")
 
 
 def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, list]:
@@ -166,9 +230,10 @@ def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, 
 
 def summary(ds: Dataset) -> str:
     """A short markdown description of a loaded dataset."""
-    text = f"**{ds.path.name}**: {len(ds.rows)} rows, format **{ds.format}** ({ds.reason}); task: **{ds.task}**."
+    text = (f"**{ds.path.name}**: {len(ds.rows)} rows, format **{ds.format}** ({ds.reason}); "
+            f"task: **{ds.task}**.")
     if ds.labels:
-        counts = Counter(str(r["label"]) for r in ds.rows)
+        counts = Counter(r["label"] for r in ds.rows)
         text += " Labels: " + ", ".join(f"{k} ({counts[k]})" for k in ds.labels) + "."
     text += " " + ds.cleaning.describe()
     if ds.cleaning.conflicts:
@@ -177,14 +242,16 @@ def summary(ds: Dataset) -> str:
 
 
 def preview(ds: Dataset, n: int = 5) -> list[list[str]]:
-    """The first `n` rows as [col1, col2] string pairs for a table."""
+    """The first `n` rows as [input, answer or label] string pairs for a table."""
     out = []
     for row in ds.rows[:n]:
-        if ds.format == "classification":
-            out.append([str(row["text"]), str(row["label"])])
+        if ds.format == "text":
+            out.append([row["text"], ""])
+        elif ds.task == "classify":
+            pair = f"  ‖  {row['text_pair']}" if ds.format == "sentence_pair" else ""
+            out.append([row["text"] + pair, row["label"]])
         else:
             msgs = to_messages(ds.format, row)
-            prompt = next(m["content"] for m in msgs if m["role"] == "user")
-            answer = next(m["content"] for m in msgs if m["role"] == "assistant")
-            out.append([prompt, answer])
+            out.append([next(m["content"] for m in reversed(msgs) if m["role"] == "user"),
+                        next(m["content"] for m in reversed(msgs) if m["role"] == "assistant")])
     return out

@@ -1,13 +1,16 @@
-"""Turn examples into token ids: chat conversations with loss on assistant tokens, or text + label ids.
+"""Turn rows into token ids: chat conversations with loss on assistant tokens, plain text, or text + label ids.
 
 Chat: the conversation is rendered with the tokenizer's chat template; every assistant turn (its end-of-turn
-token included, so the model learns to stop) carries loss, the rest is masked with -100. Batches are padded
-to their own longest row; rows are grouped by length so little compute goes to padding.
+token included, so the model learns to stop) carries loss, the rest is masked with -100. Plain text: every token
+carries loss and a document ends with EOS; a document longer than the max length becomes several windows, so
+nothing is cut away. Batches are padded to their own longest row; rows are grouped by length.
 """
 
 from __future__ import annotations
 
 import random
+
+from ftlab.formats import FORMATS, to_messages
 
 IGNORE = -100
 
@@ -19,7 +22,8 @@ def _assistant_spans(tok, messages: list[dict]) -> list[tuple[int, int]]:
         if turn["role"] != "assistant":
             continue
         start = len(tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True))
-        end = len(tok.apply_chat_template(messages[: i + 1], tokenize=False))
+        # the turn ends at its end-of-turn token: the template's newline after it is not the model's to learn
+        end = len(tok.apply_chat_template(messages[: i + 1], tokenize=False).rstrip())
         spans.append((start, end))
     return spans
 
@@ -35,9 +39,32 @@ def encode_chat(tok, messages: list[dict], max_length: int, train_on_prompt: boo
     return {"input_ids": enc["input_ids"], "labels": labels}
 
 
-def encode_classification(tok, text: str, label_id: int, max_length: int) -> dict:
-    enc = tok(text, truncation=True, max_length=max_length)
+def encode_classification(tok, text: str, label_id: int, max_length: int, text_pair: str | None = None) -> dict:
+    enc = tok(text, text_pair, truncation=True, max_length=max_length)
     return {"input_ids": enc["input_ids"], "label": label_id}
+
+
+def text_ids(tok, text: str) -> list[int]:
+    """A document's token ids, closed with EOS so the model learns where documents end."""
+    ids = tok(text)["input_ids"]
+    return ids + [tok.eos_token_id] if tok.eos_token_id is not None and ids[-1:] != [tok.eos_token_id] else ids
+
+
+def encode_text(tok, text: str, max_length: int) -> list[dict]:
+    """Windows of at most `max_length` tokens over a document, every token trained."""
+    ids = text_ids(tok, text)
+    windows = [ids[i : i + max_length] for i in range(0, len(ids), max_length)]
+    return [{"input_ids": w, "labels": list(w)} for w in windows if len(w) > 1]
+
+
+def encode_row(tok, fmt: str, row: dict, max_length: int, label_index: dict | None = None,
+               train_on_prompt: bool = False) -> list[dict]:
+    """The training examples of one row of format `fmt` (several for a long plain-text document)."""
+    if fmt == "text":
+        return encode_text(tok, row["text"], max_length)
+    if FORMATS[fmt].task == "classify":
+        return [encode_classification(tok, row["text"], label_index[row["label"]], max_length, row.get("text_pair"))]
+    return [encode_chat(tok, to_messages(fmt, row), max_length, train_on_prompt)]
 
 
 def prompt_ids(tok, messages: list[dict]) -> list[int]:

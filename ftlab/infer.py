@@ -141,14 +141,16 @@ class ModelServer:
             pass
         return {"base": base, "tuned": tuned if run_id else None}
 
-    def classify(self, run_id: str, texts: list[str]) -> list[dict]:
-        """For each text: {"base": {label: prob}, "tuned": {label: prob}}."""
+    def classify(self, run_id: str, texts: list) -> list[dict]:
+        """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""
         import torch
 
         pair = self.get(run_id, "classify")
         if pair.task != "classify":
             raise ValueError(f"run {run_id} is a {pair.task} run; use chat")
-        enc = pair.tokenizer(texts, padding=True, truncation=True, max_length=512, return_tensors="pt").to(pair.device)
+        firsts, seconds = _split_pairs(texts)
+        enc = pair.tokenizer(firsts, seconds, padding=True, truncation=True, max_length=512,
+                             return_tensors="pt").to(pair.device)
         out = {}
         with pair.lock, torch.no_grad():
             with pair.base_context():
@@ -157,3 +159,12 @@ class ModelServer:
         names = pair.labels or [pair.base.config.id2label[i] for i in range(out["base"].shape[-1])]
         return [{side: {names[j]: float(p[i, j]) for j in range(len(names))} for side, p in out.items()}
                 for i in range(len(texts))]
+
+
+def _split_pairs(texts: list) -> tuple[list[str], list[str] | None]:
+    """Texts, or [text, text_pair] items (all of one kind), as the tokenizer's two arguments."""
+    if all(isinstance(t, str) for t in texts):
+        return list(texts), None
+    if all(isinstance(t, (list, tuple)) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in texts):
+        return [t[0] for t in texts], [t[1] for t in texts]
+    raise ValueError("texts must all be strings, or all be [text, text_pair] pairs")

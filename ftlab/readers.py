@@ -1,8 +1,9 @@
-"""Read a dataset file into rows: CSV, TSV, JSONL, JSON or Parquet, optionally gzipped.
+"""Read a dataset file into rows: CSV, TSV, JSONL, JSON, Parquet or TXT, optionally gzipped.
 
-Text may be UTF-8, UTF-8 with a BOM, or UTF-16 with a BOM. Each row comes with the line (or row number) it was
-read from, so every later message can point at it; lines that fail to parse are returned as problems, so they
-are reported together with the problems of the rows that did parse.
+Text may be UTF-8, UTF-8 with a BOM, or UTF-16 with a BOM. Each row comes with the place it was read from (a
+line, or a row number where a file has no lines), so every later message can point at it; lines that fail to
+parse are returned as problems, so they are reported together with the problems of the rows that did parse.
+CSV and TSV keep their first line apart (`Table.header`): whether it is a header is decided later, by ftlab.data.
 """
 
 from __future__ import annotations
@@ -11,73 +12,141 @@ import csv
 import gzip
 import io
 import json
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
 
 
 class DataError(Exception):
     """Bad data; `problems` holds every problem found, each naming the file and line."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], columns: list[str] | None = None):
         self.problems = problems
+        self.columns = columns or []
+        """The file's columns when it could be read, so the user can map them."""
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         super().__init__("\n".join(shown))
 
 
+@dataclass
+class Table:
+    rows: list
+    places: list[int]
+    """The line (or row number, see `unit`) each row starts at."""
+    problems: list[str] = field(default_factory=list)
+    unit: str = "line"
+    layout: str = ""
+    """How the file was split into rows, when that is worth saying (TXT)."""
+    header: list[str] | None = None
+    """CSV / TSV: the first line's cells, used as column names in `rows`."""
+    records: list[list[str]] | None = None
+    """CSV / TSV: the cells of every later line, for reading the file again without a header."""
+
+    def without_header(self) -> "Table":
+        """The same CSV / TSV read with no header: its first line is data, columns are column_1, column_2..."""
+        cells = [self.header] + self.records
+        names = [f"column_{i + 1}" for i in range(max(len(c) for c in cells))]
+        rows = [dict(zip(names, c + [None] * (len(names) - len(c)))) for c in cells]
+        return Table(rows, [1] + self.places, [p for p in self.problems if "more fields than the header" not in p],
+                     header=None, records=None)
+
+
+def _utf16_without_bom(raw: bytes) -> bool:
+    sample = raw[:4096]
+    return len(sample) >= 4 and (sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4)
+
+
 def decode(name: str, raw: bytes) -> str:
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError([f"{name}: this is a binary file, not text (CSV, JSONL or JSON expected)"])
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if raw.startswith(bom):
-            return raw.decode(codec)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    if b"\x00" in raw[:4096]:
+        if _utf16_without_bom(raw):
+            raise DataError([f"{name}: looks like UTF-16 text without a byte-order mark; "
+                             "save it as UTF-8 (or UTF-16 with a BOM)"])
+        raise DataError([f"{name}: this is a binary file, not text (CSV, TSV, JSONL, JSON or TXT expected)"])
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError([f"{name}, line {line}: not valid UTF-8 ({exc.reason})"]) from None
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError([f"{name}, line {line}, column {column}: not valid UTF-8 ({exc.reason}); "
+                         "save the file as UTF-8"]) from None
 
 
-def _jsonl(name: str, raw: bytes) -> tuple[list, list[int], list[str]]:
-    rows, lines, problems = [], [], []
+def _jsonl(name: str, raw: bytes) -> Table:
+    table = Table([], [])
     for number, line in enumerate(decode(name, raw).splitlines(), 1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-            lines.append(number)
+            table.rows.append(json.loads(line))
+            table.places.append(number)
         except json.JSONDecodeError as exc:
-            problems.append(f"{name}, line {number}, column {exc.colno}: invalid JSON ({exc.msg})")
-    return rows, lines, problems
+            table.problems.append(f"{name}, line {number}, column {exc.colno}: invalid JSON ({exc.msg})")
+    return table
 
 
-def _json(name: str, raw: bytes) -> tuple[list, list[int], list[str]]:
+def _array_lines(text: str) -> list[int]:
+    """The line each element of a top-level JSON array starts on."""
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    decoder, places = json.JSONDecoder(), []
+    index = text.index("[") + 1
+    while True:
+        while index < len(text) and text[index] in " \t\r\n,":
+            index += 1
+        if index >= len(text) or text[index] == "]":
+            return places
+        places.append(bisect_right(newlines, index - 1) + 1)
+        index = decoder.raw_decode(text, index)[1]
+
+
+def _json(name: str, raw: bytes) -> Table:
+    text = decode(name, raw)
+    if not text.strip():
+        raise DataError([f"{name}: the file is empty"])
     try:
-        data = json.loads(decode(name, raw))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError([f"{name}, line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})"]) from None
+    if isinstance(data, list):
+        return Table(data, _array_lines(text))
     if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
+        lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) != 1:
-            raise DataError([f"{name}: a JSON object must hold exactly one list of rows"])
-        data = lists[0]
-    if not isinstance(data, list):
-        raise DataError([f"{name}: expected a JSON array of rows"])
-    return data, list(range(1, len(data) + 1)), []
+            raise DataError([f"{name}: a JSON object must hold exactly one list of rows "
+                             f"(found {len(lists)}: {', '.join(lists) or 'none'})"])
+        return Table(data[lists[0]], list(range(1, len(data[lists[0]]) + 1)), unit="row")
+    raise DataError([f"{name}: expected a JSON array of rows (or an object holding one), got {type(data).__name__}"])
 
 
-def _delimited(name: str, raw: bytes, delimiter: str) -> tuple[list, list[int], list[str]]:
-    reader = csv.DictReader(io.StringIO(decode(name, raw), newline=""), delimiter=delimiter)
-    rows, lines = [], []
-    for row in reader:
-        if None in row:
-            raise DataError([f"{name}, line {reader.line_num}: more fields than the header has columns"])
-        rows.append({k.strip(): v for k, v in row.items() if k is not None})
-        lines.append(reader.line_num)
-    return rows, lines, []
+def _delimited(name: str, raw: bytes, delimiter: str) -> Table:
+    reader = csv.reader(io.StringIO(decode(name, raw), newline=""), delimiter=delimiter)
+    header, records, places, problems, line = None, [], [], [], 0
+    try:
+        for cells in reader:
+            start, line = line + 1, reader.line_num
+            if not cells or all(not c.strip() for c in cells) and header is None:
+                continue
+            if header is None:
+                header = [c.strip() for c in cells]
+                continue
+            if len(cells) > len(header):
+                problems.append(f"{name}, line {start}: {len(cells)} fields, more fields than the header has "
+                                f"columns ({len(header)})")
+            records.append(cells)
+            places.append(start)
+    except csv.Error as exc:
+        raise DataError([f"{name}, line {reader.line_num}: {exc}"]) from None
+    if header is None:
+        raise DataError([f"{name}: the file is empty"])
+    rows = [dict(zip(header, c + [None] * (len(header) - len(c)))) for c in records]
+    return Table(rows, places, problems, header=header, records=records)
 
 
-def _parquet(name: str, raw: bytes) -> tuple[list, list[int], list[str]]:
+def _parquet(name: str, raw: bytes) -> Table:
     import pandas as pd
 
     try:
@@ -85,7 +154,31 @@ def _parquet(name: str, raw: bytes) -> tuple[list, list[int], list[str]]:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         raise DataError([f"{name}: not a readable Parquet file ({exc})"]) from None
     rows = json.loads(frame.to_json(orient="records", force_ascii=False))
-    return rows, list(range(1, len(rows) + 1)), []
+    return Table(rows, list(range(1, len(rows) + 1)), unit="row")
+
+
+def _txt(name: str, raw: bytes) -> Table:
+    """One document per line; or, when the file has blank lines between paragraphs, one document per paragraph."""
+    lines = decode(name, raw).splitlines()
+    table = Table([], [])
+    if any(not line.strip() for line in lines[:-1]) and any(line.strip() for line in lines):
+        table.layout = "documents separated by blank lines"
+        start, buffer = 0, []
+        for number, line in enumerate(lines + [""], 1):
+            if line.strip():
+                start = start or number
+                buffer.append(line)
+            elif buffer:
+                table.rows.append({"text": "\n".join(buffer)})
+                table.places.append(start)
+                start, buffer = 0, []
+        return table
+    table.layout = "one document per line"
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            table.rows.append({"text": line})
+            table.places.append(number)
+    return table
 
 
 READERS = {
@@ -94,17 +187,12 @@ READERS = {
     ".csv": lambda name, raw: _delimited(name, raw, ","),
     ".tsv": lambda name, raw: _delimited(name, raw, "\t"),
     ".parquet": _parquet,
+    ".txt": _txt,
 }
 
 
-def read_rows(path: Path, max_mb: float = 200) -> tuple[list, list[int], list[str]]:
-    """Rows of a dataset file, the line (or row number) each came from, and lines that did not parse."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError([f"{path}: no such file"])
-    size_mb = path.stat().st_size / 2**20
-    if size_mb > max_mb:
-        raise DataError([f"{path.name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB (data.max_file_mb)"])
+def _payload(path: Path) -> tuple[bytes, str]:
+    """The file's bytes (un-gzipped) and the suffix that says how to read them."""
     raw, inner = path.read_bytes(), path
     if path.suffix.lower() == ".gz":
         try:
@@ -116,7 +204,24 @@ def read_rows(path: Path, max_mb: float = 200) -> tuple[list, list[int], list[st
     if suffix not in READERS:
         raise DataError([f"{path.name}: unsupported file type {suffix or '(none)'}; "
                          f"use {', '.join(SUFFIXES)} (optionally .gz)"])
-    rows, lines, problems = READERS[suffix](path.name, raw)
-    if not rows:
-        raise DataError(problems or [f"{path.name}: the file holds no rows"])
-    return rows, lines, problems
+    if not raw:
+        raise DataError([f"{path.name}: the file is empty (0 bytes)"])
+    return raw, suffix
+
+
+def read_table(path: Path, max_mb: float = 200) -> Table:
+    """Rows of a dataset file, the place each came from, and lines that did not parse."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError([f"{path}: no such file"])
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > max_mb:
+        raise DataError([f"{path.name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB (data.max_file_mb)"])
+    raw, suffix = _payload(path)
+    table = READERS[suffix](path.name, raw)
+    if not table.rows:
+        if table.header is not None:
+            raise DataError(table.problems or [f"{path.name}: the file has a header line but no rows"],
+                            columns=table.header)
+        raise DataError(table.problems or [f"{path.name}: the file holds no rows"])
+    return table

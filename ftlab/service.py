@@ -10,7 +10,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from ftlab import data, insight, methods, paths
+from ftlab import data, formats, insight, methods, paths
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
@@ -34,43 +34,56 @@ class Lab:
         return [{"name": k, "task": t, "description": d} for k, (_, t, d) in data.SAMPLES.items()]
 
     @staticmethod
-    def inspect(path: str) -> dict:
-        """Read and validate a dataset (a file path or a sample name); problems come back, not raised."""
-        try:
-            ds = data.load(path)
-        except data.DataError as exc:
-            return {"ok": False, "problems": exc.problems, "summary": "Problems:\n" + "\n".join(
-                f"- {p}" for p in exc.problems[:20])}
-        return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
-                "labels": ds.labels, "summary": data.summary(ds), "preview": data.preview(ds),
-                "default_model": DEFAULT_MODELS[ds.task]}
+    def formats() -> list[dict]:
+        return [{"name": f.name, "task": f.task, "fields": list(f.fields), "needed": list(f.needed)}
+                for f in formats.FORMATS.values()]
 
     @staticmethod
-    def insight(path: str, model: str, max_length: int) -> dict:
-        """Token lengths, rows over max_length, label counts and a loss-marked example (see ftlab.insight)."""
-        return insight.analyse(path, model, max_length)
+    def inspect(path: str, format: str = "", columns: dict | None = None, val_path: str = "") -> dict:
+        """Read and validate a dataset (a file path or a sample name) with an optional format and column mapping;
+        problems come back, not raised, with the file's columns so they can be mapped."""
+        try:
+            ds = data.load(path, fmt=format, columns=columns)
+            val = data.load(val_path, fmt=ds.format, columns=columns) if val_path else None
+        except data.DataError as exc:
+            return {"ok": False, "problems": exc.problems, "columns": exc.columns,
+                    "summary": "Problems:\n" + "\n".join(f"- {p}" for p in exc.problems[:20])
+                    + (f"\n- ... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else "")}
+        summary = data.summary(ds) + (f"\n\nValidation file: {data.summary(val)}" if val else "")
+        return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
+                "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
+                "mapping": ds.mapping, "default_model": DEFAULT_MODELS[ds.task]}
+
+    @staticmethod
+    def insight(path: str, model: str, max_length: int, options: dict | None = None) -> dict:
+        """Rows per split, token lengths, rows over max_length, label counts and a loss-marked example (see
+        ftlab.insight); `options` holds data settings (format, columns, val_path, val_fraction)."""
+        return insight.analyse(path, model, max_length, options)
 
     @staticmethod
     def keep_upload(temp_path: str) -> str:
-        """Copy an upload out of the web server's temporary files into $FTLAB_HOME/uploads (named by content hash),
+        """Copy an upload out of the web server's temporary files into $FTLAB_HOME/uploads/<content hash>/,
         so the run's config.yaml still points at it later."""
         source = Path(temp_path)
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-        kept = paths.uploads_dir() / f"{digest}-{source.name}"
+        kept = paths.uploads_dir() / digest / source.name  # the user's own file name, for every message
         if not kept.exists():
+            kept.parent.mkdir(exist_ok=True)
             shutil.copyfile(source, kept)
         return str(kept)
 
     # training -----------------------------------------------------------------------------------------------
     @staticmethod
-    def build_config(task: str, data_path: str, model: str = "", method: str = "lora", **train) -> RunConfig:
-        """A RunConfig with the task's defaults, overridden by any TrainConfig field in `train`."""
+    def build_config(task: str, data_path: str, model: str = "", method: str = "lora", **settings) -> RunConfig:
+        """A RunConfig with the task's defaults, overridden by any TrainConfig or DataConfig field in `settings`."""
         cfg = RunConfig(task=task, model=model, method=method)
         cfg.data.path = data_path
-        for key, value in {**TASK_DEFAULTS.get(task, {}), **{k: v for k, v in train.items() if v is not None}}.items():
-            if not hasattr(cfg.train, key):
-                raise ValueError(f"unknown training setting {key!r}")
-            setattr(cfg.train, key, type(getattr(cfg.train, key))(value))
+        for key, value in {**TASK_DEFAULTS.get(task, {}), **{k: v for k, v in settings.items() if v is not None}}.items():
+            section = cfg.train if hasattr(cfg.train, key) else cfg.data if hasattr(cfg.data, key) else None
+            if section is None or key == "path":
+                raise ValueError(f"unknown setting {key!r}")
+            current = getattr(section, key)
+            setattr(section, key, type(current)(value) if isinstance(current, (int, float, str)) else value)
         return cfg
 
     def start(self, config: dict) -> str:
@@ -110,5 +123,5 @@ class Lab:
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
         return self.server.chat(run_id or None, message, system_prompt, gen)
 
-    def classify(self, run_id: str, texts: list[str]) -> list[dict]:
+    def classify(self, run_id: str, texts: list) -> list[dict]:
         return self.server.classify(run_id, texts)

@@ -42,15 +42,17 @@ class Setup:
     device: str
 
 
-def _examples(cfg: RunConfig, ds, tok) -> tuple[list, list]:
-    n = cfg.train.max_length
-    if ds.format == "classification":
-        index = {name: i for i, name in enumerate(ds.labels)}
-        rows = [encode.encode_classification(tok, str(r["text"]), index[str(r["label"])], n) for r in ds.rows]
-        return data_mod.split(rows, cfg.data.val_fraction, cfg.train.seed, key=lambda e: e["label"])
-    rows = [encode.encode_chat(tok, data_mod.to_messages(ds.format, r), n, cfg.data.train_on_prompt) for r in ds.rows]
-    rows = [r for r in rows if any(label != encode.IGNORE for label in r["labels"])]
-    return data_mod.split(rows, cfg.data.val_fraction, cfg.train.seed)
+def _examples(cfg: RunConfig, splits: data_mod.Splits, tok) -> tuple[list, list]:
+    """Encoded training and validation examples; chat rows with nothing to learn (cut away) are dropped."""
+    fmt, labels = splits.dataset.format, splits.dataset.labels
+    index = {name: i for i, name in enumerate(labels)}
+
+    def encode_all(rows):
+        examples = [e for r in rows for e in encode.encode_row(tok, fmt, r, cfg.train.max_length, index,
+                                                               cfg.data.train_on_prompt)]
+        return [e for e in examples if "label" in e or any(x != encode.IGNORE for x in e["labels"])]
+
+    return encode_all(splits.train), encode_all(splits.val)
 
 
 def setup(cfg: RunConfig) -> Setup:
@@ -60,7 +62,8 @@ def setup(cfg: RunConfig) -> Setup:
     problems = cfg.validate()
     if problems:
         raise ValueError("; ".join(problems))
-    ds = data_mod.load(cfg.data.path, cfg.data.max_file_mb, cfg.data.max_rows)
+    splits = data_mod.load_splits(cfg.data, cfg.train.seed)
+    ds = splits.dataset
     if ds.task != cfg.task:
         raise ValueError(f"{ds.path.name} is {ds.format} data (task {ds.task}), but the run's task is {cfg.task}")
     method = methods.get(cfg.method)
@@ -71,7 +74,7 @@ def setup(cfg: RunConfig) -> Setup:
     dtype = precision.autocast_dtype(cfg.train.precision, device)
     where = modeling.resolve(cfg.model_ref()).path
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
-    train, val = _examples(cfg, ds, tok)
+    train, val = _examples(cfg, splits, tok)
     quant = method.quantization(dtype or torch.float32)
     model = modeling.load_model(where, cfg.task, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
                                 trust_remote_code=cfg.trust_remote_code)

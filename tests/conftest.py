@@ -76,9 +76,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_home(tmp_path_factory) -> Path:
+    """FTLAB_HOME of the app started by `app_url` (its runs, uploads and log)."""
+    return tmp_path_factory.mktemp("app-home")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home):
     """The real app (`python app.py`) on a free local port, with its own FTLAB_HOME; its log on failure."""
-    home = tmp_path_factory.mktemp("app-home")
+    home = app_home
     port = free_port()
     log = open(home / "app.log", "w")
     env = {**os.environ, "FTLAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}

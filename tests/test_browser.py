@@ -10,61 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
+from browser import (REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, open_tab, page, shot,
+                     wait_idle)
 
-sync_api = pytest.importorskip("playwright.sync_api")
-Page, expect = sync_api.Page, sync_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-STEP_TIMEOUT_MS = 30_000
-TRAIN_TIMEOUT_MS = 120_000
-REPLY_TIMEOUT_MS = 90_000
-IDLE = re.compile(r"\bhide\b")  # the class Gradio's status tracker has when no event is pending for a component
-
-
-@pytest.fixture
-def page(app_url):
-    """A fresh Chromium page on the app's front page."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        expect.set_options(timeout=STEP_TIMEOUT_MS)
-        page.goto(app_url)
-        yield page
-        browser.close()
-
-
-def open_tab(page: Page, name: str) -> None:
-    tab = page.get_by_role("tab", name=name)
-    tab.click()
-    expect(tab).to_have_attribute("aria-selected", "true")
-
-
-def choose(page: Page, elem_id: str, option: re.Pattern) -> None:
-    """Pick an option of a Gradio Dropdown: open its combobox, click the option."""
-    page.locator(f"#{elem_id} input[role=combobox]").click()
-    page.get_by_role("option", name=option).click()
-
-
-def wait_idle(page: Page, elem_id: str, timeout: int = STEP_TIMEOUT_MS) -> None:
-    """Wait until no event is pending that writes to the component `elem_id`."""
-    expect(page.locator(f"#{elem_id} [data-testid=status-tracker]").first).to_have_class(IDLE, timeout=timeout)
-
-
-def fill_number(page: Page, label: str, value: str) -> None:
-    box = page.get_by_role("spinbutton", name=label)  # get_by_label also matches the plots' SVG titles
-    box.fill(value)
-    expect(box).to_have_value(value)
-
-
-def shot(page: Page, path: Path) -> None:
-    page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")
+__all__ = ["page"]  # the fixture, imported for pytest
 
 
 def test_browser_pick_sample_train_and_chat_side_by_side(page: Page, tiny_llama: Path, tmp_path: Path):

@@ -20,10 +20,10 @@ def test_bundled_samples_load_with_their_task():
     assert cls.format == "classification" and cls.labels == ["negative", "positive"]
 
 
-def test_instruction_rows_become_a_user_assistant_conversation(tmp_path):
+def test_alpaca_rows_become_a_user_assistant_conversation(tmp_path):
     rows = [{"instruction": "Add", "input": "2 and 3", "output": "5"}, {"instruction": "Say hi", "output": "hi"}]
     ds = data.load(write(tmp_path, "a.json", json.dumps(rows)))
-    assert ds.format == "instruction"
+    assert ds.format == "alpaca"
     assert data.to_messages(ds.format, ds.rows[0]) == [
         {"role": "user", "content": "Add\n\n2 and 3"}, {"role": "assistant", "content": "5"}]
     assert data.to_messages(ds.format, ds.rows[1])[0] == {"role": "user", "content": "Say hi"}
@@ -102,7 +102,7 @@ def test_an_upload_is_kept_under_ftlab_home_by_content(tmp_path):
 
     temp = write(tmp_path, "reviews.csv", "text,label\ngood,pos\nbad,neg\n")
     kept = Lab.keep_upload(temp)
-    assert kept.startswith(str(paths.uploads_dir())) and kept.endswith("-reviews.csv")
+    assert kept.startswith(str(paths.uploads_dir())) and kept.endswith("/reviews.csv")
     assert Lab.keep_upload(temp) == kept
     (tmp_path / "reviews.csv").unlink()
     assert Lab.inspect(kept)["ok"]

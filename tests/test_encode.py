@@ -47,3 +47,40 @@ def test_max_length_truncates_and_batches_pad_to_their_longest(smol_dir):
     assert batch["input_ids"].shape == (2, 64)
     assert int(batch["attention_mask"][1].sum()) == len(b["input_ids"])
     assert (batch["labels"][1, len(b["input_ids"]):] == encode.IGNORE).all()
+
+
+def expected_labels(tok, msgs, ids):
+    """Token-level mask derived from the template alone: an assistant turn's tokens run from the end of the
+    prompt that asks for it to the end of the conversation that closes it (its end-of-turn token)."""
+    def n_tokens(text):
+        return len(tok(text, add_special_tokens=False)["input_ids"])
+
+    spans = [(n_tokens(tok.apply_chat_template(msgs[:i], tokenize=False, add_generation_prompt=True)),
+              n_tokens(tok.apply_chat_template(msgs[: i + 1], tokenize=False).rstrip()))
+             for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    return [t if any(a <= j < b for a, b in spans) else encode.IGNORE for j, t in enumerate(ids)]
+
+
+def test_loss_mask_is_exact_for_single_and_multi_turn_rows(smol_dir):
+    tok = modeling.load_tokenizer(smol_dir)
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    single = [{"role": "system", "content": "Talk like a pirate."}, {"role": "user", "content": "Hi"},
+              {"role": "assistant", "content": "Arr! Ahoy. ⚓"}]
+    multi = single + [{"role": "user", "content": "Where is the gold?"},
+                      {"role": "assistant", "content": "Buried, matey."}]
+    for msgs in (single, multi):
+        ex = encode.encode_chat(tok, msgs, 512)
+        assert ex["labels"] == expected_labels(tok, msgs, ex["input_ids"])
+        # every trained run of tokens is one assistant turn and ends with its end-of-turn token
+        runs, current = [], []
+        for token, label in zip(ex["input_ids"], ex["labels"]):
+            if label != encode.IGNORE:
+                assert label == token
+                current.append(token)
+            elif current:
+                runs, current = runs + [current], []
+        runs += [current] if current else []
+        answers = [m["content"] for m in msgs if m["role"] == "assistant"]
+        assert [tok.decode(r[:-1]) for r in runs] == answers and all(r[-1] == eos for r in runs)
+        untrained = tok.decode([t for t, lab in zip(ex["input_ids"], ex["labels"]) if lab == encode.IGNORE])
+        assert "Talk like a pirate." in untrained and "Hi" in untrained

@@ -139,3 +139,30 @@ def test_qlora_run_saves_an_adapter_that_chats_on_a_4bit_base(tiny_llama):
     pair = server.get(run.id)
     assert pair.base is pair.tuned and getattr(pair.base, "is_loaded_in_4bit", False)
     assert isinstance(reply["base"], str) and isinstance(reply["tuned"], str)
+
+
+def test_plain_text_trains_on_windows_of_every_token(tiny_llama, tmp_path):
+    docs = ["The tide comes in at dawn and the ship sets sail. " * 20, "Short log entry."]
+    (tmp_path / "log.txt").write_text("\n\n".join(docs))
+    cfg = chat_config(tiny_llama, max_steps=2, batch_size=2, max_length=64)
+    cfg.data.path, cfg.data.val_fraction = str(tmp_path / "log.txt"), 0
+    s = train.setup(cfg)
+    assert len(s.train) > 2 and all(len(e["input_ids"]) <= 64 for e in s.train)  # the long document is windowed
+    assert all(e["labels"] == e["input_ids"] for e in s.train)
+    run = RunDir.create(cfg)
+    assert train.run(cfg, run).state == "completed"
+
+
+def test_sentence_pairs_train_with_a_column_mapping_kept_in_the_run_config(tiny_bert, tmp_path):
+    rows = "".join(f"q{i} about cats,a{i} about {'cats' if i % 2 else 'cars'},{i % 2}\n" for i in range(24))
+    (tmp_path / "pairs.csv").write_text("question,sentence,match\n" + rows)
+    cfg = RunConfig(task="classify", model=str(tiny_bert), method="full")
+    cfg.data.path = str(tmp_path / "pairs.csv")
+    cfg.data.columns = {"text": "question", "text_pair": "sentence", "label": "match"}
+    cfg.train.max_steps, cfg.train.batch_size = 2, 4
+    run = RunDir.create(cfg)
+    result = train.run(cfg, run)
+    assert result.state == "completed", result.error
+    assert RunConfig.from_yaml(run.path / "config.yaml").data.columns == cfg.data.columns
+    verdicts = infer.ModelServer().classify(run.id, [["q1 about cats", "a1 about cats"]])
+    assert set(verdicts[0]["tuned"]) == {"0", "1"}

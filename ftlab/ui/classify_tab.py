@@ -14,22 +14,25 @@ def build(lab: Lab) -> RunPicker:
     run = picker.run
     text = gr.Textbox(label="Text", lines=3, elem_id="classify-input",
                       placeholder="e.g. The soup was cold and the waiter ignored us.")
+    second = gr.Textbox(label="Second text (sentence-pair runs only)", lines=2, elem_id="classify-pair",
+                        placeholder="e.g. the hypothesis, or the second question; leave empty for single-text runs")
     go = gr.Button("Classify", variant="primary", elem_id="classify-go")
     with gr.Row():
         base = gr.Label(label="Base model", elem_id="base-label")
         tuned = gr.Label(label="Tuned model", elem_id="tuned-label")
 
-    def show_labels(rid, value):
+    def show_labels(rid, value, pair_text):
         if not rid or not value.strip():
             gr.Warning("Type a text to classify." if rid else
                        "Pick a finished classification run first (train one in the Train tab).")
             return gr.update(), gr.update()
         try:
-            result = lab.classify(rid, [value])[0]
+            item = [value, pair_text] if pair_text.strip() else value
+            result = lab.classify(rid, [item])[0]
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
             raise gr.Error(f"Could not classify: {exc}") from None
         return result["base"], result["tuned"]
 
-    go.click(show_labels, [run, text], [base, tuned], **PRIVATE)
-    text.submit(show_labels, [run, text], [base, tuned], **PRIVATE)
+    go.click(show_labels, [run, text, second], [base, tuned], **PRIVATE)
+    text.submit(show_labels, [run, text, second], [base, tuned], **PRIVATE)
     return picker

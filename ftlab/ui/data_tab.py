@@ -1,4 +1,8 @@
-"""Data tab: pick a bundled sample or upload a file; see the detected format, validation result and first rows."""
+"""Data tab: pick a bundled sample or upload a file; see the detected format (with the reason), override it, map
+the file's columns onto the format's fields, add a validation file, and see the validation result and first rows.
+
+What the user settles here (format, column mapping, validation file) travels to the run's config as `options`.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +10,95 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ftlab.formats import FIELDS, FORMATS
 from ftlab.service import Lab
 from ftlab.ui import insight_panel
 from ftlab.ui.common import PRIVATE
+
+FILE_TYPES = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt", ".gz"]
 
 
 @dataclass
 class DataTab:
     path: gr.State
     task: gr.State
+    options: gr.State
+    """{"format", "columns", "val_path"}: the data settings of the run to start."""
     summary: gr.Markdown
+
+
+def column_updates(info: dict, fmt: str, show_all: bool = False) -> list:
+    """One update per field dropdown: the file's columns as choices, the mapped column as value, shown only for
+    the fields of the format in use (all of them while the format is unknown, or auto-detected from the user's
+    own mapping, so no field disappears under the user's hand)."""
+    shown = set(FORMATS[fmt].fields) if fmt in FORMATS and not show_all else set(FIELDS)
+    columns, mapping = info.get("columns") or [], info.get("mapping") or {}
+    updates = []
+    for name in FIELDS:
+        value = mapping.get(name) or (name if name in columns else None)
+        updates.append(gr.update(choices=[("(none)", "")] + [(c, c) for c in columns], value=value or "",
+                                 visible=bool(columns) and name in shown))
+    return updates
 
 
 def build(lab: Lab) -> DataTab:
     samples = lab.samples()
-    path, task = gr.State(""), gr.State("")
+    source, path, task, options, val_path = gr.State(""), gr.State(""), gr.State(""), gr.State({}), gr.State("")
     with gr.Row():
         sample = gr.Dropdown([(f"{s['name']}: {s['description']}", s["name"]) for s in samples], value=None,
                              label="Sample dataset", info="Bundled examples; no upload needed.", elem_id="sample")
-        upload = gr.File(label="…or upload CSV, TSV, JSONL, JSON or Parquet (gzipped too)",
-                         file_types=[".csv", ".tsv", ".jsonl", ".json", ".parquet", ".gz"],
-                         elem_id="upload")
+        upload = gr.File(label="…or upload CSV, TSV, JSONL, JSON, Parquet or TXT (gzipped too)",
+                         file_types=FILE_TYPES, elem_id="upload")
     summary = gr.Markdown("No dataset chosen yet.", elem_id="data-summary")
+    with gr.Accordion("Format, columns and validation file", open=False, elem_id="format-panel"):
+        fmt = gr.Dropdown([("auto-detect", "")] + [(f"{f.name} ({f.task})", f.name) for f in FORMATS.values()],
+                          value="", label="Format", elem_id="format",
+                          info="Detected from the columns; override it when a file could be read more than one way.")
+        gr.Markdown("Which column of your file holds each field (when the names differ):")
+        with gr.Row():
+            dropdowns = [gr.Dropdown([], label=name, visible=False, elem_id=f"col-{name}") for name in FIELDS]
+        val_upload = gr.File(label="Separate validation file (optional; otherwise a share of the rows is held out)",
+                             file_types=FILE_TYPES, elem_id="val-upload")
     table = gr.Dataframe(headers=["input / text", "answer / label"], label="First rows", wrap=True,
                          interactive=False)
 
-    def show(source: str | None, uploaded: bool = False):
-        if not source:
-            return "", "", "No dataset chosen yet.", None
-        if uploaded:
-            source = lab.keep_upload(source)
-        info = lab.inspect(source)
+    def show(src: str, fmt_v: str = "", columns: dict | None = None, val: str = ""):
+        if not src:
+            return ["", "", "", {}, "No dataset chosen yet.", None, ""] + column_updates({}, "")
+        info = lab.inspect(src, fmt_v, columns, val)
         if not info["ok"]:
-            return "", "", "⚠️ This file can't be used yet.\n\n" + info["summary"], None
-        return source, info["task"], "✅ " + info["summary"], info["preview"]
+            return [src, "", "", {}, "⚠️ This file can't be used yet.\n\n" + info["summary"], None,
+                    gr.update()] + column_updates({**info, "mapping": columns or {}}, fmt_v)  # keep their picks
+        opts = {"format": info["format"], "columns": info["mapping"], "val_path": val}
+        return [src, src, info["task"], opts, "✅ " + info["summary"], info["preview"],
+                gr.update()] + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v)
 
-    outputs = [path, task, summary, table]
-    sample.change(show, sample, outputs, **PRIVATE)
-    upload.upload(lambda f: show(f, uploaded=True), upload, outputs, **PRIVATE)
-    insight_panel.build(lab, path, task)
-    return DataTab(path, task, summary)
+    def pick(src, uploaded, val):
+        kept = lab.keep_upload(src) if (src and uploaded) else src
+        result = show(kept or "", "", None, val)
+        result[6] = ""  # a new file starts with auto-detection
+        return result
+
+    def remap(src, fmt_v, val, current, *values):
+        in_use = fmt_v or current.get("format", "")
+        fields = FORMATS[in_use].fields if in_use in FORMATS else FIELDS
+        return show(src, fmt_v, {n: v for n, v in zip(FIELDS, values) if v and n in fields}, val)
+
+    def reformat(src, fmt_v, val):
+        return show(src, fmt_v, None, val)
+
+    def set_val(src, fmt_v, file, current, *values):
+        kept = lab.keep_upload(file) if file else ""
+        return [kept] + remap(src, fmt_v, kept, current, *values)
+
+    outputs = [source, path, task, options, summary, table, fmt, *dropdowns]
+    sample.change(lambda s, v: pick(s, False, v), [sample, val_path], outputs, **PRIVATE)
+    upload.upload(lambda f, v: pick(f, True, v), [upload, val_path], outputs, **PRIVATE)
+    upload.clear(lambda v: pick("", False, v), val_path, outputs, **PRIVATE)
+    fmt.input(reformat, [source, fmt, val_path], outputs, **PRIVATE)
+    for dropdown in dropdowns:
+        dropdown.input(remap, [source, fmt, val_path, options, *dropdowns], outputs, **PRIVATE)
+    for event in (val_upload.upload, val_upload.clear):
+        event(set_val, [source, fmt, val_upload, options, *dropdowns], [val_path, *outputs], **PRIVATE)
+    insight_panel.build(lab, path, task, options)
+    return DataTab(path, task, options, summary)

@@ -27,14 +27,20 @@ def register(lab: Lab) -> None:
         """Bundled sample datasets: name, task, description."""
         return lab.samples()
 
-    def inspect_data(path: str) -> dict:
-        """Validate a dataset (file path on the server, or a sample name): format, rows, preview or problems."""
-        return lab.inspect(path)
+    def inspect_data(path: str, format: str = "", columns: dict | None = None, val_path: str = "") -> dict:
+        """Validate a dataset (file path on the server, or a sample name), optionally with a format and a column
+        mapping (field -> column): format, reason, rows, columns, mapping, preview; or every problem."""
+        return lab.inspect(path, format, columns, val_path)
+
+    def formats() -> list[dict]:
+        """The dataset formats: name, task, fields and the fields each needs."""
+        return lab.formats()
 
     def start_training(task: str, data: str, model: str = "", method: str = "lora",
                        settings: dict | None = None) -> str:
         """Start a run; returns its run id. `settings` overrides training fields (epochs, max_steps, learning_rate,
-        batch_size, max_length, seed, ...). Fails with a 'busy' message while another run trains."""
+        batch_size, max_length, seed, ...) and data fields (format, columns, val_path, val_fraction, ...).
+        Fails with a 'busy' message while another run trains."""
         cfg = _call(lab.build_config, task, data, model, method, **(settings or {}))
         return _call(lab.start, cfg.to_dict())
 
@@ -60,5 +66,5 @@ def register(lab: Lab) -> None:
         """For each text: {"base": {label: probability}, "tuned": {label: probability}}."""
         return _call(lab.classify, run_id, texts)
 
-    for fn in (samples, inspect_data, start_training, status, stop_training, runs, chat, classify):
+    for fn in (samples, inspect_data, formats, start_training, status, stop_training, runs, chat, classify):
         gr.api(fn, api_name=fn.__name__)

@@ -96,12 +96,12 @@ def build(lab: Lab, data) -> TrainTab:
         d = TASK_DEFAULTS[new_task]
         return new_task, DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
 
-    def on_start(data_path, task_v, model_v, method_v, epochs_v, lr_v, batch_v, len_v):
+    def on_start(data_path, options, task_v, model_v, method_v, epochs_v, lr_v, batch_v, len_v):
         if not data_path:
             raise gr.Error("Pick a sample or upload a valid dataset in the Data tab first.")
         try:
             cfg = lab.build_config(task_v, data_path, model_v.strip(), method_v, epochs=epochs_v,
-                                   learning_rate=lr_v, batch_size=batch_v, max_length=len_v)
+                                   learning_rate=lr_v, batch_size=batch_v, max_length=len_v, **(options or {}))
             return lab.start(cfg.to_dict())
         except Busy as exc:
             raise gr.Error(str(exc)) from None
@@ -116,7 +116,7 @@ def build(lab: Lab, data) -> TrainTab:
         return progress_markdown(snap), loss_df, lr_df, state, table
 
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
-    start.click(on_start, [data.path, task, model, method, epochs, lr, batch, max_len], run_id, **PRIVATE)
+    start.click(on_start, [data.path, data.options, task, model, method, epochs, lr, batch, max_len], run_id, **PRIVATE)
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
     shown_state = gr.State("")
     outputs = [progress, loss_plot, lr_plot, shown_state, runs_table]
