@@ -6,6 +6,7 @@ Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --po
 import argparse
 import logging
 import os
+import threading
 
 from ftlab import paths
 
@@ -20,11 +21,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def warm_up() -> None:
+    """Import the heavy libraries while the server starts, so the user's first action doesn't wait for them."""
+    import torch  # noqa: F401
+    import transformers.activations  # noqa: F401 - pulls in the kernels and configs every model needs
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    from transformers.models.llama import configuration_llama  # noqa: F401
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ftlab.ui import build_app
 
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     demo = build_app()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size)

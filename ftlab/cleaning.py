@@ -28,12 +28,13 @@ class CleanReport:
 
 
 def _strip(value):
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return value.strip()
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    if isinstance(value, dict):
+    if kind is dict:
         return {k: _strip(v) for k, v in value.items()}
+    if kind is list:
+        return [_strip(v) for v in value]
     return value
 
 

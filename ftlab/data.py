@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,8 +141,34 @@ def _sorted_labels(rows: list[dict]) -> list[str]:
 
 def load(path_or_sample: str, max_mb: float = 200, max_rows: int = 0, fmt: str = "",
          columns: dict | None = None) -> Dataset:
-    """Read, map, detect (or take `fmt`) and validate a dataset; raise DataError with every problem."""
+    """Read, map, detect (or take `fmt`) and validate a dataset; raise DataError with every problem.
+
+    The last few results are kept, keyed by the file's identity (path, size, modification time) and the options:
+    the Data tab validates a file on upload and its insight panel reads it again. Treat the rows as read-only."""
     path = resolve_path(path_or_sample)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise DataError([f"{path}: no such file"]) from None
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, max_mb, max_rows, fmt,
+           tuple(sorted((columns or {}).items())))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    ds = _load(path, max_mb, max_rows, fmt, columns)
+    with _CACHE_LOCK:
+        _CACHE[key] = ds
+        while len(_CACHE) > 3:
+            _CACHE.popitem(last=False)
+    return ds
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | None) -> Dataset:
     table = read_table(path, max_mb)
     table, mapping, how = _map(table, fmt, columns)
     file_columns = _file_columns(table)

@@ -5,22 +5,64 @@ the tokens that carry loss marked. Rows are tokenized in batches, so 10,000 rows
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 from ftlab import data, encode, modeling
 from ftlab.config import DataConfig
 from ftlab.formats import FORMATS, to_messages
 
 
-def token_lengths(ds: data.Dataset, tok) -> list[int]:
-    """Tokens per row as the model will see them (before the max length applies)."""
+def _renderer(tok):
+    """A fast way to render conversations as apply_chat_template does: the compiled template itself, when it gives
+    the same text as apply_chat_template on a probe (else apply_chat_template, one row at a time)."""
+    def slow(messages):
+        return tok.apply_chat_template(messages, tokenize=False)
+
+    try:
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+
+        template = _compile_jinja_template(tok.chat_template)
+    except Exception:  # noqa: BLE001 - a private helper: fall back to the public call
+        return slow
+    extra = dict(tok.special_tokens_map)
+
+    def fast(messages):
+        return template.render(messages=messages, add_generation_prompt=False, **extra)
+
+    probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]
+    try:
+        return fast if fast(probe) == slow(probe) else slow
+    except Exception:  # noqa: BLE001 - a template that rejects the probe (no system role, say)
+        return slow
+
+
+def _count(tok, texts: list[str], **kwargs) -> list[int]:
+    backend = getattr(tok, "backend_tokenizer", None)
+    if backend is not None and not kwargs.get("pairs"):
+        backend.no_truncation()  # state left by earlier calls (a max length, padding) would skew the counts
+        backend.no_padding()
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [len(e) for e in encode(texts, add_special_tokens=kwargs.get("special", True))]
+    return [len(ids) for ids in tok(texts, kwargs.get("pairs"), add_special_tokens=kwargs.get("special", True))
+            ["input_ids"]]
+
+
+def token_lengths(ds: data.Dataset, tok, chunk: int = 1000) -> list[int]:
+    """Tokens per row as the model will see them (before the max length applies). Chat rows are rendered in
+    chunks while a worker thread tokenizes the previous chunk (the tokenizer runs outside the GIL)."""
     if ds.format == "text":
-        return [len(ids) + 1 for ids in tok([r["text"] for r in ds.rows])["input_ids"]]
+        return [n + 1 for n in _count(tok, [r["text"] for r in ds.rows])]
     if ds.task == "classify":
         pairs = [r["text_pair"] for r in ds.rows] if ds.format == "sentence_pair" else None
-        return [len(ids) for ids in tok([r["text"] for r in ds.rows], pairs)["input_ids"]]
-    texts = [tok.apply_chat_template(to_messages(ds.format, r), tokenize=False) for r in ds.rows]
-    return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+        return _count(tok, [r["text"] for r in ds.rows], pairs=pairs)
+    render = _renderer(tok)
+    with ThreadPoolExecutor(1) as pool:
+        futures = [pool.submit(_count, tok, [render(to_messages(ds.format, r)) for r in ds.rows[i : i + chunk]],
+                               special=False) for i in range(0, len(ds.rows), chunk)]
+        return [n for f in futures for n in f.result()]
 
 
 def loss_spans(ds: data.Dataset, tok, max_length: int, index: int = 0) -> list[tuple[str, str | None]]:
@@ -43,8 +85,22 @@ def analyse(path: str, model_ref: str, max_length: int, options: dict | None = N
     dc = DataConfig(path=path, **(options or {}))
     splits = data.load_splits(dc, seed)
     ds = splits.dataset
-    tok = modeling.load_tokenizer(modeling.resolve(model_ref).path)
-    lengths = token_lengths(ds, tok)
+    with _LOCK:  # one analysis at a time: a tokenizer must not be used from two threads at once
+        tok = _tokenizer(str(modeling.resolve(model_ref).path))
+        lengths = token_lengths(ds, tok)
+        return _result(ds, splits, tok, lengths, max_length)
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(path: str):
+    """Tokenizers of recently analysed models, kept: the user tends to analyse again after changing a setting."""
+    return modeling.load_tokenizer(path)
+
+
+def _result(ds: data.Dataset, splits: data.Splits, tok, lengths: list[int], max_length: int) -> dict:
     return {
         "lengths": lengths,
         "max_length": max_length,

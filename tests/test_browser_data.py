@@ -69,10 +69,13 @@ def test_columns_mapped_by_hand_with_a_validation_file_reach_the_run_config(page
     wait_idle(page, "model")
     page.locator("#model").get_by_role("textbox").fill(str(tiny_bert))
     fill_number(page, "Epochs", "1")
-    page.locator("#start").click()
     progress = page.locator("#progress")
+    shown = progress.locator("code").first
+    before = shown.inner_text() if shown.count() else ""  # the page may show an earlier run at first
+    page.locator("#start").click()
+    expect(shown).not_to_have_text(before or "-")
+    run_id = shown.inner_text()
     expect(progress).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)
-    run_id = progress.locator("code").first.inner_text()
     config = yaml.safe_load((app_home / "runs" / run_id / "config.yaml").read_text())
     assert config["data"]["format"] == "classification"
     assert config["data"]["columns"] == {"text": "notes", "label": "verdict"}
