@@ -49,7 +49,31 @@ class LoraConfig:
     dropout: float = 0.0
     """Dropout on the LoRA input; 0 by default: on a CPU the random masks cost ~15% of a step."""
     targets: str = "all-linear"
-    """`all-linear`, or a comma-separated list of module names (q_proj,v_proj)."""
+    """`all-linear`, `attention` (the attention projections only), or a comma-separated list of module names."""
+
+
+@dataclass
+class FreezeConfig:
+    last_layers: int = 2
+    """Method `freeze`: train only the last N transformer blocks, plus the head (and the final norm)."""
+
+
+@dataclass
+class QuantConfig:
+    bits: int = 4
+    """Method `qlora`: 4 (NF4) or 8 (LLM.int8) bit base weights."""
+    double_quant: bool = True
+    """4-bit only: quantise the quantisation constants too (saves ~0.4 bit per weight)."""
+    compute_dtype: str = "auto"
+    """auto (the run's precision) | fp32 | bf16 | fp16: the dtype the 4-bit weights are dequantised to."""
+
+
+@dataclass
+class PromptConfig:
+    virtual_tokens: int = 20
+    """Prefix, prompt and P-tuning: how many trainable virtual tokens."""
+    init_text: str = ""
+    """Prompt tuning: start the virtual tokens from this text's embeddings (empty: random)."""
 
 
 @dataclass
@@ -86,6 +110,9 @@ class RunConfig:
     """Run code shipped with the model. Off unless the user ticks it: it executes the model author's Python."""
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def model_ref(self) -> str:
@@ -120,6 +147,14 @@ class RunConfig:
             problems.append(f"train.precision: {t.precision!r} is not one of auto, fp32, bf16, fp16")
         if self.lora.r < 1:
             problems.append(f"lora.r: {self.lora.r} must be at least 1")
+        if self.freeze.last_layers < 1:
+            problems.append(f"freeze.last_layers: {self.freeze.last_layers} must be at least 1")
+        if self.quant.bits not in (4, 8):
+            problems.append(f"quant.bits: {self.quant.bits} is not 4 or 8")
+        if self.quant.compute_dtype not in ("auto", "fp32", "bf16", "fp16"):
+            problems.append(f"quant.compute_dtype: {self.quant.compute_dtype!r} is not one of auto, fp32, bf16, fp16")
+        if self.prompt.virtual_tokens < 1:
+            problems.append(f"prompt.virtual_tokens: {self.prompt.virtual_tokens} must be at least 1")
         return problems
 
     def to_dict(self) -> dict:
@@ -131,7 +166,7 @@ class RunConfig:
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        nested = {"data": DataConfig, "lora": LoraConfig, "train": TrainConfig}
+        nested = {f.name: f.default_factory for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.default_factory)}
         for key, klass in nested.items():
             sub = dict(raw.get(key) or {})
             bad = set(sub) - {f.name for f in dataclasses.fields(klass)}

@@ -36,10 +36,14 @@ def sample_next(logits, gen: GenConfig, generator) -> int:
 class Decoder:
     """One sequence being generated; `step()` adds a token. `context` wraps each forward (adapter off/on)."""
 
-    def __init__(self, model, prompt: list[int], gen: GenConfig, eos: set[int], context=nullcontext, device="cpu"):
+    def __init__(self, model, prompt: list[int], gen: GenConfig, eos: set[int], context=nullcontext, device="cpu",
+                 use_cache: bool = True):
         import torch
 
         self.model, self.gen, self.eos, self.context, self.device = model, gen, eos, context, device
+        self.prompt, self.use_cache = prompt, use_cache
+        """Without a cache every step reads the whole sequence: prompt-learning adapters add their virtual tokens
+        on every forward pass, which a KV cache would see twice."""
         self.next_input = torch.tensor([prompt], device=device)
         self.past = None
         self.tokens: list[int] = []
@@ -50,14 +54,14 @@ class Decoder:
         import torch
 
         with torch.no_grad(), self.context():
-            out = self.model(input_ids=self.next_input, past_key_values=self.past, use_cache=True)
-        self.past = out.past_key_values
+            out = self.model(input_ids=self.next_input, past_key_values=self.past, use_cache=self.use_cache)
+        self.past = out.past_key_values if self.use_cache else None
         token = sample_next(out.logits[0, -1].cpu(), self.gen, self.generator)
         if token in self.eos:
             self.done = True
             return
         self.tokens.append(token)
-        self.next_input = torch.tensor([[token]], device=self.device)
+        self.next_input = torch.tensor([[token] if self.use_cache else self.prompt + self.tokens], device=self.device)
         self.done = len(self.tokens) >= self.gen.max_new_tokens
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from ftlab import encode, generate, methods, modeling
@@ -33,6 +33,8 @@ class Pair:
     labels: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     device: str = "cpu"
+    use_cache: bool = True
+    """False for prompt-learning adapters (see generate.Decoder)."""
 
 
 def _eos_ids(tok, model) -> set[int]:
@@ -47,7 +49,7 @@ def _load_base(cfg: RunConfig, labels: list):
 
     method = methods.get(cfg.method)
     where = modeling.resolve(cfg.model_ref()).path
-    model = modeling.load_model(where, cfg.task, labels=labels, quantization=method.quantization(torch.float32),
+    model = modeling.load_model(where, cfg.task, labels=labels, quantization=method.quantization(cfg, torch.float32),
                                 seed=cfg.train.seed, trust_remote_code=cfg.trust_remote_code)
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
     return model, tok
@@ -69,11 +71,32 @@ def load_pair(run_id: str | None, task: str = "chat", base_ref: str = "") -> Pai
         raise NotReady(f"run {run_id} has no saved weights yet (state: {run.status().get('state')})")
     labels = run.status().get("labels", [])
     base, tok = _load_base(cfg, labels)
-    if methods.get(cfg.method).adapter:
+    method = methods.get(cfg.method)
+    if method.prompt_learning:  # the base model itself answers, with any trained head copy switched off
+        model = PeftModel.from_pretrained(base, weights)
+        return _finish(Pair(cfg.task, tok, model.get_base_model(), model, lambda: _saved_heads_off(model), labels,
+                            use_cache=False))
+    if method.adapter:
         model = PeftModel.from_pretrained(base, weights)
         return _finish(Pair(cfg.task, tok, model, model, model.disable_adapter, labels))
     tuned = modeling.load_model(weights, cfg.task, labels=labels, trust_remote_code=cfg.trust_remote_code)
     return _finish(Pair(cfg.task, tok, base, tuned, nullcontext, labels))
+
+
+@contextmanager
+def _saved_heads_off(model):
+    """Switch off the trained copies of modules a PEFT model saves whole (a classifier head), so the base model's
+    own modules answer. PEFT's disable_adapter does this too, but fails for prompt-learning classifiers."""
+    from peft.utils.other import ModulesToSaveWrapper
+
+    wrappers = [m for m in model.modules() if isinstance(m, ModulesToSaveWrapper)]
+    for wrapper in wrappers:
+        wrapper.enable_adapters(False)
+    try:
+        yield
+    finally:
+        for wrapper in wrappers:
+            wrapper.enable_adapters(True)
 
 
 def _finish(pair: Pair) -> Pair:
@@ -120,11 +143,11 @@ class ModelServer:
         tok = pair.tokenizer
         eos = _eos_ids(tok, pair.base)
         base = generate.Decoder(pair.base, encode.prompt_ids(tok, base_history), gen, eos, pair.base_context,
-                                pair.device)
+                                pair.device, pair.use_cache)
         tuned = None
         if pair.tuned is not None:
             tuned = generate.Decoder(pair.tuned, encode.prompt_ids(tok, tuned_history), gen, eos, nullcontext,
-                                     pair.device)
+                                     pair.device, pair.use_cache)
         decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
         texts = ("", "")
         for texts in generate.lockstep([base, tuned], pair.lock, decode):

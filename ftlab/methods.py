@@ -1,8 +1,9 @@
 """Fine-tuning methods, one small class each, in one registry.
 
 A method says how to load the base (quantised or not), how to make it trainable, and whether the result is
-an adapter (one copy of the base, switched off and on for comparison) or a full set of weights.
-Adding a method is one class here plus one line in METHODS.
+an adapter (one copy of the base, switched off and on for comparison) or a full set of weights. Prompt-learning
+methods (prefix, prompt, P-tuning) also tell inference to decode without a KV cache: their virtual tokens are
+added on every forward pass. Adding a method is one class here plus one line in METHODS.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 
 PEFT_TASK = {"chat": "CAUSAL_LM", "classify": "SEQ_CLS"}
+HEAD_NAMES = ("lm_head", "score", "classifier", "pooler", "norm", "final_layer_norm", "ln_f")
 
 
 class Method:
@@ -18,12 +20,13 @@ class Method:
     help = ""
     adapter = False
     """True when the method trains an adapter on a frozen base (saved to adapter/), False for full weights."""
+    prompt_learning = False
 
     def unavailable(self) -> str:
         """Why this method cannot run on this machine ('' when it can)."""
         return ""
 
-    def quantization(self, compute_dtype):
+    def quantization(self, cfg, compute_dtype):
         """A transformers quantization config for loading the base, or None."""
         return None
 
@@ -42,38 +45,92 @@ class Full(Method):
         return model
 
 
+def transformer_blocks(model) -> tuple[str, list]:
+    """(qualified name, blocks) of the model's stack of transformer blocks: its longest ModuleList."""
+    import torch
+
+    lists = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m)]
+    if not lists:
+        raise ValueError("this model has no stack of transformer blocks to freeze")
+    return max(lists, key=lambda item: len(item[1]))
+
+
+class Freeze(Method):
+    name, label = "freeze", "Freeze (last N layers)"
+    help = "Trains only the last N transformer blocks and the head; the rest stays as it was. Mid memory."
+
+    def apply(self, model, cfg):
+        prefix, blocks = transformer_blocks(model)
+        keep = min(cfg.freeze.last_layers, len(blocks))
+        trained = {id(p) for block in list(blocks)[-keep:] for p in block.parameters()}
+        embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+        for name, param in model.named_parameters():
+            outside = not name.startswith(prefix + ".") and "embed" not in name
+            head = outside and id(param) not in embeddings and any(h in name.split(".") for h in HEAD_NAMES)
+            param.requires_grad_(id(param) in trained or head)
+        return model
+
+
 class Lora(Method):
     name, label, adapter = "lora", "LoRA", True
     help = "Freezes the base and trains small low-rank updates. A few MB to save, little memory."
+    dora = False
 
-    def peft_config(self, cfg):
+    def peft_config(self, cfg, model):
         from peft import LoraConfig
 
-        targets = cfg.lora.targets.strip()
-        targets = targets if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
         return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                          target_modules=targets, task_type=PEFT_TASK[cfg.task])
+                          target_modules=lora_targets(model, cfg.lora.targets), use_dora=self.dora,
+                          task_type=PEFT_TASK[cfg.task])
 
     def apply(self, model, cfg):
         from peft import get_peft_model
 
-        return get_peft_model(model, self.peft_config(cfg))
+        return get_peft_model(model, self.peft_config(cfg, model))
+
+
+def lora_targets(model, targets: str):
+    """`all-linear`, the attention projections (`attention`), or the user's comma-separated module names."""
+    import torch
+
+    targets = targets.strip()
+    if targets == "all-linear":
+        return targets
+    if targets == "attention":
+        names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+                 and any(part in ("attn", "self_attn", "attention", "self") for part in n.split(".")[:-1])]
+        if not names:
+            raise ValueError("lora.targets=attention: found no linear layers inside attention blocks; "
+                             "name the modules instead (e.g. q_proj,v_proj)")
+        return names
+    return [t.strip() for t in targets.split(",") if t.strip()]
+
+
+class Dora(Lora):
+    name, label, dora = "dora", "DoRA", True
+    help = "LoRA that also learns each weight's magnitude: often closer to full fine-tuning; ~30% slower steps."
 
 
 class QLora(Lora):
-    name, label = "qlora", "QLoRA (4-bit NF4)"
-    help = "LoRA on a base quantised to 4-bit NF4: the least memory; a little slower per step."
+    name, label = "qlora", "QLoRA (4-bit NF4 or 8-bit)"
+    help = "LoRA on a base quantised to 4-bit NF4 (or 8-bit): the least memory; a little slower per step."
 
     def unavailable(self) -> str:
         if importlib.util.find_spec("bitsandbytes") is None:
             return "needs the bitsandbytes package"
         return ""
 
-    def quantization(self, compute_dtype):
+    def quantization(self, cfg, compute_dtype):
+        import torch
         from transformers import BitsAndBytesConfig
 
+        skip = {"llm_int8_skip_modules": list(HEAD_NAMES)} if cfg.task == "classify" else {}  # heads stay float
+        if cfg.quant.bits == 8:
+            return BitsAndBytesConfig(load_in_8bit=True, **skip)
+        dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                  bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute_dtype)
+                                  bnb_4bit_use_double_quant=cfg.quant.double_quant,
+                                  bnb_4bit_compute_dtype=dtypes.get(cfg.quant.compute_dtype, compute_dtype), **skip)
 
     def apply(self, model, cfg):
         from peft import prepare_model_for_kbit_training
@@ -82,7 +139,59 @@ class QLora(Lora):
         return super().apply(model, cfg)
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (Lora(), QLora(), Full())}
+class IA3(Method):
+    name, label, adapter = "ia3", "IA3", True
+    help = "Learns a scaling vector for keys, values and the feed-forward: the fewest parameters of all."
+
+    def apply(self, model, cfg):
+        from peft import IA3Config, get_peft_model
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETS
+
+        model_type = model.config.model_type
+        if model_type not in TARGETS:
+            raise ValueError(f"IA3 does not know which layers to scale in a {model_type} model; try LoRA")
+        return get_peft_model(model, IA3Config(task_type=PEFT_TASK[cfg.task]))
+
+
+class PrefixTuning(Method):
+    name, label, adapter, prompt_learning = "prefix", "Prefix tuning (P-tuning v2)", True, True
+    help = "Trains virtual key/value tokens in every layer (P-tuning v2); the model itself is untouched."
+
+    def apply(self, model, cfg):
+        from peft import PrefixTuningConfig, get_peft_model
+
+        return get_peft_model(model, PrefixTuningConfig(task_type=PEFT_TASK[cfg.task],
+                                                        num_virtual_tokens=cfg.prompt.virtual_tokens))
+
+
+class PromptTuning(Method):
+    name, label, adapter, prompt_learning = "prompt", "Prompt tuning", True, True
+    help = "Trains a few virtual tokens prepended to the input; the smallest adapter, best on larger models."
+
+    def apply(self, model, cfg):
+        from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+
+        text = cfg.prompt.init_text.strip()
+        init = {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": text,
+                "tokenizer_name_or_path": str(model.name_or_path)} if text else {}
+        return get_peft_model(model, PromptTuningConfig(task_type=PEFT_TASK[cfg.task],
+                                                        num_virtual_tokens=cfg.prompt.virtual_tokens, **init))
+
+
+class PTuning(Method):
+    name, label, adapter, prompt_learning = "ptuning", "P-tuning", True, True
+    help = "Virtual tokens produced by a small trained encoder (MLP), prepended to the input."
+
+    def apply(self, model, cfg):
+        from peft import PromptEncoderConfig, get_peft_model
+
+        return get_peft_model(model, PromptEncoderConfig(task_type=PEFT_TASK[cfg.task],
+                                                         num_virtual_tokens=cfg.prompt.virtual_tokens,
+                                                         encoder_hidden_size=model.config.hidden_size))
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (Lora(), QLora(), Dora(), IA3(), PrefixTuning(), PromptTuning(),
+                                                  PTuning(), Freeze(), Full())}
 
 
 def get(name: str) -> Method:

@@ -75,7 +75,7 @@ def setup(cfg: RunConfig) -> Setup:
     where = modeling.resolve(cfg.model_ref()).path
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
     train, val = _examples(cfg, splits, tok)
-    quant = method.quantization(dtype or torch.float32)
+    quant = method.quantization(cfg, dtype or torch.float32)
     model = modeling.load_model(where, cfg.task, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
                                 trust_remote_code=cfg.trust_remote_code)
     if cfg.task == "classify" and model.config.pad_token_id is None:
