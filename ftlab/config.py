@@ -90,10 +90,22 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_every: int = 0
     """Evaluate every N optimizer steps (0: a few times per run)."""
+    save_every: int = 0
+    """Write a checkpoint (to resume from) every N optimizer steps (0: at every evaluation)."""
     log_every: int = 1
     seed: int = 42
     precision: str = "auto"
     """auto | fp32 | bf16 | fp16. auto picks bf16 on a CUDA GPU that has it, or a CPU where it is faster."""
+    optimizer: str = "adamw"
+    """adamw | sgd | adafactor | adamw_8bit (bitsandbytes)."""
+    scheduler: str = "linear"
+    """linear | cosine | constant, after warmup_ratio of the steps warming up."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: much less memory, ~30% slower steps."""
+    early_stopping_patience: int = 0
+    """Stop when the eval metric has not improved for this many evaluations (0: never)."""
+    early_stopping_metric: str = "eval_loss"
+    """eval_loss (lower is better) or eval_accuracy (higher is better)."""
 
 
 @dataclass
@@ -143,6 +155,15 @@ class RunConfig:
             problems.append("train.epochs / train.max_steps: one of them must be positive")
         if t.learning_rate <= 0:
             problems.append(f"train.learning_rate: {t.learning_rate} must be positive")
+        from ftlab.optim import OPTIMIZERS, SCHEDULERS
+
+        if t.optimizer not in OPTIMIZERS:
+            problems.append(f"train.optimizer: {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if t.scheduler not in SCHEDULERS:
+            problems.append(f"train.scheduler: {t.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        if t.early_stopping_metric not in ("eval_loss", "eval_accuracy"):
+            problems.append(f"train.early_stopping_metric: {t.early_stopping_metric!r} is not eval_loss or "
+                            "eval_accuracy")
         if t.precision not in ("auto", "fp32", "bf16", "fp16"):
             problems.append(f"train.precision: {t.precision!r} is not one of auto, fp32, bf16, fp16")
         if self.lora.r < 1:

@@ -84,6 +84,13 @@ class RunDir:
         with open(self.path / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def keep_metrics_until(self, step: int) -> None:
+        """Drop the metrics recorded after `step` (a resumed run writes them again)."""
+        kept = [m for m in self.metrics() if m.get("step", 0) <= step]
+        tmp = self.path / "metrics.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(m) + "\n" for m in kept))
+        tmp.replace(self.path / "metrics.jsonl")
+
     def metrics(self) -> list[dict]:
         try:
             lines = (self.path / "metrics.jsonl").read_text().splitlines()

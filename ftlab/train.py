@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import encode, methods, modeling, precision
+from ftlab import checkpoints, encode, methods, modeling, optim, precision
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
 
@@ -69,9 +69,9 @@ def setup(cfg: RunConfig) -> Setup:
     method = methods.get(cfg.method)
     if method.unavailable():
         raise RuntimeError(f"{method.label} cannot run here: {method.unavailable()}")
-    torch.manual_seed(cfg.train.seed)
     device = modeling.device()
     dtype = precision.autocast_dtype(cfg.train.precision, device)
+    torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
     where = modeling.resolve(cfg.model_ref()).path
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
     train, val = _examples(cfg, splits, tok)
@@ -83,6 +83,9 @@ def setup(cfg: RunConfig) -> Setup:
     if quant is None:
         model.to(device)
     model = method.apply(model, cfg)
+    if cfg.train.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
     return Setup(model, tok, train, val, ds.labels, dtype, device)
 
 
@@ -147,13 +150,41 @@ def save(s: Setup, run: RunDir, adapter: bool) -> None:
     tmp.rename(final)
 
 
+class EarlyStopping:
+    """Counts evaluations without improvement of one metric; `update` says when patience has run out."""
+
+    def __init__(self, metric: str, patience: int, state: dict | None = None):
+        self.metric, self.patience = metric, patience
+        self.best, self.best_step, self.bad = (state or {}).get("best"), (state or {}).get("best_step"), \
+            (state or {}).get("bad", 0)
+
+    def update(self, step: int, result: dict) -> bool:
+        value = result.get(self.metric)
+        if not self.patience or value is None:
+            return False
+        better = self.best is None or (value < self.best if self.metric.endswith("loss") else value > self.best)
+        if better:
+            self.best, self.best_step, self.bad = value, step, 0
+        else:
+            self.bad += 1
+        return self.bad >= self.patience
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step, "bad": self.bad}
+
+
 class Trainer:
     """One run's training loop; `run()` is the public entry point."""
 
-    def __init__(self, cfg: RunConfig, run: RunDir, stop: threading.Event, on_event: Callable | None):
+    def __init__(self, cfg: RunConfig, run: RunDir, stop: threading.Event, on_event: Callable | None,
+                 restored: checkpoints.Restored | None = None, cancel: threading.Event | None = None):
         self.cfg, self.run, self.stop, self.on_event = cfg, run, stop, on_event or (lambda e: None)
+        self.restored, self.cancel = restored, cancel or threading.Event()
         self.total, self.per_epoch = 0, 1
         self.started = self.train_started = time.time()
+        self.early = EarlyStopping(cfg.train.early_stopping_metric, cfg.train.early_stopping_patience,
+                                   (restored.state.get("early") if restored else None))
+        self.note = ""
 
     def emit(self, record: dict) -> None:
         self.run.append_metrics(record)
@@ -161,18 +192,16 @@ class Trainer:
 
     def status(self, step: int, **fields) -> None:
         now = time.time()
-        eta = (now - self.train_started) / step * (self.total - step) if step else None
+        done = step - (self.restored.step if self.restored else 0)
+        eta = (now - self.train_started) / done * (self.total - step) if done > 0 else None
         elapsed = now - self.started
         self.run.write_status(step=step, total_steps=self.total, elapsed=elapsed, eta=eta, **fields)
 
     def optimizer(self, s: Setup):
-        import torch
-        from transformers import get_linear_schedule_with_warmup
-
+        t = self.cfg.train
         params = [p for p in s.model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.cfg.train.learning_rate, weight_decay=self.cfg.train.weight_decay)
-        warmup = int(self.total * self.cfg.train.warmup_ratio)
-        return params, opt, get_linear_schedule_with_warmup(opt, warmup, self.total)
+        opt = optim.optimizer(t.optimizer, params, t.learning_rate, t.weight_decay)
+        return params, opt, optim.scheduler(t.scheduler, opt, int(self.total * t.warmup_ratio), self.total)
 
     def eval_and_log(self, s: Setup, step: int) -> dict:
         result = evaluate(s, self.cfg.train.batch_size)
@@ -181,44 +210,83 @@ class Trainer:
             self.run.write_status(**result)
         return result
 
-    def train(self, s: Setup) -> int:
+    def checkpoint(self, s: Setup, step: int, opt, sched) -> None:
         import torch
 
+        state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                 "early": self.early.state()}
+        checkpoints.save(self.run.path, step, s.model, state)
+
+    def restore(self, s: Setup, opt, sched) -> int:
+        """Put the checkpoint's weights, optimizer, schedule and random state back; the step to go on from."""
+        import torch
+
+        if not self.restored or not self.restored.step:
+            return 0
+        params = dict(s.model.named_parameters())
+        missing = set(self.restored.weights) ^ {n for n, p in params.items() if p.requires_grad}
+        if missing:
+            raise ValueError(f"the checkpoint does not fit this model and method ({len(missing)} parameters differ)")
+        with torch.no_grad():
+            for name, value in self.restored.weights.items():
+                params[name].copy_(value.to(params[name].device))
+        opt.load_state_dict(self.restored.state["optimizer"])
+        sched.load_state_dict(self.restored.state["scheduler"])
+        torch.set_rng_state(self.restored.state["rng"])
+        return self.restored.step
+
+    def step(self, s: Setup, batches, params, opt, sched) -> tuple[float, float, int]:
+        """One optimizer step: (loss, grad norm, tokens seen)."""
+        import torch
+
+        t, tokens, loss_sum = self.cfg.train, 0, torch.zeros(())
+        for _ in range(t.grad_accum):
+            tensors = _tensors(s, next(batches))
+            tokens += int(tensors["attention_mask"].sum())
+            with _autocast(s):
+                loss = s.model(**tensors).loss / t.grad_accum
+            loss.backward()
+            loss_sum += loss.detach().float().cpu()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        return float(loss_sum), float(grad_norm), tokens
+
+    def train(self, s: Setup) -> int:
         t = self.cfg.train
         params, opt, sched = self.optimizer(s)
+        step = self.restore(s, opt, sched)
         eval_every = t.eval_every or max(1, self.total // 4)
+        save_every = t.save_every or eval_every
         batches = _batches(self.cfg, s)
+        for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
+            next(batches)
         s.model.train()
-        self.eval_and_log(s, 0)
-        self.train_started = time.time()
-        step, tokens, tick, recent = 0, 0, time.time(), []
-        while step < self.total:
-            loss_sum = torch.zeros(())
-            for _ in range(t.grad_accum):
-                tensors = _tensors(s, next(batches))
-                tokens += int(tensors["attention_mask"].sum())
-                with _autocast(s):
-                    loss = s.model(**tensors).loss / t.grad_accum
-                loss.backward()
-                loss_sum += loss.detach().float().cpu()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
+        if not step:
+            self.eval_and_log(s, 0)
+        self.train_started, tick, tokens, recent = time.time(), time.time(), 0, []
+        while step < self.total and not self.cancel.is_set():
+            loss, grad_norm, n_tokens = self.step(s, batches, params, opt, sched)
+            step, tokens = step + 1, tokens + n_tokens
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss} at step {step}: the run stopped there; lower the "
+                                         "learning rate (or use fp32) and start again")
             if step % t.log_every == 0 or step == self.total:
-                loss_value = float(loss_sum)
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(f"loss is {loss_value} at step {step}: lower the learning rate")
                 now = time.time()
                 self.emit({"step": step, "epoch": round(step / self.per_epoch, 3), "time": now - self.started,
-                           "train_loss": loss_value, "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
+                           "train_loss": loss, "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
                            "tokens_per_s": tokens / max(now - tick, 1e-9)})
                 tokens, tick = 0, now
-                recent = (recent + [loss_value])[-10:]
+                recent = (recent + [loss])[-10:]
                 self.status(step, state="running", train_loss=sum(recent) / len(recent))
-            if step % eval_every == 0 and step < self.total:
-                self.eval_and_log(s, step)
+            if step % eval_every == 0 and step < self.total and self.early.update(step, self.eval_and_log(s, step)):
+                self.note = (f"stopped early at step {step}: {self.early.metric} has not improved for "
+                             f"{self.early.patience} evaluations (best {self.early.best:.4f} at step "
+                             f"{self.early.best_step})")
+                break
+            if self.stop.is_set() or (step % save_every == 0 and step < self.total):
+                self.checkpoint(s, step, opt, sched)
             if self.stop.is_set():
                 break
         if step == self.total:
@@ -227,13 +295,18 @@ class Trainer:
 
 
 def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
-        on_event: Callable[[dict], None] | None = None) -> RunResult:
-    """Train `cfg` into `run_dir`; never raises: failures end as state `failed` with a message."""
+        on_event: Callable[[dict], None] | None = None, resume: bool = False,
+        cancel: threading.Event | None = None) -> RunResult:
+    """Train `cfg` into `run_dir` (going on from its last usable checkpoint when `resume`); never raises:
+    failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving."""
+    import torch
+
     stop = stop or threading.Event()
-    trainer = Trainer(cfg, run_dir, stop, on_event)
+    restored = _restored(run_dir) if resume else None
+    trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel)
     s = None
     try:
-        run_dir.write_status(state="running", started=time.time(),
+        run_dir.write_status(state="running", started=time.time(), error="", finished=None,
                              phase="loading model and data; a bundled model's first use converts it once, ~40 s")
         s = setup(cfg)
         trainer.total, trainer.per_epoch = _total_steps(cfg, len(s.train))
@@ -242,20 +315,36 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
                              total_params=total, n_train=len(s.train), n_val=len(s.val), labels=s.labels,
                              precision=precision.describe(s.autocast), device=s.device)
         step = trainer.train(s)
+        if trainer.cancel.is_set():
+            trainer.status(step, state="cancelled", phase="done", finished=time.time())
+            return RunResult("cancelled", step)
         run_dir.write_status(phase="saving")
         save(s, run_dir, methods.get(cfg.method).adapter)
-        state = "stopped" if step < trainer.total else "completed"
-        trainer.status(step, state=state, phase="done", finished=time.time())
+        state = "stopped" if step < trainer.total and not trainer.note else "completed"
+        trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
         return RunResult(state, step)
     except Exception as exc:  # noqa: BLE001 - a failed run must never take the app down
-        log.exception("run %s failed", run_dir.id)
+        expected = isinstance(exc, (data_mod.DataError, modeling.ModelNotFound, ValueError, FloatingPointError,
+                                    torch.OutOfMemoryError))
+        log.warning("run %s failed: %s", run_dir.id, exc, exc_info=not expected)  # tracebacks for surprises only
         message = _explain(exc, cfg)
         run_dir.write_status(state="failed", phase="done", error=message, finished=time.time())
         return RunResult("failed", run_dir.status().get("step", 0), message)
     finally:
         del s
-        gc.collect()
-        _empty_cuda_cache()
+        _release_memory()
+
+
+def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
+    """The run's last usable checkpoint; the metrics after it are dropped (they will be written again)."""
+    restored = checkpoints.latest(run_dir.path)
+    step = restored.step if restored else 0
+    run_dir.keep_metrics_until(step)
+    note = f"resumed from step {step}" if step else "no usable checkpoint: started again from step 0"
+    if restored and restored.skipped:
+        note += "; skipped damaged checkpoints: " + "; ".join(restored.skipped)
+    run_dir.write_status(resumed=note, step=step)
+    return restored
 
 
 def _explain(exc: Exception, cfg: RunConfig) -> str:
@@ -263,14 +352,16 @@ def _explain(exc: Exception, cfg: RunConfig) -> str:
 
     if isinstance(exc, torch.OutOfMemoryError):
         smaller = max(1, cfg.train.batch_size // 2)
-        return f"out of memory at batch size {cfg.train.batch_size}: try {smaller} or a shorter max length"
+        return (f"out of memory at batch size {cfg.train.batch_size}: try {smaller} or gradient checkpointing "
+                "(or a shorter max length)")
     if isinstance(exc, data_mod.DataError):
         return "data problems:\n" + str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
-def _empty_cuda_cache() -> None:
+def _release_memory() -> None:
     import torch
 
+    gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
