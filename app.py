@@ -6,7 +6,6 @@ Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --po
 import argparse
 import logging
 import os
-import threading
 
 from ftlab import paths
 
@@ -22,7 +21,8 @@ def parse_args(argv=None):
 
 
 def warm_up() -> None:
-    """Import the heavy libraries while the server starts, so the user's first action doesn't wait for them."""
+    """Import the heavy libraries before serving (~5 s), so the user's first action doesn't wait for them. Not in
+    a background thread: transformers' lazy imports are not safe to race with a request's own imports."""
     import torch  # noqa: F401
     import transformers.activations  # noqa: F401 - pulls in the kernels and configs every model needs
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
@@ -34,7 +34,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ftlab.ui import build_app
 
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    warm_up()
     demo = build_app()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size)

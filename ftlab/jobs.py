@@ -1,86 +1,165 @@
-"""JobManager: runs one training job at a time in a background thread and answers snapshots for the UI.
+"""JobManager: a queue of training jobs, one running at a time (one device), in a background worker thread.
 
-The UI never touches a thread or a model: it calls start / stop / snapshot with ids. Job state lives on the
-server (and in the run directory), so a reloaded page reattaches to the running job.
+The UI never touches a thread or a model: it calls start / resume / stop / cancel / snapshot with run ids. Starts
+while a job runs wait in line with a visible position and can be taken out of it (cancel). Stop ends a run after
+its current step and saves it; cancel ends it without saving. Job state lives on the server and in the run
+directory, so a reloaded page reattaches, and a restarted app shows what it was running as interrupted.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from ftlab import train
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir, list_runs
 
+MAX_WAITING = 8
+RESUMABLE = ("stopped", "interrupted", "failed")
+
 
 class Busy(Exception):
-    """Another job holds the training slot."""
+    """The queue is full."""
 
 
 @dataclass
 class Job:
     run: RunDir
     cfg: RunConfig
+    resume: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
     result: train.RunResult | None = None
 
 
 class JobManager:
-    def __init__(self, on_finish=None):
-        self._lock = threading.Lock()
+    def __init__(self, on_finish=None, max_waiting: int = MAX_WAITING):
+        self._lock = threading.Condition()
+        self._waiting: deque[Job] = deque()
         self._active: Job | None = None
+        self._jobs: dict[str, Job] = {}
         self._on_finish = on_finish or (lambda job: None)
+        self._max_waiting = max_waiting
+        self._worker: threading.Thread | None = None
 
-    def active_id(self) -> str | None:
-        job = self._active
-        return job.run.id if job and job.thread and job.thread.is_alive() else None
-
+    # submitting ---------------------------------------------------------------------------------------------
     def start(self, cfg: RunConfig) -> str:
-        """Validate `cfg`, create its run directory and start training; raise Busy or ValueError."""
+        """Validate `cfg`, create its run directory and queue it; returns the run id. Raises ValueError or Busy."""
         problems = cfg.validate()
         if problems:
             raise ValueError("; ".join(problems))
         with self._lock:
-            busy = self.active_id()
-            if busy:
-                raise Busy(f"busy: run {busy} is training; wait for it to finish or stop it, then start again")
-            job = Job(RunDir.create(cfg), cfg)
-            job.thread = threading.Thread(target=self._work, args=(job,), name=f"train-{job.run.id}", daemon=True)
-            self._active = job
-            job.thread.start()
+            self._check_room()
+            return self._enqueue(Job(RunDir.create(cfg), cfg))
+
+    def resume(self, run_id: str) -> str:
+        """Queue a stopped, interrupted or failed run to go on from its last checkpoint, in the same run."""
+        run = RunDir(run_id)
+        if not run.exists():
+            raise ValueError(f"no run {run_id}")
+        with self._lock:
+            state = run.status_given(self._is_live(run_id)).get("state")
+            if state not in RESUMABLE:
+                raise ValueError(f"run {run_id} is {state}; only a {', '.join(RESUMABLE)} run can be resumed")
+            self._check_room()
+            run.write_status(state="queued", error="", note=None)
+            return self._enqueue(Job(run, run.config(), resume=True))
+
+    def _check_room(self) -> None:
+        if len(self._waiting) >= self._max_waiting:
+            raise Busy(f"busy: {len(self._waiting)} runs are already waiting; try again when one has finished")
+
+    def _enqueue(self, job: Job) -> str:
+        self._waiting.append(job)
+        self._jobs[job.run.id] = job
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._loop, name="training-queue", daemon=True)
+            self._worker.start()
+        self._lock.notify_all()
         return job.run.id
 
-    def _work(self, job: Job) -> None:
-        job.result = train.run(job.cfg, job.run, job.stop)
-        self._on_finish(job)
+    # the worker ---------------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting:
+                    self._lock.wait()
+                job = self._active = self._waiting.popleft()
+            try:
+                job.result = train.run(job.cfg, job.run, job.stop, resume=job.resume, cancel=job.cancel)
+                self._on_finish(job)
+            finally:
+                with self._lock:
+                    self._active = None
+                job.done.set()
 
+    # controlling --------------------------------------------------------------------------------------------
     def stop(self, run_id: str) -> bool:
-        """Ask the running job to stop after its current step and save; False if it is not running."""
-        job = self._active
-        if not job or job.run.id != run_id or not self.active_id():
-            return False
-        job.stop.set()  # the training thread alone writes the run's status; snapshots show "stopping" meanwhile
+        """Stop the running job after its current step and save it (a waiting one just leaves the queue)."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None or job.done.is_set():
+                return False
+            if job in self._waiting:
+                return self._drop(job, "stopped before it started")
+            job.stop.set()  # the training thread alone writes the run's status; snapshots show "stopping"
+            return True
+
+    def cancel(self, run_id: str) -> bool:
+        """Take a waiting job out of the queue, or end the running one at once without saving it."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None or job.done.is_set():
+                return False
+            if job in self._waiting:
+                return self._drop(job, "taken out of the queue")
+            job.cancel.set()
+            return True
+
+    def _drop(self, job: Job, why: str) -> bool:
+        self._waiting.remove(job)
+        job.run.write_status(state="cancelled", note=why, finished=time.time())
+        job.done.set()
         return True
 
     def wait(self, run_id: str, timeout: float | None = None) -> dict:
-        job = self._active
-        if job and job.run.id == run_id and job.thread:
-            job.thread.join(timeout)
+        job = self._jobs.get(run_id)
+        if job:
+            job.done.wait(timeout)
         return self.snapshot(run_id)
 
+    # reading ------------------------------------------------------------------------------------------------
+    def active_id(self) -> str | None:
+        job = self._active
+        return job.run.id if job else None
+
+    def waiting_ids(self) -> list[str]:
+        with self._lock:
+            return [job.run.id for job in self._waiting]
+
+    def _is_live(self, run_id: str) -> bool:
+        job = self._jobs.get(run_id)
+        return bool(job) and not job.done.is_set()
+
     def snapshot(self, run_id: str) -> dict:
-        """Status and metrics of a run, live or finished."""
+        """Status and metrics of a run, live or finished; a waiting run has its place in the queue."""
         run = RunDir(run_id)
         if not run.exists():
             return {"run_id": run_id, "state": "unknown", "error": f"no run {run_id}"}
-        live = run_id == self.active_id()  # checked before reading: a finished thread has written its state
+        live = self._is_live(run_id)  # checked before reading: a finished job has written its state
         status = run.status_given(live)
-        if live and self._active.stop.is_set():
+        job = self._jobs.get(run_id)
+        if live and job.stop.is_set() and status.get("state") == "running":
             status["state"] = "stopping"
+        waiting = self.waiting_ids()
+        if run_id in waiting:
+            status["queue_position"] = waiting.index(run_id) + 1
         return {"run_id": run_id, **status, "metrics": run.metrics(), "now": time.time()}
 
     def runs(self) -> list[dict]:
-        return list_runs({self.active_id()} - {None})
+        live = {run_id for run_id in self._jobs if self._is_live(run_id)}
+        return list_runs(live)

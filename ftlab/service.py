@@ -87,8 +87,17 @@ class Lab:
         return cfg
 
     def start(self, config: dict) -> str:
-        """Start a run from a RunConfig dict; returns the run id. Raises jobs.Busy or ValueError."""
+        """Queue a run from a RunConfig dict; returns the run id (it waits while another run trains).
+        Raises jobs.Busy when the queue is full, or ValueError."""
         return self.jobs.start(RunConfig.from_dict(config))
+
+    def resume(self, run_id: str) -> str:
+        """Queue a stopped, interrupted or failed run to go on from its last checkpoint."""
+        return self.jobs.resume(run_id)
+
+    def cancel(self, run_id: str) -> bool:
+        """Take a waiting run out of the queue, or end the running one without saving."""
+        return self.jobs.cancel(run_id)
 
     def status(self, run_id: str) -> dict:
         return self.jobs.snapshot(run_id)

@@ -8,7 +8,7 @@ from gradio_client import Client
 
 from ftlab import paths
 
-FINAL = {"completed", "stopped", "failed", "interrupted"}
+FINAL = {"completed", "stopped", "cancelled", "failed", "interrupted"}
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +65,22 @@ def test_sample_classification_run_beats_the_base_on_training_rows(client, tiny_
     assert accuracy("tuned") > accuracy("base") + 0.15, (accuracy("base"), accuracy("tuned"))
 
 
-def test_a_second_start_while_training_is_answered_busy(client, tiny_llama):
+def test_a_second_start_waits_in_the_queue_and_can_be_cancelled(client, tiny_llama):
     first = client.predict("chat", "pirate_chat", str(tiny_llama), "lora", {"max_steps": 100000},
                            api_name="/start_training")
-    try:
-        with pytest.raises(Exception, match="busy"):
-            client.predict("chat", "pirate_chat", str(tiny_llama), "lora", {}, api_name="/start_training")
-    finally:
-        assert client.predict(first, api_name="/stop_training")
-        assert wait_done(client, first)["state"] == "stopped"
+    second = client.predict("chat", "pirate_chat", str(tiny_llama), "lora", {"max_steps": 1},
+                            api_name="/start_training")
+    snap = client.predict(second, api_name="/status")
+    assert snap["state"] == "queued" and snap["queue_position"] == 1
+    assert client.predict(second, api_name="/cancel_training")
+    assert client.predict(second, api_name="/status")["state"] == "cancelled"
+    assert client.predict(first, api_name="/stop_training")
+    assert wait_done(client, first)["state"] == "stopped"
+    with pytest.raises(Exception, match="only a stopped, interrupted, failed run can be resumed"):
+        client.predict(second, api_name="/resume_training")
+    assert client.predict(first, api_name="/resume_training") == first
+    assert client.predict(first, api_name="/stop_training")
+    assert wait_done(client, first)["state"] in ("stopped", "cancelled")  # stopped before it got going
 
 
 def test_bad_requests_get_clear_messages(client):

@@ -74,15 +74,48 @@ def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama
     assert isinstance(reply["tuned"], str) and isinstance(reply["base"], str)
 
 
-def test_second_start_while_training_gets_a_busy_message(tiny_llama):
+def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_out(tiny_llama):
     jobs = JobManager()
     first = jobs.start(chat_config(tiny_llama, max_steps=10_000))
-    try:
-        with pytest.raises(Busy, match=f"busy: run {first} is training"):
-            jobs.start(chat_config(tiny_llama, max_steps=1))
-    finally:
-        jobs.stop(first)
-        assert jobs.wait(first, timeout=120)["state"] == "stopped"
+    second = jobs.start(chat_config(tiny_llama, max_steps=2))
+    third = jobs.start(chat_config(tiny_llama, max_steps=2))
+    assert jobs.snapshot(second)["state"] == "queued" and jobs.snapshot(second)["queue_position"] == 1
+    assert jobs.snapshot(third)["queue_position"] == 2
+    assert jobs.cancel(third) and jobs.snapshot(third)["state"] == "cancelled"
+    assert jobs.stop(first)
+    assert jobs.wait(first, timeout=120)["state"] == "stopped"
+    assert jobs.wait(second, timeout=120)["state"] == "completed"
+    with pytest.raises(Busy, match="busy: 2 runs are already waiting"):
+        small = JobManager(max_waiting=2)
+        for _ in range(4):  # one running (once the worker has taken it), two waiting, one too many
+            small.start(chat_config(tiny_llama, max_steps=10_000))
+    for run_id in [small.active_id(), *small.waiting_ids()]:
+        small.cancel(run_id)
+
+
+def test_cancel_ends_a_running_job_without_saving(tiny_llama):
+    jobs = JobManager()
+    run_id = jobs.start(chat_config(tiny_llama, max_steps=10_000))
+    while jobs.snapshot(run_id).get("step", 0) < 1:
+        time.sleep(0.1)
+    assert jobs.cancel(run_id)
+    snap = jobs.wait(run_id, timeout=120)
+    assert snap["state"] == "cancelled" and RunDir(run_id).weights_dir() is None
+
+
+def test_an_interrupted_run_resumes_in_the_queue_and_completes(tiny_llama):
+    jobs = JobManager()
+    run_id = jobs.start(chat_config(tiny_llama, max_steps=4, save_every=2))
+    assert jobs.wait(run_id, timeout=120)["state"] == "completed"
+    run = RunDir(run_id)
+    run.write_status(state="running", step=3)  # as a killed app leaves it
+    assert JobManager().snapshot(run_id)["state"] == "interrupted"
+    with pytest.raises(ValueError, match="only a stopped, interrupted, failed run can be resumed"):
+        jobs.resume(jobs.start(chat_config(tiny_llama, max_steps=1)))
+    fresh = JobManager()
+    assert fresh.resume(run_id) == run_id
+    snap = fresh.wait(run_id, timeout=120)
+    assert snap["state"] == "completed" and snap["resumed"] == "resumed from step 2" and snap["step"] == 4
 
 
 def test_a_failing_run_ends_failed_with_a_message_and_the_slot_frees(tiny_llama, tmp_path):

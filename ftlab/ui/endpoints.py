@@ -38,19 +38,28 @@ def register(lab: Lab) -> None:
 
     def start_training(task: str, data: str, model: str = "", method: str = "lora",
                        settings: dict | None = None) -> str:
-        """Start a run; returns its run id. `settings` overrides training fields (epochs, max_steps, learning_rate,
+        """Queue a run (it starts when the runs before it have finished); returns its run id. `settings` overrides training fields (epochs, max_steps, learning_rate,
         batch_size, max_length, seed, ...) and data fields (format, columns, val_path, val_fraction, ...).
-        Fails with a 'busy' message while another run trains."""
+        Fails with a 'busy' message when the queue is full."""
         cfg = _call(lab.build_config, task, data, model, method, **(settings or {}))
         return _call(lab.start, cfg.to_dict())
 
     def status(run_id: str) -> dict:
-        """State (queued, running, stopping, completed, stopped, failed, interrupted), step, losses, metrics."""
+        """State (queued, running, stopping, completed, stopped, cancelled, failed, interrupted), queue_position
+        while queued, step, losses, metrics."""
         return lab.status(run_id)
 
     def stop_training(run_id: str) -> bool:
         """Ask a running run to stop after its current step and save its weights."""
         return lab.stop(run_id)
+
+    def cancel_training(run_id: str) -> bool:
+        """Take a waiting run out of the queue, or end the running one at once without saving it."""
+        return lab.cancel(run_id)
+
+    def resume_training(run_id: str) -> str:
+        """Queue a stopped, interrupted or failed run to go on from its last checkpoint (same run id)."""
+        return _call(lab.resume, run_id)
 
     def runs() -> list[dict]:
         """Every run, newest first."""
@@ -66,5 +75,6 @@ def register(lab: Lab) -> None:
         """For each text: {"base": {label: probability}, "tuned": {label: probability}}."""
         return _call(lab.classify, run_id, texts)
 
-    for fn in (samples, inspect_data, formats, start_training, status, stop_training, runs, chat, classify):
+    for fn in (samples, inspect_data, formats, start_training, status, stop_training, cancel_training,
+               resume_training, runs, chat, classify):
         gr.api(fn, api_name=fn.__name__)
