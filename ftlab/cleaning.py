@@ -23,7 +23,7 @@ class CleanReport:
         parts = [f"whitespace stripped in {self.stripped} rows", f"{self.empty_dropped} empty rows dropped",
                  f"{self.duplicates_dropped} exact duplicates dropped"]
         if self.conflicts:
-            parts.append(f"{len(self.conflicts)} texts with conflicting labels")
+            parts.append(f"{len(self.conflicts)} texts with conflicting labels (kept: fix or remove them)")
         return "Cleaning: " + ", ".join(parts) + "."
 
 

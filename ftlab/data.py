@@ -67,6 +67,11 @@ def _file_columns(table: Table) -> list[str]:
 def _map(table: Table, fmt: str, columns: dict | None) -> tuple[Table, dict[str, str], str]:
     """(table, field -> column mapping, how it was chosen) before the format is detected."""
     columns = {k: v for k, v in (columns or {}).items() if v}
+    twice = sorted({c for c in columns.values() if list(columns.values()).count(c) > 1})
+    if twice:
+        raise DataError([f"column {c!r} is mapped to more than one field ("
+                         + ", ".join(f for f, v in columns.items() if v == c) + "); map each field to its own column"
+                         for c in twice], _file_columns(table))
     if columns:
         if table.header is not None and not set(columns.values()) <= set(table.header):
             table = table.without_header()
@@ -221,18 +226,25 @@ class Splits:
     val_source: str
 
 
+def load_validation(path: str, train: Dataset, columns: dict | None, max_mb: float = 200) -> Dataset:
+    """A separate validation file, read in the training file's format; its labels must all be known."""
+    val = load(path, max_mb, 0, train.format, columns)
+    unknown = sorted(set(val.labels) - set(train.labels))
+    if unknown:
+        raise DataError([f"{val.path.name}: labels not in the training file: {', '.join(unknown)}"])
+    return val
+
+
 def load_splits(dc, seed: int) -> Splits:
     """Training and validation rows of a DataConfig: a separate validation file, or a seeded (stratified) share."""
     ds = load_config(dc)
     if dc.val_path:
-        val = load(dc.val_path, dc.max_file_mb, 0, ds.format, dc.columns)
-        unknown = sorted(set(val.labels) - set(ds.labels))
-        if unknown:
-            raise DataError([f"{val.path.name}: labels not in the training file: {', '.join(unknown)}"])
+        val = load_validation(dc.val_path, ds, dc.columns, dc.max_file_mb)
         return Splits(ds, ds.rows, val.rows, val.path.name)
     key = (lambda r: r["label"]) if ds.task == "classify" else None
     train, val = split(ds.rows, dc.val_fraction, seed, key=key)
-    how = f"{dc.val_fraction:.0%} of the rows" + (", stratified by label" if key else "")
+    how = (f"{len(val)} of {len(ds.rows)} rows held out (data.val_fraction {dc.val_fraction:g}, at least one)"
+           + (", stratified by label" if key else ""))
     return Splits(ds, train, val, how if val else "none")
 
 
@@ -279,6 +291,8 @@ def preview(ds: Dataset, n: int = 5) -> list[list[str]]:
             out.append([row["text"] + pair, row["label"]])
         else:
             msgs = to_messages(ds.format, row)
-            out.append([next(m["content"] for m in reversed(msgs) if m["role"] == "user"),
-                        next(m["content"] for m in reversed(msgs) if m["role"] == "assistant")])
+            turns = len([m for m in msgs if m["role"] == "assistant"])
+            more = f"  (+{turns - 1} more turns)" if turns > 1 else ""
+            out.append([next(m["content"] for m in msgs if m["role"] == "user"),
+                        next(m["content"] for m in msgs if m["role"] == "assistant") + more])
     return out

@@ -66,9 +66,17 @@ KNOWN_NAMES = {a for names in ALIASES.values() for a in names} | set(FIELDS) | {
 TURNS = {"messages": ("messages", "role", "content"), "sharegpt": ("conversations", "from", "value")}
 
 
+def _words(name: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", name.lower())
+
+
 def guess_columns(columns: list[str]) -> dict[str, str]:
-    """field -> file column, for the fields a file names differently (case, aliases, sentence pairs)."""
-    lower = {c.strip().lower(): c for c in columns}
+    """field -> file column, for the fields a file names differently: case, spaces, aliases (`Review Text` ->
+    text, `Sentiment` -> label), sentence pairs. An exact alias wins over a column that only has one as a word."""
+    lower = {"_".join(_words(c)): c for c in columns}
+    for column in columns:  # `Review Text`: matched by its words, after the exact names
+        for word in _words(column):
+            lower.setdefault(word, column)
     mapping = {}
     for first, second in PAIRS:
         if first in lower and second in lower:

@@ -51,7 +51,7 @@ class Table:
         names = [f"column_{i + 1}" for i in range(max(len(c) for c in cells))]
         rows = [dict(zip(names, c + [None] * (len(names) - len(c)))) for c in cells]
         return Table(rows, [1] + self.places, [p for p in self.problems if "more fields than the header" not in p],
-                     header=None, records=None)
+                     layout=self.layout, header=None, records=None)
 
 
 def _utf16_without_bom(raw: bytes) -> bool:
@@ -122,8 +122,18 @@ def _json(name: str, raw: bytes) -> Table:
     raise DataError([f"{name}: expected a JSON array of rows (or an object holding one), got {type(data).__name__}"])
 
 
+def _sniff(text: str, delimiter: str) -> str:
+    """A CSV whose first line has no commas but semicolons (or tabs) uses those: Excel writes `;` in many locales."""
+    first = text.split("\n", 1)[0]
+    if delimiter == "," and "," not in first:
+        return next((d for d in ";\t|" if d in first), delimiter)
+    return delimiter
+
+
 def _delimited(name: str, raw: bytes, delimiter: str) -> Table:
-    reader = csv.reader(io.StringIO(decode(name, raw), newline=""), delimiter=delimiter)
+    text = decode(name, raw)
+    delimiter = _sniff(text, delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header, records, places, problems, line = None, [], [], [], 0
     try:
         for cells in reader:
@@ -143,7 +153,9 @@ def _delimited(name: str, raw: bytes, delimiter: str) -> Table:
     if header is None:
         raise DataError([f"{name}: the file is empty"])
     rows = [dict(zip(header, c + [None] * (len(header) - len(c)))) for c in records]
-    return Table(rows, places, problems, header=header, records=records)
+    layout = {";": "semicolon-separated", "\t": "tab-separated", "|": "pipe-separated"}.get(delimiter, "")
+    return Table(rows, places, problems, layout=layout if name.lower().endswith((".csv", ".csv.gz", ".txt")) else "",
+                 header=header, records=records)
 
 
 def _parquet(name: str, raw: bytes) -> Table:
@@ -158,8 +170,12 @@ def _parquet(name: str, raw: bytes) -> Table:
 
 
 def _txt(name: str, raw: bytes) -> Table:
-    """One document per line; or, when the file has blank lines between paragraphs, one document per paragraph."""
+    """One document per line; or, when the file has blank lines between paragraphs, one document per paragraph.
+    A .txt whose every line has the same number of tabs is a table (Excel's "Unicode Text" export): read as TSV."""
     lines = decode(name, raw).splitlines()
+    tabs = {line.count("\t") for line in lines[:200] if line.strip()}
+    if len(tabs) == 1 and tabs != {0} and len([line for line in lines if line.strip()]) > 1:
+        return _delimited(name, raw, "\t")
     table = Table([], [])
     if any(not line.strip() for line in lines[:-1]) and any(line.strip() for line in lines):
         table.layout = "documents separated by blank lines"

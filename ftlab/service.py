@@ -6,11 +6,12 @@ Gradio API endpoint (see ftlab/ui/endpoints.py and the README).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
 
-from ftlab import data, formats, insight, methods, paths
+from ftlab import data, formats, insight, methods, paths, plan
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
@@ -44,7 +45,7 @@ class Lab:
         problems come back, not raised, with the file's columns so they can be mapped."""
         try:
             ds = data.load(path, fmt=format, columns=columns)
-            val = data.load(val_path, fmt=ds.format, columns=columns) if val_path else None
+            val = data.load_validation(val_path, ds, columns) if val_path else None
         except data.DataError as exc:
             return {"ok": False, "problems": exc.problems, "columns": exc.columns,
                     "summary": "Problems:\n" + "\n".join(f"- {p}" for p in exc.problems[:20])
@@ -75,16 +76,23 @@ class Lab:
     # training -----------------------------------------------------------------------------------------------
     @staticmethod
     def build_config(task: str, data_path: str, model: str = "", method: str = "lora", **settings) -> RunConfig:
-        """A RunConfig with the task's defaults, overridden by any TrainConfig or DataConfig field in `settings`."""
+        """A RunConfig with the task's defaults, overridden by `settings`: TrainConfig or DataConfig fields by name,
+        method sections dotted (`lora.r`, `freeze.last_layers`, `quant.bits`, `prompt.virtual_tokens`)."""
         cfg = RunConfig(task=task, model=model, method=method)
         cfg.data.path = data_path
         for key, value in {**TASK_DEFAULTS.get(task, {}), **{k: v for k, v in settings.items() if v is not None}}.items():
-            section = cfg.train if hasattr(cfg.train, key) else cfg.data if hasattr(cfg.data, key) else None
-            if section is None or key == "path":
-                raise ValueError(f"unknown setting {key!r}")
-            current = getattr(section, key)
-            setattr(section, key, type(current)(value) if isinstance(current, (int, float, str)) else value)
+            if key == "trust_remote_code":
+                cfg.trust_remote_code = bool(value)
+                continue
+            section, name = _section(cfg, key)
+            current = getattr(section, name)
+            setattr(section, name, type(current)(value) if isinstance(current, (int, float, str)) else value)
         return cfg
+
+    @staticmethod
+    def estimate(config: dict) -> dict:
+        """Trainable parameters (count and %) and a memory estimate for a RunConfig dict, before it starts."""
+        return plan.estimate(RunConfig.from_dict(config))
 
     def start(self, config: dict) -> str:
         """Queue a run from a RunConfig dict; returns the run id (it waits while another run trains).
@@ -134,3 +142,17 @@ class Lab:
 
     def classify(self, run_id: str, texts: list) -> list[dict]:
         return self.server.classify(run_id, texts)
+
+
+def _section(cfg: RunConfig, key: str):
+    """The config section and field a setting names: `epochs` (train), `format` (data), `lora.r`..."""
+    if "." in key:
+        head, name = key.split(".", 1)
+        section = getattr(cfg, head, None)
+        if section is None or not dataclasses.is_dataclass(section) or not hasattr(section, name):
+            raise ValueError(f"unknown setting {key!r}")
+        return section, name
+    for section in (cfg.train, cfg.data):
+        if hasattr(section, key) and key != "path":
+            return section, key
+    raise ValueError(f"unknown setting {key!r}")

@@ -55,7 +55,8 @@ def test_columns_mapped_by_hand_with_a_validation_file_reach_the_run_config(page
     upload(page, "upload", tmp_path / "visits.csv")
     expect(summary).to_contain_text("columns found: notes, verdict")
 
-    page.get_by_role("button", name="Format, columns and validation file").click()
+    expect(summary).to_contain_text("Map the file's columns under Format, columns and validation file")
+    expect(page.locator("#format")).to_be_visible()  # the panel opened itself
     choose(page, "format", re.compile(r"^classification"))
     expect(summary).to_contain_text("format classification needs `text`, `label`".replace("`", ""))
     choose(page, "col-text", re.compile(r"^notes$"))

@@ -156,3 +156,30 @@ def test_a_separate_validation_file_replaces_the_fraction(tmp_path):
     bad = write(tmp_path, "w.csv", "text,label\nd,x\ne,z\n")
     with pytest.raises(data.DataError, match="w.csv: labels not in the training file: z"):
         data.load_splits(DataConfig(path=train, val_path=bad), seed=1)
+
+
+def test_column_names_match_by_their_words_whatever_the_case(tmp_path):
+    ds = data.load(write(tmp_path, "k.csv", "Review Text,Sentiment Label,Rating\nLoved it,pos,5\nAwful,neg,1\n"))
+    assert ds.mapping == {"text": "Review Text", "label": "Sentiment Label"} and ds.labels == ["neg", "pos"]
+
+
+def test_semicolon_csv_and_an_excel_tab_separated_txt_read_as_tables(tmp_path):
+    semi = data.load(write(tmp_path, "s.csv", "text;label\nbon, très bon;pos\nmauvais;neg\n"))
+    assert semi.rows[0] == {"text": "bon, très bon", "label": "pos"} and "semicolon-separated" in semi.reason
+    (tmp_path / "export.txt").write_bytes("text\tlabel\ngood\tpos\nbad\tneg\n".encode("utf-16"))
+    tabbed = data.load(str(tmp_path / "export.txt"))
+    assert tabbed.format == "classification" and tabbed.rows[1] == {"text": "bad", "label": "neg"}
+
+
+def test_one_column_mapped_to_two_fields_is_refused(tmp_path):
+    path = write(tmp_path, "d.csv", "a,b\nx,y\nz,w\n")
+    with pytest.raises(data.DataError, match=r"column 'a' is mapped to more than one field \(text, label\)"):
+        data.load(path, columns={"text": "a", "label": "a"})
+
+
+def test_the_data_check_refuses_a_validation_file_with_unknown_labels(tmp_path):
+    from ftlab.service import Lab
+
+    train = write(tmp_path, "t.csv", "text,label\na,x\nb,y\n")
+    info = Lab.inspect(train, val_path=write(tmp_path, "v.csv", "text,label\nc,x\nd,maybe\n"))
+    assert not info["ok"] and "v.csv: labels not in the training file: maybe" in info["summary"]

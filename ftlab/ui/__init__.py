@@ -9,7 +9,7 @@ from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, train_tab
 from ftlab.ui.common import PRIVATE
 
 INTRO = """# ftlab: fine-tune, then compare base vs tuned
-**1. Data**: pick a sample or upload a CSV / JSONL / JSON file. **2. Train**: choose a model and method, press
+**1. Data**: pick a sample or upload a CSV, TSV, JSON(L), Parquet or TXT file. **2. Train**: choose a model and method, press
 Start and watch the loss. **3. Chat** or **4. Classify**: the base and the tuned model answer the same input
 side by side."""
 

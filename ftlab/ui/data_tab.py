@@ -50,7 +50,7 @@ def build(lab: Lab) -> DataTab:
         upload = gr.File(label="…or upload CSV, TSV, JSONL, JSON, Parquet or TXT (gzipped too)",
                          file_types=FILE_TYPES, elem_id="upload")
     summary = gr.Markdown("No dataset chosen yet.", elem_id="data-summary")
-    with gr.Accordion("Format, columns and validation file", open=False, elem_id="format-panel"):
+    with gr.Accordion("Format, columns and validation file", open=False, elem_id="format-panel") as panel:
         fmt = gr.Dropdown([("auto-detect", "")] + [(f"{f.name} ({f.task})", f.name) for f in FORMATS.values()],
                           value="", label="Format", elem_id="format",
                           info="Detected from the columns; override it when a file could be read more than one way.")
@@ -64,41 +64,50 @@ def build(lab: Lab) -> DataTab:
 
     def show(src: str, fmt_v: str = "", columns: dict | None = None, val: str = ""):
         if not src:
-            return ["", "", "", {}, "No dataset chosen yet.", None, ""] + column_updates({}, "")
+            return ["", "", "", {}, "No dataset chosen yet.", None, "", gr.update()] + column_updates({}, "")
         info = lab.inspect(src, fmt_v, columns, val)
         if not info["ok"]:
-            return [src, "", "", {}, "⚠️ This file can't be used yet.\n\n" + info["summary"], None,
-                    gr.update()] + column_updates({**info, "mapping": columns or {}}, fmt_v)  # keep their picks
+            hint = ("\n\nMap the file's columns under **Format, columns and validation file** below."
+                    if info.get("columns") else "")
+            return [src, "", "", {}, "⚠️ This file can't be used yet.\n\n" + info["summary"] + hint, None,
+                    gr.update(), gr.update(open=True) if hint else gr.update()] \
+                + column_updates({**info, "mapping": columns or {}}, fmt_v)  # keep their picks
         opts = {"format": info["format"], "columns": info["mapping"], "val_path": val}
         return [src, src, info["task"], opts, "✅ " + info["summary"], info["preview"],
-                gr.update()] + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v)
+                gr.update(), gr.update()] + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v)
 
     def pick(src, uploaded, val):
         kept = lab.keep_upload(src) if (src and uploaded) else src
         result = show(kept or "", "", None, val)
-        result[6] = ""  # a new file starts with auto-detection
+        result[6] = ""  # a new file starts with auto-detection, its own columns guessed
         return result
 
-    def remap(src, fmt_v, val, current, *values):
-        in_use = fmt_v or current.get("format", "")
-        fields = FORMATS[in_use].fields if in_use in FORMATS else FIELDS
-        return show(src, fmt_v, {n: v for n, v in zip(FIELDS, values) if v and n in fields}, val)
+    def chosen(fmt_v, values) -> dict:
+        """The user's mapping: every field they set (only the chosen format's, when they chose one)."""
+        fields = FORMATS[fmt_v].fields if fmt_v in FORMATS else FIELDS
+        return {n: v for n, v in zip(FIELDS, values) if v and n in fields}
 
-    def reformat(src, fmt_v, val):
-        return show(src, fmt_v, None, val)
+    def remap(src, fmt_v, val, *values):
+        columns = chosen(fmt_v, values)
+        return show(src, fmt_v, columns, val) + [columns]
 
-    def set_val(src, fmt_v, file, current, *values):
+    def reformat(src, fmt_v, val, *values):
+        columns = chosen(fmt_v, values) or None  # keep what fits the new format
+        return show(src, fmt_v, columns, val) + [columns or {}]
+
+    def set_val(src, fmt_v, file, columns):
         kept = lab.keep_upload(file) if file else ""
-        return [kept] + remap(src, fmt_v, kept, current, *values)
+        return [kept] + show(src, fmt_v, columns or None, kept) + [columns]
 
-    outputs = [source, path, task, options, summary, table, fmt, *dropdowns]
-    sample.change(lambda s, v: pick(s, False, v), [sample, val_path], outputs, **PRIVATE)
-    upload.upload(lambda f, v: pick(f, True, v), [upload, val_path], outputs, **PRIVATE)
-    upload.clear(lambda v: pick("", False, v), val_path, outputs, **PRIVATE)
-    fmt.input(reformat, [source, fmt, val_path], outputs, **PRIVATE)
+    mapped = gr.State({})  # the columns the user mapped by hand ({} while they are guessed)
+    outputs = [source, path, task, options, summary, table, fmt, panel, *dropdowns]
+    sample.change(lambda s, v: pick(s, False, v) + [{}], [sample, val_path], outputs + [mapped], **PRIVATE)
+    upload.upload(lambda f, v: pick(f, True, v) + [{}], [upload, val_path], outputs + [mapped], **PRIVATE)
+    upload.clear(lambda v: pick("", False, v) + [{}], val_path, outputs + [mapped], **PRIVATE)
+    fmt.input(reformat, [source, fmt, val_path, *dropdowns], outputs + [mapped], **PRIVATE)
     for dropdown in dropdowns:
-        dropdown.input(remap, [source, fmt, val_path, options, *dropdowns], outputs, **PRIVATE)
+        dropdown.input(remap, [source, fmt, val_path, *dropdowns], outputs + [mapped], **PRIVATE)
     for event in (val_upload.upload, val_upload.clear):
-        event(set_val, [source, fmt, val_upload, options, *dropdowns], [val_path, *outputs], **PRIVATE)
+        event(set_val, [source, fmt, val_upload, mapped], [val_path, *outputs, mapped], **PRIVATE)
     insight_panel.build(lab, path, task, options)
     return DataTab(path, task, options, summary)

@@ -1,4 +1,5 @@
-"""Train tab: model, method and a few settings; Start / Stop; live progress, loss and learning-rate curves."""
+"""Train tab: model, method, preset and settings (advanced ones folded away), the trainable parameters and a
+memory estimate before Start; Start / Stop and save / Cancel / Resume; live progress, loss and LR curves."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ftlab import optim, plan, presets
 from ftlab.config import DEFAULT_MODELS
-from ftlab.jobs import Busy
+from ftlab.jobs import RESUMABLE, Busy
+from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui.common import PRIVATE
 
@@ -27,7 +30,8 @@ def progress_markdown(snap: dict) -> str:
     pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
     eta = snap.get("eta")
     phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
-    lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}",
+    queued = f" (position {snap['queue_position']} in the queue)" if snap.get("queue_position") else ""
+    lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}{queued}",
              f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
              else "<progress style='width:100%'></progress>",
              f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
@@ -40,6 +44,9 @@ def progress_markdown(snap: dict) -> str:
     if snap.get("precision"):
         facts.append(f"precision {snap['precision']} on {snap.get('device', '?')}")
     lines.append(" · ".join(facts))
+    for key in ("note", "resumed"):
+        if snap.get(key):
+            lines.append(f"ℹ️ {snap[key]}")
     if snap.get("error"):
         lines.append(f"⚠️ {snap['error']}")
     return "\n\n".join(line for line in lines if line)
@@ -59,15 +66,64 @@ def runs_frame(lab: Lab) -> pd.DataFrame:
     return pd.DataFrame([{c: r.get(c) for c in columns} for r in lab.runs()], columns=columns)
 
 
+def settings_panel() -> dict:
+    """The advanced settings, keyed by their RunConfig setting name (see Lab.build_config)."""
+    c = {}
+    with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
+        with gr.Row():
+            c["max_steps"] = gr.Number(0, label="Max steps (0: use epochs)", precision=0, minimum=0)
+            c["grad_accum"] = gr.Number(1, label="Gradient accumulation", precision=0, minimum=1)
+            c["warmup_ratio"] = gr.Number(0.05, label="Warmup ratio", minimum=0, maximum=0.5, step=0.01)
+            c["weight_decay"] = gr.Number(0.0, label="Weight decay", minimum=0, step=0.01)
+            c["max_grad_norm"] = gr.Number(1.0, label="Max grad norm", minimum=0)
+        with gr.Row():
+            c["optimizer"] = gr.Dropdown(list(optim.OPTIMIZERS), value="adamw", label="Optimizer")
+            c["scheduler"] = gr.Dropdown(list(optim.SCHEDULERS), value="linear", label="LR schedule")
+            c["precision"] = gr.Dropdown(["auto", "fp32", "bf16", "fp16"], value="auto", label="Precision",
+                                         info="auto: bf16 where the device runs it faster")
+            c["seed"] = gr.Number(42, label="Seed", precision=0)
+        with gr.Row():
+            c["eval_every"] = gr.Number(0, label="Evaluate every N steps (0: 4 times)", precision=0, minimum=0)
+            c["save_every"] = gr.Number(0, label="Checkpoint every N steps (0: at each eval)", precision=0,
+                                        minimum=0)
+            c["early_stopping_patience"] = gr.Number(0, label="Early stopping patience (0: off)", precision=0,
+                                                     minimum=0)
+            c["early_stopping_metric"] = gr.Dropdown(["eval_loss", "eval_accuracy"], value="eval_loss",
+                                                     label="Early stopping on")
+            c["gradient_checkpointing"] = gr.Checkbox(False, label="Gradient checkpointing",
+                                                      info="Much less memory, ~30% slower")
+        with gr.Row():
+            c["lora.r"] = gr.Number(16, label="LoRA / DoRA rank r", precision=0, minimum=1)
+            c["lora.alpha"] = gr.Number(32, label="LoRA alpha", precision=0, minimum=1)
+            c["lora.dropout"] = gr.Number(0.0, label="LoRA dropout", minimum=0, maximum=0.9, step=0.05)
+            c["lora.targets"] = gr.Dropdown(["all-linear", "attention"], value="all-linear", allow_custom_value=True,
+                                            label="LoRA targets", info="or type module names: q_proj,v_proj")
+        with gr.Row():
+            c["freeze.last_layers"] = gr.Number(2, label="Freeze: train the last N layers", precision=0, minimum=1)
+            c["quant.bits"] = gr.Radio([4, 8], value=4, label="QLoRA bits")
+            c["prompt.virtual_tokens"] = gr.Number(20, label="Prefix / prompt: virtual tokens", precision=0,
+                                                   minimum=1)
+            c["trust_remote_code"] = gr.Checkbox(False, label="Trust remote code",
+                                                 info="Runs Python shipped with the model. Only for models you trust.")
+    return c
+
+
 def build(lab: Lab, data) -> TrainTab:
     run_id = gr.State(None)
+    methods_info = lab.methods()
+    usable = [(m["label"], m["name"]) for m in methods_info if not m["unavailable"]]
+    blocked = [f"{m['label']}: {m['unavailable']}" for m in methods_info if m["unavailable"]]
     with gr.Row():
         task = gr.Radio(["chat", "classify"], value="chat", label="Task", info="Set from the data you picked.")
         model = gr.Textbox(DEFAULT_MODELS["chat"], label="Base model", elem_id="model",
                            info="A Hugging Face Hub id or a local folder.")
-        usable = [(m["label"], m["name"]) for m in lab.methods() if not m["unavailable"]]
-        method = gr.Radio(usable, value="lora", label="Method",
-                          info=" ".join(f"{m['label']}: {m['help']}" for m in lab.methods()))
+        preset = gr.Dropdown(list(PRESETS), value=None, label="Preset", elem_id="preset",
+                             info="Fills in the settings below; each stays editable.")
+    helps = {m["name"]: f"**{m['label']}**: {m['help']}" for m in methods_info}
+    method = gr.Radio(usable, value="lora", label="Method", elem_id="method")
+    method_help = gr.Markdown(helps["lora"] + ("\n\nNot available here: " + "; ".join(blocked) if blocked else ""),
+                              elem_id="method-help")
+    method.change(lambda m: helps.get(m, ""), method, method_help, **PRIVATE)
     with gr.Row():
         epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", minimum=0.1, step=0.5, elem_id="epochs",
                            info="Passes over the training rows.")
@@ -77,9 +133,15 @@ def build(lab: Lab, data) -> TrainTab:
                           elem_id="batch-size", info="Rows per step; lower it if memory runs out.")
         max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0, minimum=8,
                             elem_id="max-length", info="Longer rows are cut to this many tokens.")
+    advanced = settings_panel()
+    with gr.Row():
+        plan_md = gr.Markdown("", elem_id="plan")
+        estimate_btn = gr.Button("↻ Parameters and memory", size="sm", elem_id="estimate")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="start")
-        stop = gr.Button("Stop and save", variant="stop", elem_id="stop")
+        stop = gr.Button("Stop and save", variant="stop", elem_id="stop", interactive=False)
+        cancel = gr.Button("Cancel (don't save)", elem_id="cancel", interactive=False)
+        resume = gr.Button("Resume from checkpoint", elem_id="resume", interactive=False)
     progress = gr.Markdown(progress_markdown({}), elem_id="progress")
     with gr.Row():
         loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss (train and eval)", elem_id="loss-plot")
@@ -89,6 +151,8 @@ def build(lab: Lab, data) -> TrainTab:
                                   elem_id="runs-table")
         refresh_runs = gr.Button("↻ Refresh", size="sm")
     timer = gr.Timer(1.0)
+    basics = {"epochs": epochs, "learning_rate": lr, "batch_size": batch, "max_length": max_len}
+    keys, fields = list(basics) + list(advanced), list(basics.values()) + list(advanced.values())
 
     def on_task(new_task: str, current: str):
         if not new_task or new_task == current:  # same task: keep what the user typed
@@ -96,30 +160,59 @@ def build(lab: Lab, data) -> TrainTab:
         d = TASK_DEFAULTS[new_task]
         return new_task, DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
 
-    def on_start(data_path, options, task_v, model_v, method_v, epochs_v, lr_v, batch_v, len_v):
-        if not data_path:
-            raise gr.Error("Pick a sample or upload a valid dataset in the Data tab first.")
+    def on_preset(name, task_v):
+        if not name:
+            return [gr.update()] * (len(fields) + 1)
+        values = presets.get(name, task_v or "chat")
+        return [values.get("method", gr.update())] + [values.get(k, gr.update()) for k in keys]
+
+    def config(data_path, options, task_v, model_v, method_v, values):
+        settings = {**dict(zip(keys, values)), **(options or {})}
+        return lab.build_config(task_v, data_path or "pirate_chat", model_v.strip(), method_v, **settings)
+
+    def on_estimate(data_path, options, task_v, model_v, method_v, *values):
         try:
-            cfg = lab.build_config(task_v, data_path, model_v.strip(), method_v, epochs=epochs_v,
-                                   learning_rate=lr_v, batch_size=batch_v, max_length=len_v, **(options or {}))
-            return lab.start(cfg.to_dict())
+            return plan.describe(lab.estimate(config(data_path, options, task_v, model_v, method_v, values).to_dict()))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+            return f"Can't estimate yet: {exc}"
+
+    def on_start(data_path, options, task_v, model_v, method_v, *values):
+        if not data_path:
+            gr.Warning("Pick a sample or upload a valid dataset in the Data tab first.")
+            return gr.update()
+        try:
+            return lab.start(config(data_path, options, task_v, model_v, method_v, values).to_dict())
         except Busy as exc:
             raise gr.Error(str(exc)) from None
         except ValueError as exc:
             raise gr.Error(f"Settings problem: {exc}") from None
+
+    def on_resume(rid):
+        try:
+            return lab.resume(rid)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
 
     def refresh(rid, last_state):
         snap = lab.status(rid) if rid else {}
         loss_df, lr_df = curves(snap.get("metrics", []))
         state = snap.get("state", "")
         table = runs_frame(lab) if state != last_state else gr.update()  # the list changes when a state does
-        return progress_markdown(snap), loss_df, lr_df, state, table
+        live = state in ("queued", "running", "stopping")
+        return (progress_markdown(snap), loss_df, lr_df, state, table, gr.update(interactive=state == "running"),
+                gr.update(interactive=live), gr.update(interactive=state in RESUMABLE))
 
+    inputs = [data.path, data.options, task, model, method, *fields]
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
-    start.click(on_start, [data.path, data.options, task, model, method, epochs, lr, batch, max_len], run_id, **PRIVATE)
+    preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)
+    for trigger in (estimate_btn.click, method.input, preset.input):
+        trigger(on_estimate, inputs, plan_md, **PRIVATE)
+    start.click(on_start, inputs, run_id, **PRIVATE)
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
+    cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
+    resume.click(on_resume, run_id, run_id, **PRIVATE)
     shown_state = gr.State("")
-    outputs = [progress, loss_plot, lr_plot, shown_state, runs_table]
+    outputs = [progress, loss_plot, lr_plot, shown_state, runs_table, stop, cancel, resume]
     timer.tick(refresh, [run_id, shown_state], outputs, **PRIVATE)
     run_id.change(refresh, [run_id, shown_state], outputs, **PRIVATE)
     refresh_runs.click(lambda: runs_frame(lab), None, runs_table, **PRIVATE)

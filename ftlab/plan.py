@@ -1,0 +1,63 @@
+"""Before Start: how many parameters a run will train, and roughly how much memory it needs.
+
+The model is built on PyTorch's meta device from its config (no weights are read, nothing is allocated) and the
+method is applied to it, so the trainable count is exact. Memory is an estimate: weights at their stored width,
+gradients and optimizer states for the trainable part, and activations for one batch.
+"""
+
+from __future__ import annotations
+
+from ftlab import methods, modeling
+from ftlab.config import RunConfig
+
+OPTIMIZER_BYTES = {"adamw": 8, "sgd": 4, "adafactor": 1, "adamw_8bit": 2}
+"""Optimizer state per trainable parameter (fp32 moments; Adafactor factorises them)."""
+
+
+def _meta_model(cfg: RunConfig, path):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
+    with torch.device("meta"):
+        if cfg.task == "classify":
+            config.num_labels = 2
+            return AutoModelForSequenceClassification.from_config(config, trust_remote_code=cfg.trust_remote_code)
+        return AutoModelForCausalLM.from_config(config, trust_remote_code=cfg.trust_remote_code)
+
+
+def _trainable(cfg: RunConfig, model) -> tuple[int, int, int]:
+    """(trainable, total, base) parameter counts after applying the run's method to `model`."""
+    base = sum(p.numel() for p in model.parameters())
+    method = methods.get(cfg.method)
+    applied = methods.Lora.apply(method, model, cfg) if isinstance(method, methods.QLora) else method.apply(model, cfg)
+    trainable, total = methods.trainable_parameters(applied)
+    return trainable, total, base
+
+
+def estimate(cfg: RunConfig) -> dict:
+    """{"trainable", "total", "percent", "memory_gb", "parts"}: parameter counts and a memory estimate in GB."""
+    path = modeling.resolve(cfg.model_ref()).path
+    model = _meta_model(cfg, path)
+    trainable, total, base = _trainable(cfg, model)
+    config = model.config
+    hidden = getattr(config, "hidden_size", 768)
+    layers = getattr(config, "num_hidden_layers", 12)
+    vocab = getattr(config, "vocab_size", 32000) if cfg.task == "chat" else 2
+    width = 0.5 if cfg.method == "qlora" and cfg.quant.bits == 4 else 1 if cfg.method == "qlora" else 4
+    tokens = cfg.train.batch_size * cfg.train.max_length
+    per_layer = 1 if cfg.train.gradient_checkpointing else layers
+    parts = {
+        "weights": base * width + (total - base) * 4,
+        "gradients": trainable * 4,
+        "optimizer": trainable * OPTIMIZER_BYTES.get(cfg.train.optimizer, 8),
+        "activations": tokens * (hidden * 18 * per_layer + vocab * 8),
+    }
+    return {"trainable": trainable, "total": total, "percent": 100 * trainable / max(total, 1),
+            "memory_gb": sum(parts.values()) / 1e9, "parts": {k: v / 1e9 for k, v in parts.items()}}
+
+
+def describe(result: dict) -> str:
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in result["parts"].items())
+    return (f"Trains **{result['trainable']:,}** of {result['total']:,} parameters (**{result['percent']:.3g} %**) · "
+            f"estimated memory **{result['memory_gb']:.1f} GB** ({parts} GB)")
