@@ -2,6 +2,11 @@
 
     python -m ftlab train run.yaml     train from a config (any run's config.yaml re-runs as it is)
     python -m ftlab runs               list runs under $FTLAB_HOME/runs
+    python -m ftlab export RUN --out DIR [--merge]
+                                       write a run's adapter (or, with --merge, the base with it folded in)
+    python -m ftlab resume RUN         go on from a stopped, interrupted or failed run's last checkpoint
+
+Multi-GPU / multi-machine data parallel: accelerate launch -m ftlab train run.yaml (see the README).
 """
 
 from __future__ import annotations
@@ -15,19 +20,23 @@ def _print_event(record: dict) -> None:
     print(fields, flush=True)
 
 
-def cmd_train(path: str) -> int:
+def cmd_train(path: str, resume_id: str = "") -> int:
     from ftlab import train
     from ftlab.config import RunConfig
     from ftlab.runs import RunDir
 
-    cfg = RunConfig.from_yaml(path)
+    run = RunDir(resume_id) if resume_id else None
+    if run is not None and not run.exists():
+        print(f"no run {resume_id}", file=sys.stderr)
+        return 2
+    cfg = run.config() if run is not None else RunConfig.from_yaml(path)
     problems = cfg.validate()
     if problems:
         print("config problems:\n" + "\n".join(f"- {p}" for p in problems), file=sys.stderr)
         return 2
-    run = RunDir.create(cfg)
+    run = run or RunDir.create(cfg)
     print(f"run {run.id} -> {run.path}", flush=True)
-    result = train.run(cfg, run, on_event=_print_event)
+    result = train.run(cfg, run, on_event=_print_event, resume=bool(resume_id))
     print(f"{result.state} at step {result.step}" + (f": {result.error}" if result.error else ""), flush=True)
     return 0 if result.state == "completed" else 1
 
@@ -41,14 +50,37 @@ def cmd_runs() -> int:
     return 0
 
 
+def cmd_export(run_id: str, out: str, merge: bool) -> int:
+    from ftlab.export import export
+
+    try:
+        folder = export(run_id, out, merge)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"{'merged model' if merge else 'weights'} of {run_id} -> {folder}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftlab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="train from a YAML config").add_argument("config")
     sub.add_parser("runs", help="list runs")
+    export = sub.add_parser("export", help="write a run's weights to a folder")
+    export.add_argument("run")
+    export.add_argument("--out", required=True)
+    export.add_argument("--merge", action="store_true", help="fold the adapter into the base model")
+    sub.add_parser("resume", help="go on from a run's last checkpoint").add_argument("run")
     args = parser.parse_args(argv)
-    return cmd_train(args.config) if args.command == "train" else cmd_runs()
+    if args.command == "train":
+        return cmd_train(args.config)
+    if args.command == "resume":
+        return cmd_train("", args.run)
+    if args.command == "export":
+        return cmd_export(args.run, args.out, args.merge)
+    return cmd_runs()
 
 
 if __name__ == "__main__":

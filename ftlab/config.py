@@ -100,6 +100,9 @@ class TrainConfig:
     """adamw | sgd | adafactor | adamw_8bit (bitsandbytes)."""
     scheduler: str = "linear"
     """linear | cosine | constant, after warmup_ratio of the steps warming up."""
+    auto_batch_size: bool = False
+    """Before training, halve the batch size until the longest rows fit in memory (gradient accumulation keeps
+    the effective batch)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: much less memory, ~30% slower steps."""
     early_stopping_patience: int = 0

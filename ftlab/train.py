@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import checkpoints, encode, methods, modeling, optim, precision
+from ftlab import checkpoints, encode, memory, methods, modeling, optim, precision
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
 
@@ -299,8 +299,6 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         cancel: threading.Event | None = None) -> RunResult:
     """Train `cfg` into `run_dir` (going on from its last usable checkpoint when `resume`); never raises:
     failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving."""
-    import torch
-
     stop = stop or threading.Event()
     restored = _restored(run_dir) if resume else None
     trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel)
@@ -309,6 +307,8 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         run_dir.write_status(state="running", started=time.time(), error="", finished=None,
                              phase="loading model and data; a bundled model's first use converts it once, ~40 s")
         s = setup(cfg)
+        if cfg.train.auto_batch_size and not restored:
+            _fit_batch_size(cfg, s, run_dir)
         trainer.total, trainer.per_epoch = _total_steps(cfg, len(s.train))
         trainable, total = methods.trainable_parameters(s.model)
         run_dir.write_status(phase="training", total_steps=trainer.total, trainable_params=trainable,
@@ -324,15 +324,37 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
         return RunResult(state, step)
     except Exception as exc:  # noqa: BLE001 - a failed run must never take the app down
-        expected = isinstance(exc, (data_mod.DataError, modeling.ModelNotFound, ValueError, FloatingPointError,
-                                    torch.OutOfMemoryError))
+        expected = memory.is_oom(exc) or isinstance(exc, (data_mod.DataError, modeling.ModelNotFound, ValueError,
+                                                            FloatingPointError))
         log.warning("run %s failed: %s", run_dir.id, exc, exc_info=not expected)  # tracebacks for surprises only
         message = _explain(exc, cfg)
         run_dir.write_status(state="failed", phase="done", error=message, finished=time.time())
         return RunResult("failed", run_dir.status().get("step", 0), message)
     finally:
         del s
-        _release_memory()
+        memory.release()
+
+
+def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
+    """Find the largest batch (from the configured one, halving) whose longest rows train without running out of
+    memory; keep the effective batch with gradient accumulation."""
+    longest = sorted(s.train, key=lambda e: len(e["input_ids"]), reverse=True)
+
+    def try_batch(size: int) -> None:
+        try:
+            with _autocast(s):
+                s.model(**_tensors(s, longest[:size])).loss.backward()
+        finally:
+            s.model.zero_grad(set_to_none=True)
+
+    asked = cfg.train.batch_size
+    size = memory.largest_batch(try_batch, min(asked, len(longest)))
+    if size < asked:
+        cfg.train.grad_accum *= -(-asked // size)
+        cfg.train.batch_size = size
+    run_dir.write_status(note=None, batch_size=size, grad_accum=cfg.train.grad_accum,
+                         auto_batch=f"auto batch size: {size} (asked {asked}), gradient accumulation "
+                                    f"{cfg.train.grad_accum}")
 
 
 def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
@@ -348,9 +370,7 @@ def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
 
 
 def _explain(exc: Exception, cfg: RunConfig) -> str:
-    import torch
-
-    if isinstance(exc, torch.OutOfMemoryError):
+    if memory.is_oom(exc):
         smaller = max(1, cfg.train.batch_size // 2)
         return (f"out of memory at batch size {cfg.train.batch_size}: try {smaller} or gradient checkpointing "
                 "(or a shorter max length)")
@@ -358,10 +378,3 @@ def _explain(exc: Exception, cfg: RunConfig) -> str:
         return "data problems:\n" + str(exc)
     return f"{type(exc).__name__}: {exc}"
 
-
-def _release_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

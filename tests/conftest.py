@@ -81,12 +81,10 @@ def app_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("app-home")
 
 
-@pytest.fixture(scope="session")
-def app_url(app_home):
-    """The real app (`python app.py`) on a free local port, with its own FTLAB_HOME; its log on failure."""
-    home = app_home
+def launch_app(home: Path) -> tuple[subprocess.Popen, str]:
+    """Start the real app (`python app.py`) on a free local port with FTLAB_HOME=home; (process, url)."""
     port = free_port()
-    log = open(home / "app.log", "w")
+    log = open(home / "app.log", "a")
     env = {**os.environ, "FTLAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -97,16 +95,24 @@ def app_url(app_home):
             raise RuntimeError("app exited:\n" + (home / "app.log").read_text())
         try:
             urllib.request.urlopen(url, timeout=2)
-            break
+            return proc, url
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("app did not start:\n" + (home / "app.log").read_text())
-    yield url
+    proc.kill()
+    raise RuntimeError("app did not start:\n" + (home / "app.log").read_text())
+
+
+def stop_app(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_home):
+    """The real app on a free local port, with its own FTLAB_HOME (its log is app.log there)."""
+    proc, url = launch_app(app_home)
+    yield url
+    stop_app(proc)

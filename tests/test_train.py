@@ -89,15 +89,21 @@ def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_ou
         small = JobManager(max_waiting=2)
         for _ in range(4):  # one running (once the worker has taken it), two waiting, one too many
             small.start(chat_config(tiny_llama, max_steps=10_000))
-    for run_id in [small.active_id(), *small.waiting_ids()]:
-        small.cancel(run_id)
+    deadline = time.time() + 60
+    while (small.active_id() or small.waiting_ids()) and time.time() < deadline:  # the worker may be mid-pick
+        for run_id in [small.active_id(), *small.waiting_ids()]:
+            if run_id:
+                small.cancel(run_id)
+        time.sleep(0.05)
 
 
 def test_cancel_ends_a_running_job_without_saving(tiny_llama):
     jobs = JobManager()
     run_id = jobs.start(chat_config(tiny_llama, max_steps=10_000))
-    while jobs.snapshot(run_id).get("step", 0) < 1:
+    deadline = time.time() + 120
+    while jobs.snapshot(run_id).get("step", 0) < 1 and time.time() < deadline:
         time.sleep(0.1)
+    assert jobs.snapshot(run_id)["state"] == "running", jobs.snapshot(run_id).get("error")
     assert jobs.cancel(run_id)
     snap = jobs.wait(run_id, timeout=120)
     assert snap["state"] == "cancelled" and RunDir(run_id).weights_dir() is None

@@ -1,0 +1,41 @@
+"""Running out of memory: recognise it (CUDA raises torch.OutOfMemoryError; the CPU allocator a RuntimeError),
+give the memory back, and find the largest batch that fits (`train.auto_batch_size`).
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def is_oom(exc: BaseException) -> bool:
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
+def release() -> None:
+    """Collect garbage and empty the CUDA cache, so the next run (or the app) gets the memory back."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def largest_batch(try_batch, start: int) -> int:
+    """The largest batch size from `start`, halving, for which `try_batch(size)` runs without running out of
+    memory (1 is returned untried: if that fails, training will say so)."""
+    size = max(1, start)
+    while size > 1:
+        try:
+            try_batch(size)
+            return size
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest goes on up
+            if not is_oom(exc):
+                raise
+        release()
+        size //= 2
+    return 1

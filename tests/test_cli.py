@@ -1,0 +1,50 @@
+"""The headless CLI on the app's engine: a run started the way the UI starts it re-runs from its config.yaml to
+the same losses; export writes the adapter, or the merged model that loads with plain transformers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ftlab import infer
+from ftlab.__main__ import main
+from ftlab.jobs import JobManager
+from ftlab.runs import RunDir
+from ftlab.service import Lab
+
+
+@pytest.fixture(scope="module")
+def ui_run(tiny_llama) -> str:
+    """A LoRA run started like the Train tab starts one (Lab.build_config -> JobManager)."""
+    cfg = Lab.build_config("chat", "pirate_chat", str(tiny_llama), "lora", max_steps=6, learning_rate=5e-3,
+                           batch_size=2, max_length=64)
+    jobs = JobManager()
+    run_id = jobs.start(cfg)
+    assert jobs.wait(run_id, timeout=300)["state"] == "completed"
+    return run_id
+
+
+def losses(run_id: str) -> list[float]:
+    return [m["train_loss"] for m in RunDir(run_id).metrics() if "train_loss" in m]
+
+
+def test_a_ui_runs_config_reruns_headless_to_the_same_losses(ui_run, capsys):
+    assert main(["train", str(RunDir(ui_run).path / "config.yaml")]) == 0
+    rerun = capsys.readouterr().out.split()[1]
+    assert rerun != ui_run and losses(rerun) == pytest.approx(losses(ui_run), rel=1e-5)
+
+
+def test_export_writes_the_adapter_and_the_merged_model(ui_run, tmp_path, capsys):
+    from transformers import AutoModelForCausalLM
+
+    assert main(["export", ui_run, "--out", str(tmp_path / "adapter")]) == 0
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+    assert main(["export", ui_run, "--out", str(tmp_path / "merged"), "--merge"]) == 0
+    assert not list((tmp_path / "merged").glob("*.bin")) and not list((tmp_path / "merged").glob("adapter_*"))
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
+    tuned = infer.load_pair(ui_run).tuned
+    ids = torch.tensor([[1, 422, 1234, 88, 9]])
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-4)
+    assert main(["export", ui_run, "--out", str(tmp_path / "merged")]) == 2
+    assert "is not empty" in capsys.readouterr().err

@@ -1,0 +1,66 @@
+"""Running out of memory, for real: a child process caps its address space, so a too-large batch fails inside the
+training step's own allocation. The run fails with a message naming the batch size to try, the memory comes back
+and the next run in the same process completes; auto batch size finds a batch that fits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD = r"""
+import json, resource, sys
+from ftlab import train
+from ftlab.config import RunConfig
+from ftlab.runs import RunDir
+
+def config(batch, auto=False):
+    cfg = RunConfig(task="chat", model=sys.argv[1], method="lora")
+    cfg.data.path, cfg.data.val_fraction = "pirate_chat", 0
+    cfg.train.max_steps, cfg.train.batch_size, cfg.train.auto_batch_size = 1, batch, auto
+    return cfg
+
+train.setup(config(1))  # load everything once, then cap what the process may add: about 1.5 GB
+used = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (used + 1_500_000_000, resource.RLIM_INFINITY))
+results = {}
+for name, cfg in (("too_big", config(160)), ("after", config(2)), ("auto", config(160, auto=True))):
+    run = RunDir.create(cfg)
+    result = train.run(cfg, run)
+    results[name] = {"state": result.state, "error": result.error, "status": run.status()}
+print("RESULT " + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def outcome(tiny_llama, tmp_path_factory):
+    home = tmp_path_factory.mktemp("oom-home")
+    env = {**os.environ, "FTLAB_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(tiny_llama)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def test_out_of_memory_fails_the_run_with_the_batch_size_to_try(outcome):
+    too_big = outcome["too_big"]
+    assert too_big["state"] == "failed"
+    assert too_big["error"].startswith("out of memory at batch size 160: try 80 or gradient checkpointing")
+
+
+def test_after_out_of_memory_a_new_run_completes(outcome):
+    assert outcome["after"]["state"] == "completed", outcome["after"]["error"]
+
+
+def test_auto_batch_size_finds_a_batch_that_fits(outcome):
+    auto = outcome["auto"]
+    assert auto["state"] == "completed", auto["error"]
+    size, accum = auto["status"]["batch_size"], auto["status"]["grad_accum"]
+    assert 1 <= size < 160 and size * accum >= 160
+    assert auto["status"]["auto_batch"].startswith(f"auto batch size: {size} (asked 160)")
