@@ -21,7 +21,7 @@ def _print_event(record: dict) -> None:
 
 
 def cmd_train(path: str, resume_id: str = "") -> int:
-    from ftlab import train
+    from ftlab import parallel, train
     from ftlab.config import RunConfig
     from ftlab.runs import RunDir
 
@@ -34,10 +34,12 @@ def cmd_train(path: str, resume_id: str = "") -> int:
     if problems:
         print("config problems:\n" + "\n".join(f"- {p}" for p in problems), file=sys.stderr)
         return 2
-    run = run or RunDir.create(cfg)
-    print(f"run {run.id} -> {run.path}", flush=True)
-    result = train.run(cfg, run, on_event=_print_event, resume=bool(resume_id))
-    print(f"{result.state} at step {result.step}" + (f": {result.error}" if result.error else ""), flush=True)
+    group = parallel.group()  # one process, or one of several under `accelerate launch`
+    run = run or RunDir(group.share(RunDir.create(cfg).id if group.main else None))
+    say = print if group.main else (lambda *a, **k: None)
+    say(f"run {run.id} -> {run.path}" + (f" ({group.world} processes)" if group.distributed else ""), flush=True)
+    result = train.run(cfg, run, on_event=_print_event, resume=bool(resume_id), group=group)
+    say(f"{result.state} at step {result.step}" + (f": {result.error}" if result.error else ""), flush=True)
     return 0 if result.state == "completed" else 1
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import checkpoints, encode, memory, methods, modeling, optim, precision
+from ftlab import checkpoints, encode, memory, methods, modeling, optim, parallel, precision
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
 
@@ -55,7 +55,7 @@ def _examples(cfg: RunConfig, splits: data_mod.Splits, tok) -> tuple[list, list]
     return encode_all(splits.train), encode_all(splits.val)
 
 
-def setup(cfg: RunConfig) -> Setup:
+def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     """Load data, tokenizer and model, and apply the method."""
     import torch
 
@@ -69,7 +69,7 @@ def setup(cfg: RunConfig) -> Setup:
     method = methods.get(cfg.method)
     if method.unavailable():
         raise RuntimeError(f"{method.label} cannot run here: {method.unavailable()}")
-    device = modeling.device()
+    device = device or modeling.device()
     dtype = precision.autocast_dtype(cfg.train.precision, device)
     torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
     where = modeling.resolve(cfg.model_ref()).path
@@ -124,18 +124,22 @@ def evaluate(s: Setup, batch_size: int) -> dict:
     return result
 
 
-def _total_steps(cfg: RunConfig, n_train: int) -> tuple[int, int]:
+def _total_steps(cfg: RunConfig, n_train: int, processes: int = 1) -> tuple[int, int]:
     batches = math.ceil(n_train / cfg.train.batch_size)
-    per_epoch = max(1, math.ceil(batches / cfg.train.grad_accum))
+    per_epoch = max(1, math.ceil(batches / (cfg.train.grad_accum * processes)))
     total = cfg.train.max_steps or max(1, math.ceil(cfg.train.epochs * per_epoch))
     return total, per_epoch
 
 
-def _batches(cfg: RunConfig, s: Setup):
-    """Endless stream of length-grouped batches, reshuffled each epoch."""
-    epoch = 0
+def _batches(cfg: RunConfig, s: Setup, group: parallel.Group):
+    """Endless stream of length-grouped batches, reshuffled each epoch; each process of a data-parallel group
+    takes every n-th one."""
+    epoch, index = 0, 0
     while True:
-        yield from encode.length_grouped_batches(s.train, cfg.train.batch_size, cfg.train.seed + epoch)
+        for batch in encode.length_grouped_batches(s.train, cfg.train.batch_size, cfg.train.seed + epoch):
+            if index % group.world == group.rank:
+                yield batch
+            index += 1
         epoch += 1
 
 
@@ -177,8 +181,12 @@ class Trainer:
     """One run's training loop; `run()` is the public entry point."""
 
     def __init__(self, cfg: RunConfig, run: RunDir, stop: threading.Event, on_event: Callable | None,
-                 restored: checkpoints.Restored | None = None, cancel: threading.Event | None = None):
+                 restored: checkpoints.Restored | None = None, cancel: threading.Event | None = None,
+                 group: parallel.Group | None = None):
         self.cfg, self.run, self.stop, self.on_event = cfg, run, stop, on_event or (lambda e: None)
+        self.group = group or parallel.Group()
+        self.forward = None
+        """The model the training step calls: wrapped for gradient averaging in a data-parallel group."""
         self.restored, self.cancel = restored, cancel or threading.Event()
         self.total, self.per_epoch = 0, 1
         self.started = self.train_started = time.time()
@@ -187,10 +195,13 @@ class Trainer:
         self.note = ""
 
     def emit(self, record: dict) -> None:
-        self.run.append_metrics(record)
-        self.on_event(record)
+        if self.group.main:
+            self.run.append_metrics(record)
+            self.on_event(record)
 
     def status(self, step: int, **fields) -> None:
+        if not self.group.main:
+            return
         now = time.time()
         done = step - (self.restored.step if self.restored else 0)
         eta = (now - self.train_started) / done * (self.total - step) if done > 0 else None
@@ -205,7 +216,7 @@ class Trainer:
 
     def eval_and_log(self, s: Setup, step: int) -> dict:
         result = evaluate(s, self.cfg.train.batch_size)
-        if result:
+        if result and self.group.main:
             self.emit({"step": step, "time": time.time() - self.started, **result})
             self.run.write_status(**result)
         return result
@@ -213,6 +224,8 @@ class Trainer:
     def checkpoint(self, s: Setup, step: int, opt, sched) -> None:
         import torch
 
+        if not self.group.main:
+            return
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                  "early": self.early.state()}
         checkpoints.save(self.run.path, step, s.model, state)
@@ -244,7 +257,7 @@ class Trainer:
             tensors = _tensors(s, next(batches))
             tokens += int(tensors["attention_mask"].sum())
             with _autocast(s):
-                loss = s.model(**tensors).loss / t.grad_accum
+                loss = (self.forward or s.model)(**tensors).loss / t.grad_accum
             loss.backward()
             loss_sum += loss.detach().float().cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
@@ -257,9 +270,10 @@ class Trainer:
         t = self.cfg.train
         params, opt, sched = self.optimizer(s)
         step = self.restore(s, opt, sched)
+        self.forward = self.group.wrap(s.model)
         eval_every = t.eval_every or max(1, self.total // 4)
         save_every = t.save_every or eval_every
-        batches = _batches(self.cfg, s)
+        batches = _batches(self.cfg, s, self.group)
         for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
             next(batches)
         s.model.train()
@@ -296,30 +310,34 @@ class Trainer:
 
 def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         on_event: Callable[[dict], None] | None = None, resume: bool = False,
-        cancel: threading.Event | None = None) -> RunResult:
+        cancel: threading.Event | None = None, group: parallel.Group | None = None) -> RunResult:
     """Train `cfg` into `run_dir` (going on from its last usable checkpoint when `resume`); never raises:
-    failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving."""
+    failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving.
+    In a data-parallel `group` (accelerate launch) only the main process writes the run directory."""
+    group = group or parallel.Group()
+    run_dir = run_dir if group.main else ReadOnlyRun(run_dir.id)
     stop = stop or threading.Event()
     restored = _restored(run_dir) if resume else None
-    trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel)
+    trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group)
     s = None
     try:
         run_dir.write_status(state="running", started=time.time(), error="", finished=None,
                              phase="loading model and data; a bundled model's first use converts it once, ~40 s")
-        s = setup(cfg)
+        s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         if cfg.train.auto_batch_size and not restored:
             _fit_batch_size(cfg, s, run_dir)
-        trainer.total, trainer.per_epoch = _total_steps(cfg, len(s.train))
+        trainer.total, trainer.per_epoch = _total_steps(cfg, len(s.train), group.world)
         trainable, total = methods.trainable_parameters(s.model)
         run_dir.write_status(phase="training", total_steps=trainer.total, trainable_params=trainable,
                              total_params=total, n_train=len(s.train), n_val=len(s.val), labels=s.labels,
-                             precision=precision.describe(s.autocast), device=s.device)
+                             precision=precision.describe(s.autocast), device=s.device, processes=group.world)
         step = trainer.train(s)
         if trainer.cancel.is_set():
             trainer.status(step, state="cancelled", phase="done", finished=time.time())
             return RunResult("cancelled", step)
         run_dir.write_status(phase="saving")
-        save(s, run_dir, methods.get(cfg.method).adapter)
+        if group.main:
+            save(s, run_dir, methods.get(cfg.method).adapter)
         state = "stopped" if step < trainer.total and not trainer.note else "completed"
         trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
         return RunResult(state, step)
@@ -333,6 +351,19 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     finally:
         del s
         memory.release()
+
+
+class ReadOnlyRun(RunDir):
+    """The run directory as the other processes of a data-parallel group see it: they read, the main one writes."""
+
+    def write_status(self, **fields) -> dict:
+        return self.status()
+
+    def append_metrics(self, record: dict) -> None:
+        pass
+
+    def keep_metrics_until(self, step: int) -> None:
+        pass
 
 
 def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
