@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from ftlab import optim, plan, presets
+from ftlab import plan, presets
 from ftlab.config import DEFAULT_MODELS
 from ftlab.jobs import RESUMABLE, Busy
 from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.settings_panel import settings_panel
 
 
 @dataclass
@@ -61,51 +62,13 @@ def curves(metrics: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame(lr or None, columns=["step", "lr"]))
 
 
+def run_choices(lab: Lab) -> list[tuple[str, str]]:
+    return [(f"{r['run_id']} ({r['state']})", r["run_id"]) for r in lab.runs()]
+
+
 def runs_frame(lab: Lab) -> pd.DataFrame:
     columns = ["run_id", "state", "task", "method", "model", "data", "step", "loss", "eval_loss"]
     return pd.DataFrame([{c: r.get(c) for c in columns} for r in lab.runs()], columns=columns)
-
-
-def settings_panel() -> dict:
-    """The advanced settings, keyed by their RunConfig setting name (see Lab.build_config)."""
-    c = {}
-    with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
-        with gr.Row():
-            c["max_steps"] = gr.Number(0, label="Max steps (0: use epochs)", precision=0, minimum=0)
-            c["grad_accum"] = gr.Number(1, label="Gradient accumulation", precision=0, minimum=1)
-            c["warmup_ratio"] = gr.Number(0.05, label="Warmup ratio", minimum=0, maximum=0.5, step=0.01)
-            c["weight_decay"] = gr.Number(0.0, label="Weight decay", minimum=0, step=0.01)
-            c["max_grad_norm"] = gr.Number(1.0, label="Max grad norm", minimum=0)
-        with gr.Row():
-            c["optimizer"] = gr.Dropdown(list(optim.OPTIMIZERS), value="adamw", label="Optimizer")
-            c["scheduler"] = gr.Dropdown(list(optim.SCHEDULERS), value="linear", label="LR schedule")
-            c["precision"] = gr.Dropdown(["auto", "fp32", "bf16", "fp16"], value="auto", label="Precision",
-                                         info="auto: bf16 where the device runs it faster")
-            c["seed"] = gr.Number(42, label="Seed", precision=0)
-        with gr.Row():
-            c["eval_every"] = gr.Number(0, label="Evaluate every N steps (0: 4 times)", precision=0, minimum=0)
-            c["save_every"] = gr.Number(0, label="Checkpoint every N steps (0: at each eval)", precision=0,
-                                        minimum=0)
-            c["early_stopping_patience"] = gr.Number(0, label="Early stopping patience (0: off)", precision=0,
-                                                     minimum=0)
-            c["early_stopping_metric"] = gr.Dropdown(["eval_loss", "eval_accuracy"], value="eval_loss",
-                                                     label="Early stopping on")
-            c["gradient_checkpointing"] = gr.Checkbox(False, label="Gradient checkpointing",
-                                                      info="Much less memory, ~30% slower")
-        with gr.Row():
-            c["lora.r"] = gr.Number(16, label="LoRA / DoRA rank r", precision=0, minimum=1)
-            c["lora.alpha"] = gr.Number(32, label="LoRA alpha", precision=0, minimum=1)
-            c["lora.dropout"] = gr.Number(0.0, label="LoRA dropout", minimum=0, maximum=0.9, step=0.05)
-            c["lora.targets"] = gr.Dropdown(["all-linear", "attention"], value="all-linear", allow_custom_value=True,
-                                            label="LoRA targets", info="or type module names: q_proj,v_proj")
-        with gr.Row():
-            c["freeze.last_layers"] = gr.Number(2, label="Freeze: train the last N layers", precision=0, minimum=1)
-            c["quant.bits"] = gr.Radio([4, 8], value=4, label="QLoRA bits")
-            c["prompt.virtual_tokens"] = gr.Number(20, label="Prefix / prompt: virtual tokens", precision=0,
-                                                   minimum=1)
-            c["trust_remote_code"] = gr.Checkbox(False, label="Trust remote code",
-                                                 info="Runs Python shipped with the model. Only for models you trust.")
-    return c
 
 
 def build(lab: Lab, data) -> TrainTab:
@@ -137,6 +100,9 @@ def build(lab: Lab, data) -> TrainTab:
     with gr.Row():
         plan_md = gr.Markdown("", elem_id="plan")
         estimate_btn = gr.Button("↻ Parameters and memory", size="sm", elem_id="estimate")
+    with gr.Row():
+        shown_run = gr.Dropdown(run_choices(lab), value=None, label="Run shown below", elem_id="train-run",
+                                info="The run you start is shown; pick another to watch, stop, cancel or resume it.")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="start")
         stop = gr.Button("Stop and save", variant="stop", elem_id="stop", interactive=False)
@@ -197,10 +163,12 @@ def build(lab: Lab, data) -> TrainTab:
         snap = lab.status(rid) if rid else {}
         loss_df, lr_df = curves(snap.get("metrics", []))
         state = snap.get("state", "")
-        table = runs_frame(lab) if state != last_state else gr.update()  # the list changes when a state does
+        changed = state != last_state  # the list of runs changes when a state does
+        table = runs_frame(lab) if changed else gr.update()
+        picker = gr.update(choices=run_choices(lab), value=rid) if changed else gr.update()
         live = state in ("queued", "running", "stopping")
         return (progress_markdown(snap), loss_df, lr_df, state, table, gr.update(interactive=state == "running"),
-                gr.update(interactive=live), gr.update(interactive=state in RESUMABLE))
+                gr.update(interactive=live), gr.update(interactive=state in RESUMABLE), picker)
 
     inputs = [data.path, data.options, task, model, method, *fields]
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
@@ -212,8 +180,9 @@ def build(lab: Lab, data) -> TrainTab:
     cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
     resume.click(on_resume, run_id, run_id, **PRIVATE)
     shown_state = gr.State("")
-    outputs = [progress, loss_plot, lr_plot, shown_state, runs_table, stop, cancel, resume]
+    outputs = [progress, loss_plot, lr_plot, shown_state, runs_table, stop, cancel, resume, shown_run]
     timer.tick(refresh, [run_id, shown_state], outputs, **PRIVATE)
     run_id.change(refresh, [run_id, shown_state], outputs, **PRIVATE)
     refresh_runs.click(lambda: runs_frame(lab), None, runs_table, **PRIVATE)
+    shown_run.input(lambda rid: rid, shown_run, run_id, **PRIVATE)
     return TrainTab(run_id, lab.current_run)
