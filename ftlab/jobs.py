@@ -30,6 +30,8 @@ class Job:
     run: RunDir
     cfg: RunConfig
     resume: bool = False
+    previous: str = ""
+    """A queued resume: the state to go back to if it is taken out of the queue."""
     stop: threading.Event = field(default_factory=threading.Event)
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -66,8 +68,8 @@ class JobManager:
             if state not in RESUMABLE:
                 raise ValueError(f"run {run_id} is {state}; only a {', '.join(RESUMABLE)} run can be resumed")
             self._check_room()
-            run.write_status(state="queued", error="", note=None)
-            return self._enqueue(Job(run, run.config(), resume=True))
+            run.write_status(state="queued", note=None)
+            return self._enqueue(Job(run, run.config(), resume=True, previous=state))
 
     def _check_room(self) -> None:
         if len(self._waiting) >= self._max_waiting:
@@ -122,7 +124,10 @@ class JobManager:
 
     def _drop(self, job: Job, why: str) -> bool:
         self._waiting.remove(job)
-        job.run.write_status(state="cancelled", note=why, finished=time.time())
+        if job.previous:  # a resume that never started: the run is as it was, still resumable
+            job.run.write_status(state=job.previous, note=f"resume {why}")
+        else:
+            job.run.write_status(state="cancelled", note=why, finished=time.time())
         job.done.set()
         return True
 

@@ -118,6 +118,13 @@ def test_an_interrupted_run_resumes_in_the_queue_and_completes(tiny_llama):
     assert JobManager().snapshot(run_id)["state"] == "interrupted"
     with pytest.raises(ValueError, match="only a stopped, interrupted, failed run can be resumed"):
         jobs.resume(jobs.start(chat_config(tiny_llama, max_steps=1)))
+    busy = JobManager()
+    blocker = busy.start(chat_config(tiny_llama, max_steps=10_000))
+    assert busy.resume(run_id) == run_id and busy.snapshot(run_id)["state"] == "queued"
+    assert busy.cancel(run_id)  # taking a queued resume out leaves the run resumable, as it was
+    assert busy.snapshot(run_id)["state"] == "interrupted"
+    busy.cancel(blocker)
+    busy.wait(blocker, timeout=120)
     fresh = JobManager()
     assert fresh.resume(run_id) == run_id
     snap = fresh.wait(run_id, timeout=120)
