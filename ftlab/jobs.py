@@ -102,24 +102,21 @@ class JobManager:
     # controlling --------------------------------------------------------------------------------------------
     def stop(self, run_id: str) -> bool:
         """Stop the running job after its current step and save it (a waiting one just leaves the queue)."""
-        with self._lock:
-            job = self._jobs.get(run_id)
-            if job is None or job.done.is_set():
-                return False
-            if job in self._waiting:
-                return self._drop(job, "stopped before it started")
-            job.stop.set()  # the training thread alone writes the run's status; snapshots show "stopping"
-            return True
+        return self._signal(run_id, "stop", "stopped before it started")
 
     def cancel(self, run_id: str) -> bool:
         """Take a waiting job out of the queue, or end the running one at once without saving it."""
+        return self._signal(run_id, "cancel", "taken out of the queue")
+
+    def _signal(self, run_id: str, event: str, why_waiting: str) -> bool:
+        """Set the running job's `event` (stop or cancel); a waiting job leaves the queue. False if not live."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None or job.done.is_set():
                 return False
             if job in self._waiting:
-                return self._drop(job, "taken out of the queue")
-            job.cancel.set()
+                return self._drop(job, why_waiting)
+            getattr(job, event).set()  # the training thread alone writes the run's status from here on
             return True
 
     def _drop(self, job: Job, why: str) -> bool:

@@ -22,6 +22,16 @@ def chat_config(model, method="lora", **train_settings) -> RunConfig:
     return cfg
 
 
+def running_job(model, steps_done: int) -> tuple[JobManager, str]:
+    """A long run in a new JobManager, once it has done `steps_done` steps (or two minutes have passed)."""
+    jobs = JobManager()
+    run_id = jobs.start(chat_config(model, max_steps=10_000))
+    deadline = time.time() + 120
+    while jobs.snapshot(run_id).get("step", 0) < steps_done and time.time() < deadline:
+        time.sleep(0.1)
+    return jobs, run_id
+
+
 def snapshot(model):
     return {n: p.detach().clone() for n, p in model.named_parameters()}
 
@@ -58,11 +68,7 @@ def test_full_fine_tuning_saves_safetensors_model(tiny_llama):
 
 
 def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama):
-    jobs = JobManager()
-    run_id = jobs.start(chat_config(tiny_llama, max_steps=10_000))
-    deadline = time.time() + 120
-    while jobs.snapshot(run_id).get("step", 0) < 2 and time.time() < deadline:
-        time.sleep(0.2)
+    jobs, run_id = running_job(tiny_llama, steps_done=2)
     step_at_stop = jobs.snapshot(run_id)["step"]
     assert jobs.stop(run_id)
     snap = jobs.wait(run_id, timeout=120)
@@ -98,11 +104,7 @@ def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_ou
 
 
 def test_cancel_ends_a_running_job_without_saving(tiny_llama):
-    jobs = JobManager()
-    run_id = jobs.start(chat_config(tiny_llama, max_steps=10_000))
-    deadline = time.time() + 120
-    while jobs.snapshot(run_id).get("step", 0) < 1 and time.time() < deadline:
-        time.sleep(0.1)
+    jobs, run_id = running_job(tiny_llama, steps_done=1)
     assert jobs.snapshot(run_id)["state"] == "running", jobs.snapshot(run_id).get("error")
     assert jobs.cancel(run_id)
     snap = jobs.wait(run_id, timeout=120)
