@@ -190,7 +190,8 @@ class RunConfig:
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(sorted(unknown))}")
-        nested = {f.name: f.default_factory for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.default_factory)}
+        nested = {f.name: f.default_factory for f in dataclasses.fields(cls)
+                  if dataclasses.is_dataclass(f.default_factory)}
         for key, klass in nested.items():
             sub = dict(raw.get(key) or {})
             bad = set(sub) - {f.name for f in dataclasses.fields(klass)}

@@ -32,7 +32,8 @@ def _renderer(tok):
     def fast(messages):
         return template.render(messages=messages, add_generation_prompt=False, **extra)
 
-    probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]
+    probe = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+             {"role": "assistant", "content": "a"}]
     try:
         return fast if fast(probe) == slow(probe) else slow
     except Exception:  # noqa: BLE001 - a template that rejects the probe (no system role, say)

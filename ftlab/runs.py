@@ -129,3 +129,16 @@ def list_runs(live: set[str] = frozenset()) -> list[dict]:
                     "loss": status.get("train_loss"), "eval_loss": status.get("eval_loss"),
                     "has_weights": run.weights_dir() is not None})
     return out
+
+
+class ReadOnlyRun(RunDir):
+    """The run directory as the other processes of a data-parallel group see it: they read, the main one writes."""
+
+    def write_status(self, **fields) -> dict:
+        return self.status()
+
+    def append_metrics(self, record: dict) -> None:
+        pass
+
+    def keep_metrics_until(self, step: int) -> None:
+        pass

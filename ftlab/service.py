@@ -80,7 +80,8 @@ class Lab:
         method sections dotted (`lora.r`, `freeze.last_layers`, `quant.bits`, `prompt.virtual_tokens`)."""
         cfg = RunConfig(task=task, model=model, method=method)
         cfg.data.path = data_path
-        for key, value in {**TASK_DEFAULTS.get(task, {}), **{k: v for k, v in settings.items() if v is not None}}.items():
+        chosen = {k: v for k, v in settings.items() if v is not None}
+        for key, value in {**TASK_DEFAULTS.get(task, {}), **chosen}.items():
             if key == "trust_remote_code":
                 cfg.trust_remote_code = bool(value)
                 continue

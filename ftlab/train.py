@@ -6,7 +6,6 @@ save (safetensors, atomically) -> cleanup in `finally`. It knows transformers an
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import shutil
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import checkpoints, encode, memory, methods, modeling, optim, parallel, precision
+from ftlab import checkpoints, early_stopping, encode, memory, methods, modeling, optim, parallel, precision, runs
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
 
@@ -154,29 +153,6 @@ def save(s: Setup, run: RunDir, adapter: bool) -> None:
     tmp.rename(final)
 
 
-class EarlyStopping:
-    """Counts evaluations without improvement of one metric; `update` says when patience has run out."""
-
-    def __init__(self, metric: str, patience: int, state: dict | None = None):
-        self.metric, self.patience = metric, patience
-        self.best, self.best_step, self.bad = (state or {}).get("best"), (state or {}).get("best_step"), \
-            (state or {}).get("bad", 0)
-
-    def update(self, step: int, result: dict) -> bool:
-        value = result.get(self.metric)
-        if not self.patience or value is None:
-            return False
-        better = self.best is None or (value < self.best if self.metric.endswith("loss") else value > self.best)
-        if better:
-            self.best, self.best_step, self.bad = value, step, 0
-        else:
-            self.bad += 1
-        return self.bad >= self.patience
-
-    def state(self) -> dict:
-        return {"best": self.best, "best_step": self.best_step, "bad": self.bad}
-
-
 class Trainer:
     """One run's training loop; `run()` is the public entry point."""
 
@@ -190,7 +166,7 @@ class Trainer:
         self.restored, self.cancel = restored, cancel or threading.Event()
         self.total, self.per_epoch = 0, 1
         self.started = self.train_started = time.time()
-        self.early = EarlyStopping(cfg.train.early_stopping_metric, cfg.train.early_stopping_patience,
+        self.early = early_stopping.EarlyStopping(cfg.train.early_stopping_metric, cfg.train.early_stopping_patience,
                                    (restored.state.get("early") if restored else None))
         self.note = ""
 
@@ -315,7 +291,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving.
     In a data-parallel `group` (accelerate launch) only the main process writes the run directory."""
     group = group or parallel.Group()
-    run_dir = run_dir if group.main else ReadOnlyRun(run_dir.id)
+    run_dir = run_dir if group.main else runs.ReadOnlyRun(run_dir.id)
     stop = stop or threading.Event()
     restored = _restored(run_dir) if resume else None
     trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group)
@@ -351,19 +327,6 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     finally:
         del s
         memory.release()
-
-
-class ReadOnlyRun(RunDir):
-    """The run directory as the other processes of a data-parallel group see it: they read, the main one writes."""
-
-    def write_status(self, **fields) -> dict:
-        return self.status()
-
-    def append_metrics(self, record: dict) -> None:
-        pass
-
-    def keep_metrics_until(self, step: int) -> None:
-        pass
 
 
 def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
