@@ -36,9 +36,10 @@ def export(run_id: str, out: str | Path, merge: bool = False) -> Path:
 
     labels = run.status().get("labels", [])
     where = modeling.resolve(cfg.model_ref()).path
-    base = modeling.load_model(where, cfg.task, labels=labels, seed=cfg.train.seed,
-                               trust_remote_code=cfg.trust_remote_code)
-    merged = PeftModel.from_pretrained(base, weights).merge_and_unload()
+    with modeling.building:
+        base = modeling.load_model(where, cfg.task, labels=labels, seed=cfg.train.seed,
+                                   trust_remote_code=cfg.trust_remote_code)
+        merged = PeftModel.from_pretrained(base, weights).merge_and_unload()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp, safe_serialization=True)

@@ -57,6 +57,11 @@ def _load_base(cfg: RunConfig, labels: list):
 
 def load_pair(run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
     """Load a finished run (base + tuned), or a base model alone when run_id is empty."""
+    with modeling.building:  # no other thread builds a model meanwhile (see ftlab.modeling)
+        return _load_pair(run_id, task, base_ref)
+
+
+def _load_pair(run_id: str | None, task: str, base_ref: str) -> Pair:
     from peft import PeftModel
 
     if not run_id:

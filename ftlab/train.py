@@ -70,18 +70,19 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
         raise RuntimeError(f"{method.label} cannot run here: {method.unavailable()}")
     device = device or modeling.device()
     dtype = precision.autocast_dtype(cfg.train.precision, device)
-    torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
     where = modeling.resolve(cfg.model_ref()).path
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
     train, val = _examples(cfg, splits, tok)
     quant = method.quantization(cfg, dtype or torch.float32)
-    model = modeling.load_model(where, cfg.task, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
-                                trust_remote_code=cfg.trust_remote_code)
-    if cfg.task == "classify" and model.config.pad_token_id is None:
-        model.config.pad_token_id = tok.pad_token_id
-    if quant is None:
-        model.to(device)
-    model = method.apply(model, cfg)
+    with modeling.building:
+        torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
+        model = modeling.load_model(where, cfg.task, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
+                                    trust_remote_code=cfg.trust_remote_code)
+        if cfg.task == "classify" and model.config.pad_token_id is None:
+            model.config.pad_token_id = tok.pad_token_id
+        if quant is None:
+            model.to(device)
+        model = method.apply(model, cfg)
     if cfg.train.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False

@@ -44,3 +44,44 @@ def test_folder_without_safetensors_is_refused(tmp_path):
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(modeling.ModelNotFound, match="safetensors"):
         modeling.resolve(str(tmp_path))
+
+
+
+def test_models_built_in_parallel_threads_are_whole_and_seeded(tiny_llama, tiny_bert):
+    """Training runs, a chat and an estimate build models at the same time in different threads; each must get
+    real weights (none left on the meta device) and the same seeded adapter and head as when built alone."""
+    import threading
+
+    import torch
+
+    from ftlab import infer, plan, train
+    from ftlab.config import RunConfig
+
+    configs = {"chat": RunConfig(task="chat", model=str(tiny_llama), method="lora"),
+               "classify": RunConfig(task="classify", model=str(tiny_bert), method="lora")}
+    configs["chat"].data.path, configs["classify"].data.path = "pirate_chat", "sentiment"
+
+    def build(task):
+        plan.estimate(configs[task])
+        infer.load_pair(None, task, configs[task].model)
+        return {k: v.detach().clone() for k, v in train.setup(configs[task]).model.state_dict().items()}
+
+    alone = {task: build(task) for task in configs}
+    results, errors = [], []
+
+    def worker(task):
+        try:
+            results.append((task, build(task)))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{task}: {exc!r}")
+
+    threads = [threading.Thread(target=worker, args=(task,)) for task in ["chat", "classify"] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 6
+    for task, state in results:
+        assert all(v.device.type != "meta" for v in state.values())
+        assert state.keys() == alone[task].keys()
+        assert all(torch.equal(state[k], alone[task][k]) for k in state), task
