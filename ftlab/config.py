@@ -154,6 +154,17 @@ class RunConfig:
         for name in ("batch_size", "grad_accum", "max_length", "log_every"):
             if getattr(t, name) < 1:
                 problems.append(f"train.{name}: {getattr(t, name)} must be at least 1")
+        ranges = {"epochs": (0, None), "max_steps": (0, None), "warmup_ratio": (0, 0.5), "weight_decay": (0, None),
+                  "max_grad_norm": (0, None), "eval_every": (0, None), "save_every": (0, None),
+                  "early_stopping_patience": (0, None)}
+        for name, (low, high) in ranges.items():
+            value = getattr(t, name)
+            if value < low or (high is not None and value > high):
+                problems.append(f"train.{name}: {value} must be " + (f"between {low} and {high}" if high is not None
+                                                                       else f"at least {low}"))
+        if not 0 <= self.lora.dropout < 1 or self.lora.alpha <= 0:
+            problems.append(f"lora.dropout / lora.alpha: {self.lora.dropout} / {self.lora.alpha}: dropout must be in "
+                            "[0, 1) and alpha positive")
         if t.epochs <= 0 and t.max_steps <= 0:
             problems.append("train.epochs / train.max_steps: one of them must be positive")
         if t.learning_rate <= 0:

@@ -9,6 +9,7 @@ added on every forward pass. Adding a method is one class here plus one line in 
 from __future__ import annotations
 
 import importlib.util
+import math
 
 PEFT_TASK = {"chat": "CAUSAL_LM", "classify": "SEQ_CLS"}
 HEAD_NAMES = ("lm_head", "score", "classifier", "pooler", "norm", "final_layer_norm", "ln_f")
@@ -103,7 +104,13 @@ def lora_targets(model, targets: str):
             raise ValueError("lora.targets=attention: found no linear layers inside attention blocks; "
                              "name the modules instead (e.g. q_proj,v_proj)")
         return names
-    return [t.strip() for t in targets.split(",") if t.strip()]
+    names = [t.strip() for t in targets.split(",") if t.strip()]
+    linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+    unknown = [n for n in names if n not in linear]
+    if unknown or not names:
+        raise ValueError(f"lora.targets: {', '.join(unknown) or 'nothing named'} is not a linear layer of this model;"
+                         f" its linear layers are {', '.join(linear)} (or use all-linear / attention)")
+    return names
 
 
 class Dora(Lora):
@@ -201,6 +208,11 @@ def get(name: str) -> Method:
 
 
 def trainable_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, sum(p.numel() for p in model.parameters())
+    """(trainable, total) parameter counts; a 4-bit weight packs two values in each stored byte, so it counts
+    for its real shape, not its storage."""
+    def count(p) -> int:
+        shape = getattr(getattr(p, "quant_state", None), "shape", None)
+        return int(math.prod(shape)) if shape is not None else p.numel()
+
+    trainable = sum(count(p) for p in model.parameters() if p.requires_grad)
+    return trainable, sum(count(p) for p in model.parameters())

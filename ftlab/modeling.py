@@ -109,8 +109,13 @@ def _from_hub(ref: str) -> Path | None:
     return folder if _has_weights(folder) else None
 
 
-def resolve(ref: str) -> Resolved:
-    """Find a model folder for `ref`, a Hub id or a local folder."""
+class NotFetched(ModelNotFound):
+    """The model is not on this machine yet; fetching it (a download or a bundled model's conversion) was not
+    asked for."""
+
+
+def resolve(ref: str, fetch: bool = True) -> Resolved:
+    """Find a model folder for `ref`, a Hub id or a local folder; with `fetch` False, only what is here already."""
     ref = (ref or "").strip()
     if not ref:
         raise ModelNotFound("no model given")
@@ -123,6 +128,9 @@ def resolve(ref: str) -> Resolved:
         raise ModelNotFound(f"{local} is a folder but holds no config.json with .safetensors weights")
     if _has_weights(cached):
         return Resolved(cached, "cache")
+    if not fetch:
+        raise NotFetched(f"{ref} is not on this machine yet: " + (
+            "its first use converts the bundled copy once (~40 s)" if ref in BUNDLED else "it downloads on first use"))
     if ref in BUNDLED:
         looked.append(f"bundled package {BUNDLED[ref][0]}")
         with building:  # one conversion at a time; a second caller then finds the cache filled
@@ -134,6 +142,13 @@ def resolve(ref: str) -> Resolved:
     if found:
         return Resolved(found, "hub")
     raise ModelNotFound(f"model {ref!r} not found. Looked in: " + "; ".join(looked))
+
+
+def first_use_note(ref: str) -> str:
+    """What a user waits for on a bundled model's first load, or ""."""
+    if ref in BUNDLED and BUNDLED[ref][1] and not _has_weights(cache_folder(ref)):
+        return "; this bundled model's first use converts it once (~40 s)"
+    return ""
 
 
 PLAIN_CHAT_TEMPLATE = (

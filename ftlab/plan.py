@@ -35,9 +35,10 @@ def _trainable(cfg: RunConfig, model) -> tuple[int, int, int]:
     return trainable, total, base
 
 
-def estimate(cfg: RunConfig) -> dict:
-    """{"trainable", "total", "percent", "memory_gb", "parts"}: parameter counts and a memory estimate in GB."""
-    path = modeling.resolve(cfg.model_ref()).path
+def estimate(cfg: RunConfig, fetch: bool = True) -> dict:
+    """{"trainable", "total", "percent", "memory_gb", "parts"}: parameter counts and a memory estimate in GB.
+    With `fetch` False a model not yet on this machine raises modeling.NotFetched instead of being fetched."""
+    path = modeling.resolve(cfg.model_ref(), fetch).path
     with modeling.building:
         model = _meta_model(cfg, path)
         trainable, total, base = _trainable(cfg, model)

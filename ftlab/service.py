@@ -11,7 +11,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from ftlab import data, formats, insight, methods, paths, plan
+from ftlab import data, formats, insight, methods, modeling, paths, plan
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
@@ -91,14 +91,24 @@ class Lab:
         return cfg
 
     @staticmethod
-    def estimate(config: dict) -> dict:
-        """Trainable parameters (count and %) and a memory estimate for a RunConfig dict, before it starts."""
-        return plan.estimate(RunConfig.from_dict(config))
+    def estimate(config: dict, fetch: bool = True) -> dict:
+        """Trainable parameters (count and %) and a memory estimate for a RunConfig dict, before it starts.
+        With `fetch` False, a model not on this machine yet is not downloaded or converted (modeling.NotFetched)."""
+        return plan.estimate(RunConfig.from_dict(config), fetch)
 
     def start(self, config: dict) -> str:
         """Queue a run from a RunConfig dict; returns the run id (it waits while another run trains).
-        Raises jobs.Busy when the queue is full, or ValueError."""
-        return self.jobs.start(RunConfig.from_dict(config))
+        Raises jobs.Busy when the queue is full, or ValueError: a bad setting, a model that can't be found or
+        LoRA targets it lacks are reported now, not after the run has waited its turn in the queue."""
+        cfg = RunConfig.from_dict(config)
+        problems = cfg.validate()
+        if problems:
+            raise ValueError("; ".join(problems))
+        try:
+            plan.estimate(cfg)
+        except (modeling.ModelNotFound, ValueError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+        return self.jobs.start(cfg)
 
     def resume(self, run_id: str) -> str:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint."""

@@ -280,8 +280,8 @@ class Trainer:
                 self.checkpoint(s, step, opt, sched)
             if self.stop.is_set():
                 break
-        if step == self.total:
-            self.eval_and_log(s, step)
+        if step == self.total or (self.stop.is_set() and not self.cancel.is_set()):
+            self.eval_and_log(s, step)  # a stopped run's eval loss is its saved weights', not an older one
         return step
 
 
@@ -299,7 +299,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     s = None
     try:
         run_dir.write_status(state="running", started=time.time(), error="", finished=None,
-                             phase="loading model and data; a bundled model's first use converts it once, ~40 s")
+                             phase="loading model and data" + modeling.first_use_note(cfg.model_ref()))
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         if cfg.train.auto_batch_size and not restored:
             _fit_batch_size(cfg, s, run_dir)

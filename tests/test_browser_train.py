@@ -32,6 +32,10 @@ def test_preset_estimate_queue_cancel_stop_and_resume(page: Page, tiny_llama: Pa
     expect(plan).to_contain_text(re.compile(r"Trains [\d,]+ of [\d,]+ parameters \([\d.]+ %\)"))
     expect(plan).to_contain_text("estimated memory")
     expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("1")
+    page.get_by_label("Full fine-tuning").check()  # the estimate follows the method without a click
+    expect(plan).to_contain_text("(100 %)")
+    page.get_by_label("LoRA", exact=True).check()
+    expect(plan).not_to_contain_text("(100 %)")
 
     wait_idle(page, "plan")  # the preset's updates have landed
     page.get_by_role("button", name="Advanced settings").click()

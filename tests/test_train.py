@@ -53,6 +53,8 @@ def test_qlora_trains_4bit_adapter_and_leaves_base_untouched(tiny_llama):
     assert all(not torch.equal(before[n], after[n].detach()) for n in lora if "lora_B" in n)
     assert all(torch.equal(before[n], after[n].detach()) for n in base)
     assert torch.equal(frozen_4bit, linear.base_layer.weight.detach())
+    from ftlab import methods  # a packed 4-bit weight still counts as the parameters it holds
+    assert methods.trainable_parameters(s.model) == methods.trainable_parameters(train.setup(chat_config(tiny_llama)).model)
 
 
 def test_full_fine_tuning_saves_safetensors_model(tiny_llama):
@@ -214,3 +216,20 @@ def test_sentence_pairs_train_with_a_column_mapping_kept_in_the_run_config(tiny_
     assert RunConfig.from_yaml(run.path / "config.yaml").data.columns == cfg.data.columns
     verdicts = infer.ModelServer().classify(run.id, [["q1 about cats", "a1 about cats"]])
     assert set(verdicts[0]["tuned"]) == {"0", "1"}
+
+
+def test_a_start_with_a_missing_model_or_unknown_lora_target_is_refused_before_it_queues(tiny_llama):
+    from ftlab.service import Lab
+
+    lab = Lab()
+    before = len(lab.runs())
+    wrong_target = chat_config(tiny_llama)
+    wrong_target.lora.targets = "q_proj,qkv"
+    with pytest.raises(ValueError, match=r"lora.targets: qkv is not a linear layer.*q_proj.*v_proj"):
+        lab.start(wrong_target.to_dict())
+    with pytest.raises(ValueError, match="not found"):
+        lab.start(chat_config(tiny_llama.parent / "no-such-model").to_dict())
+    bad_range = chat_config(tiny_llama, warmup_ratio=0.9, epochs=-1)
+    with pytest.raises(ValueError, match=r"train.epochs: -1.* at least 0.*train.warmup_ratio: 0.9 must be between"):
+        lab.start(bad_range.to_dict())
+    assert len(lab.runs()) == before

@@ -13,11 +13,11 @@ def settings_panel() -> dict:
     c = {}
     with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
         with gr.Row():
-            c["max_steps"] = gr.Number(0, label="Max steps (0: use epochs)", precision=0, minimum=0)
-            c["grad_accum"] = gr.Number(1, label="Gradient accumulation", precision=0, minimum=1)
-            c["warmup_ratio"] = gr.Number(0.05, label="Warmup ratio", minimum=0, maximum=0.5, step=0.01)
-            c["weight_decay"] = gr.Number(0.0, label="Weight decay", minimum=0, step=0.01)
-            c["max_grad_norm"] = gr.Number(1.0, label="Max grad norm", minimum=0)
+            c["max_steps"] = gr.Number(0, label="Max steps (0: use epochs)", precision=0)
+            c["grad_accum"] = gr.Number(1, label="Gradient accumulation", precision=0)
+            c["warmup_ratio"] = gr.Number(0.05, label="Warmup ratio", step=0.01)
+            c["weight_decay"] = gr.Number(0.0, label="Weight decay", step=0.01)
+            c["max_grad_norm"] = gr.Number(1.0, label="Max grad norm")
         with gr.Row():
             c["optimizer"] = gr.Dropdown(list(optim.OPTIMIZERS), value="adamw", label="Optimizer")
             c["scheduler"] = gr.Dropdown(list(optim.SCHEDULERS), value="linear", label="LR schedule")
@@ -25,26 +25,23 @@ def settings_panel() -> dict:
                                          info="auto: bf16 where the device runs it faster")
             c["seed"] = gr.Number(42, label="Seed", precision=0)
         with gr.Row():
-            c["eval_every"] = gr.Number(0, label="Evaluate every N steps (0: 4 times)", precision=0, minimum=0)
-            c["save_every"] = gr.Number(0, label="Checkpoint every N steps (0: at each eval)", precision=0,
-                                        minimum=0)
-            c["early_stopping_patience"] = gr.Number(0, label="Early stopping patience (0: off)", precision=0,
-                                                     minimum=0)
+            c["eval_every"] = gr.Number(0, label="Evaluate every N steps (0: 4 times)", precision=0)
+            c["save_every"] = gr.Number(0, label="Checkpoint every N steps (0: at each eval)", precision=0)
+            c["early_stopping_patience"] = gr.Number(0, label="Early stopping patience (0: off)", precision=0)
             c["early_stopping_metric"] = gr.Dropdown(["eval_loss", "eval_accuracy"], value="eval_loss",
                                                      label="Early stopping on")
             c["gradient_checkpointing"] = gr.Checkbox(False, label="Gradient checkpointing",
                                                       info="Much less memory, ~30% slower")
         with gr.Row():
-            c["lora.r"] = gr.Number(16, label="LoRA / DoRA rank r", precision=0, minimum=1)
-            c["lora.alpha"] = gr.Number(32, label="LoRA alpha", precision=0, minimum=1)
-            c["lora.dropout"] = gr.Number(0.0, label="LoRA dropout", minimum=0, maximum=0.9, step=0.05)
+            c["lora.r"] = gr.Number(16, label="LoRA / DoRA rank r", precision=0)
+            c["lora.alpha"] = gr.Number(32, label="LoRA alpha", precision=0)
+            c["lora.dropout"] = gr.Number(0.0, label="LoRA dropout", step=0.05)
             c["lora.targets"] = gr.Dropdown(["all-linear", "attention"], value="all-linear", allow_custom_value=True,
                                             label="LoRA targets", info="or type module names: q_proj,v_proj")
         with gr.Row():
-            c["freeze.last_layers"] = gr.Number(2, label="Freeze: train the last N layers", precision=0, minimum=1)
+            c["freeze.last_layers"] = gr.Number(2, label="Freeze: train the last N layers", precision=0)
             c["quant.bits"] = gr.Radio([4, 8], value=4, label="QLoRA bits")
-            c["prompt.virtual_tokens"] = gr.Number(20, label="Prefix / prompt: virtual tokens", precision=0,
-                                                   minimum=1)
+            c["prompt.virtual_tokens"] = gr.Number(20, label="Prefix / prompt: virtual tokens", precision=0)
             c["trust_remote_code"] = gr.Checkbox(False, label="Trust remote code",
                                                  info="Runs Python shipped with the model. Only for models you trust.")
     return c

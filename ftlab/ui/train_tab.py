@@ -4,6 +4,7 @@ memory estimate before Start; Start / Stop and save / Cancel / Resume; live prog
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import gradio as gr
 import pandas as pd
@@ -11,6 +12,7 @@ import pandas as pd
 from ftlab import plan, presets
 from ftlab.config import DEFAULT_MODELS
 from ftlab.jobs import RESUMABLE, Busy
+from ftlab.modeling import NotFetched
 from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui.common import PRIVATE
@@ -88,13 +90,13 @@ def build(lab: Lab, data) -> TrainTab:
                               elem_id="method-help")
     method.change(lambda m: helps.get(m, ""), method, method_help, **PRIVATE)
     with gr.Row():
-        epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", minimum=0.1, step=0.5, elem_id="epochs",
-                           info="Passes over the training rows.")
+        epochs = gr.Number(TASK_DEFAULTS["chat"]["epochs"], label="Epochs", step=0.5, elem_id="epochs",
+                           info="Passes over the rows; 0 with Max steps set.")
         lr = gr.Number(TASK_DEFAULTS["chat"]["learning_rate"], label="Learning rate", step=1e-5, elem_id="lr",
                        info="LoRA: 1e-4 to 5e-4; full fine-tuning: 1e-5 to 5e-5.")
-        batch = gr.Number(TASK_DEFAULTS["chat"]["batch_size"], label="Batch size", precision=0, minimum=1,
+        batch = gr.Number(TASK_DEFAULTS["chat"]["batch_size"], label="Batch size", precision=0,
                           elem_id="batch-size", info="Rows per step; lower it if memory runs out.")
-        max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0, minimum=8,
+        max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0,
                             elem_id="max-length", info="Longer rows are cut to this many tokens.")
     advanced = settings_panel()
     with gr.Row():
@@ -136,9 +138,12 @@ def build(lab: Lab, data) -> TrainTab:
         settings = {**dict(zip(keys, values)), **(options or {})}
         return lab.build_config(task_v, data_path or "pirate_chat", model_v.strip(), method_v, **settings)
 
-    def on_estimate(data_path, options, task_v, model_v, method_v, *values):
+    def estimate(fetch, data_path, options, task_v, model_v, method_v, *values):
         try:
-            return plan.describe(lab.estimate(config(data_path, options, task_v, model_v, method_v, values).to_dict()))
+            cfg = config(data_path, options, task_v, model_v, method_v, values)
+            return plan.describe(lab.estimate(cfg.to_dict(), fetch))
+        except NotFetched as exc:
+            return f"Parameters and memory: {exc}; press ↻ to fetch it now, or Start."
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
             return f"Can't estimate yet: {exc}"
 
@@ -173,8 +178,10 @@ def build(lab: Lab, data) -> TrainTab:
     inputs = [data.path, data.options, task, model, method, *fields]
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
     preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)
-    for trigger in (estimate_btn.click, method.input, preset.input):
-        trigger(on_estimate, inputs, plan_md, **PRIVATE)
+    changes = [method.change, task.change, model.blur, model.submit, data.path.change,
+               *(f.change for f in fields)]  # the estimate follows every setting, never stale
+    gr.on(changes, partial(estimate, False), inputs, plan_md, trigger_mode="always_last", **PRIVATE)
+    estimate_btn.click(partial(estimate, True), inputs, plan_md, **PRIVATE)
     start.click(on_start, inputs, run_id, **PRIVATE)
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
     cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
