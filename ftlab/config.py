@@ -108,7 +108,24 @@ class TrainConfig:
     early_stopping_patience: int = 0
     """Stop when the eval metric has not improved for this many evaluations (0: never)."""
     early_stopping_metric: str = "eval_loss"
-    """eval_loss (lower is better) or eval_accuracy (higher is better)."""
+    """eval_loss or eval_perplexity (lower is better), or an eval metric where higher is better: eval_accuracy,
+    eval_f1_macro, eval_f1_micro (classification), eval_bleu, eval_rougeL, eval_chrf, eval_exact_match (chat)."""
+
+
+@dataclass
+class EvalConfig:
+    probes: list = field(default_factory=list)
+    """Prompts (chat) or texts (classification) the model answers at every eval, adapter off and on. Empty: the
+    first `probe_count` rows of the validation split."""
+    probe_count: int = 3
+    max_new_tokens: int = 48
+    """Length of the greedy replies to probes and validation prompts."""
+    generate_rows: int = 8
+    """Chat: validation rows answered at every eval for BLEU, chrF, ROUGE-L and exact match (0: loss only)."""
+    report_rows: int = 100
+    """Validation rows compared base vs tuned in the final report (classification scores them all)."""
+    overfit_patience: int = 2
+    """Warn when the eval loss has risen this many evaluations in a row while the train loss fell."""
 
 
 @dataclass
@@ -129,6 +146,7 @@ class RunConfig:
     quant: QuantConfig = field(default_factory=QuantConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def model_ref(self) -> str:
         return self.model or DEFAULT_MODELS.get(self.task, "")
@@ -175,9 +193,17 @@ class RunConfig:
             problems.append(f"train.optimizer: {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if t.scheduler not in SCHEDULERS:
             problems.append(f"train.scheduler: {t.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
-        if t.early_stopping_metric not in ("eval_loss", "eval_accuracy"):
-            problems.append(f"train.early_stopping_metric: {t.early_stopping_metric!r} is not eval_loss or "
-                            "eval_accuracy")
+        from ftlab.early_stopping import METRICS
+
+        if t.early_stopping_metric not in METRICS:
+            problems.append(f"train.early_stopping_metric: {t.early_stopping_metric!r} is not one of "
+                            f"{', '.join(METRICS)}")
+        e = self.eval
+        for name in ("probe_count", "max_new_tokens", "generate_rows", "report_rows", "overfit_patience"):
+            if getattr(e, name) < 0:
+                problems.append(f"eval.{name}: {getattr(e, name)} must be at least 0")
+        if not isinstance(e.probes, list) or not all(isinstance(p, str) for p in e.probes):
+            problems.append("eval.probes: expected a list of texts")
         if t.precision not in ("auto", "fp32", "bf16", "fp16"):
             problems.append(f"train.precision: {t.precision!r} is not one of auto, fp32, bf16, fp16")
         if self.lora.r < 1:

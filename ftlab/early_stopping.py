@@ -1,10 +1,18 @@
 """Early stopping: end a run when its eval metric has stopped improving for `patience` evaluations.
 
-Lower is better for a loss, higher for anything else (accuracy). Its state goes into checkpoints, so a resumed
+Lower is better for a loss or perplexity, higher for anything else (accuracy, F1, BLEU ...). Its state goes into checkpoints, so a resumed
 run keeps counting where it left off.
 """
 
 from __future__ import annotations
+
+
+METRICS = ("eval_loss", "eval_perplexity", "eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_bleu",
+           "eval_rougeL", "eval_chrf", "eval_exact_match")
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric.endswith(("loss", "perplexity"))
 
 
 class EarlyStopping:
@@ -19,7 +27,7 @@ class EarlyStopping:
         value = result.get(self.metric)
         if not self.patience or value is None:
             return False
-        better = self.best is None or (value < self.best if self.metric.endswith("loss") else value > self.best)
+        better = self.best is None or (value < self.best if lower_is_better(self.metric) else value > self.best)
         if better:
             self.best, self.best_step, self.bad = value, step, 0
         else:

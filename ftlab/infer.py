@@ -9,10 +9,10 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from ftlab import encode, generate, methods, modeling
+from ftlab import encode, evaluation, generate, methods, modeling
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.runs import RunDir
 
@@ -79,29 +79,13 @@ def _load_pair(run_id: str | None, task: str, base_ref: str) -> Pair:
     method = methods.get(cfg.method)
     if method.prompt_learning:  # the base model itself answers, with any trained head copy switched off
         model = PeftModel.from_pretrained(base, weights)
-        return _finish(Pair(cfg.task, tok, model.get_base_model(), model, lambda: _saved_heads_off(model), labels,
+        return _finish(Pair(cfg.task, tok, model.get_base_model(), model, lambda: evaluation.saved_heads_off(model), labels,
                             use_cache=False))
     if method.adapter:
         model = PeftModel.from_pretrained(base, weights)
         return _finish(Pair(cfg.task, tok, model, model, model.disable_adapter, labels))
     tuned = modeling.load_model(weights, cfg.task, labels=labels, trust_remote_code=cfg.trust_remote_code)
     return _finish(Pair(cfg.task, tok, base, tuned, nullcontext, labels))
-
-
-@contextmanager
-def _saved_heads_off(model):
-    """Switch off the trained copies of modules a PEFT model saves whole (a classifier head), so the base model's
-    own modules answer. PEFT's disable_adapter does this too, but fails for prompt-learning classifiers."""
-    from peft.utils.other import ModulesToSaveWrapper
-
-    wrappers = [m for m in model.modules() if isinstance(m, ModulesToSaveWrapper)]
-    for wrapper in wrappers:
-        wrapper.enable_adapters(False)
-    try:
-        yield
-    finally:
-        for wrapper in wrappers:
-            wrapper.enable_adapters(True)
 
 
 def _finish(pair: Pair) -> Pair:

@@ -80,23 +80,35 @@ class RunDir:
         write_json_atomic(self.path / "status.json", status)
         return status
 
-    def append_metrics(self, record: dict) -> None:
-        with open(self.path / "metrics.jsonl", "a") as f:
+    def append_metrics(self, record: dict, log: str = "metrics") -> None:
+        """Add a record to metrics.jsonl (or `log`.jsonl: samples holds the probe answers)."""
+        with open(self.path / f"{log}.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
     def keep_metrics_until(self, step: int) -> None:
-        """Drop the metrics recorded after `step` (a resumed run writes them again)."""
-        kept = [m for m in self.metrics() if m.get("step", 0) <= step]
-        tmp = self.path / "metrics.jsonl.tmp"
-        tmp.write_text("".join(json.dumps(m) + "\n" for m in kept))
-        tmp.replace(self.path / "metrics.jsonl")
+        """Drop the metrics and probe answers recorded after `step` (a resumed run writes them again)."""
+        for log in ("metrics", "samples"):
+            kept = [m for m in self.metrics(log) if m.get("step", 0) <= step]
+            tmp = self.path / f"{log}.jsonl.tmp"
+            tmp.write_text("".join(json.dumps(m) + "\n" for m in kept))
+            tmp.replace(self.path / f"{log}.jsonl")
 
-    def metrics(self) -> list[dict]:
+    def metrics(self, log: str = "metrics") -> list[dict]:
         try:
-            lines = (self.path / "metrics.jsonl").read_text().splitlines()
+            lines = (self.path / f"{log}.jsonl").read_text().splitlines()
         except OSError:
             return []
         return [json.loads(line) for line in lines if line.strip()]
+
+    def write_json(self, name: str, obj) -> None:
+        write_json_atomic(self.path / name, obj)
+
+    def read_json(self, name: str):
+        """A JSON file of the run (report.json, base.json), or None when it is missing or damaged."""
+        try:
+            return json.loads((self.path / name).read_text())
+        except (OSError, ValueError):
+            return None
 
     @property
     def adapter_dir(self) -> Path:
@@ -137,8 +149,11 @@ class ReadOnlyRun(RunDir):
     def write_status(self, **fields) -> dict:
         return self.status()
 
-    def append_metrics(self, record: dict) -> None:
+    def append_metrics(self, record: dict, log: str = "metrics") -> None:
         pass
 
     def keep_metrics_until(self, step: int) -> None:
+        pass
+
+    def write_json(self, name: str, obj) -> None:
         pass

@@ -12,11 +12,13 @@ import shutil
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import checkpoints, early_stopping, encode, memory, methods, modeling, optim, parallel, precision, runs
+from ftlab import (card, checkpoints, early_stopping, encode, evaluation, memory, methods, modeling, optim, parallel, precision,
+                   runs)
+from ftlab.evaluator import Evaluator
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
 
@@ -39,6 +41,13 @@ class Setup:
     labels: list
     autocast: object
     device: str
+    cases: evaluation.Cases = field(default_factory=evaluation.Cases)
+    """The validation rows as the evaluator asks them (texts with labels, or prompts with reference replies)."""
+
+    def autocast_context(self):
+        import torch
+
+        return torch.autocast(self.device, dtype=self.autocast) if self.autocast is not None else nullcontext()
 
 
 def _examples(cfg: RunConfig, splits: data_mod.Splits, tok) -> tuple[list, list]:
@@ -86,42 +95,12 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     if cfg.train.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
-    return Setup(model, tok, train, val, ds.labels, dtype, device)
-
-
-def _autocast(s: Setup):
-    import torch
-
-    return torch.autocast(s.device, dtype=s.autocast) if s.autocast is not None else nullcontext()
+    return Setup(model, tok, train, val, ds.labels, dtype, device, evaluation.cases(ds.format, splits.val, ds.labels))
 
 
 def _tensors(s: Setup, rows: list[dict]) -> dict:
     """A padded batch of encoded rows, on the training device."""
     return {k: v.to(s.device) for k, v in encode.collate(rows, s.tokenizer.pad_token_id).items()}
-
-
-def evaluate(s: Setup, batch_size: int) -> dict:
-    """Mean loss (and accuracy for classification) on the validation rows."""
-    import torch
-
-    if not s.val:
-        return {}
-    s.model.eval()
-    total, weight, correct = 0.0, 0, 0
-    with torch.no_grad(), _autocast(s):
-        for i in range(0, len(s.val), batch_size):
-            batch = _tensors(s, s.val[i : i + batch_size])
-            out = s.model(**batch)
-            n = int((batch["labels"] != encode.IGNORE).sum()) if batch["labels"].dim() > 1 else len(batch["labels"])
-            total += float(out.loss) * n
-            weight += n
-            if batch["labels"].dim() == 1:
-                correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
-    s.model.train()
-    result = {"eval_loss": total / max(weight, 1)}
-    if s.labels:
-        result["eval_accuracy"] = correct / len(s.val)
-    return result
 
 
 def _total_steps(cfg: RunConfig, n_train: int, processes: int = 1) -> tuple[int, int]:
@@ -191,11 +170,15 @@ class Trainer:
         opt = optim.optimizer(t.optimizer, params, t.learning_rate, t.weight_decay)
         return params, opt, optim.scheduler(t.scheduler, opt, int(self.total * t.warmup_ratio), self.total)
 
-    def eval_and_log(self, s: Setup, step: int) -> dict:
-        result = evaluate(s, self.cfg.train.batch_size)
-        if result and self.group.main:
+    def eval_and_log(self, s: Setup, step: int, train_loss: float | None = None) -> dict:
+        """Evaluate (step 0: the base model), log the metrics, and warn of overfitting."""
+        if not s.val:
+            return {}
+        result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step)
+        warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
+        if self.group.main:
             self.emit({"step": step, "time": time.time() - self.started, **result})
-            self.run.write_status(**result)
+            self.run.write_status(**result, **({"warning": warning} if warning else {}))
         return result
 
     def checkpoint(self, s: Setup, step: int, opt, sched) -> None:
@@ -233,7 +216,7 @@ class Trainer:
         for _ in range(t.grad_accum):
             tensors = _tensors(s, next(batches))
             tokens += int(tensors["attention_mask"].sum())
-            with _autocast(s):
+            with s.autocast_context():
                 loss = (self.forward or s.model)(**tensors).loss / t.grad_accum
             loss.backward()
             loss_sum += loss.detach().float().cpu()
@@ -254,6 +237,7 @@ class Trainer:
         for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
             next(batches)
         s.model.train()
+        self.evaluator = Evaluator(self.cfg, self.run, s)
         if not step:
             self.eval_and_log(s, 0)
         self.train_started, tick, tokens, recent = time.time(), time.time(), 0, []
@@ -271,7 +255,8 @@ class Trainer:
                 tokens, tick = 0, now
                 recent = (recent + [loss])[-10:]
                 self.status(step, state="running", train_loss=sum(recent) / len(recent))
-            if step % eval_every == 0 and step < self.total and self.early.update(step, self.eval_and_log(s, step)):
+            evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, sum(recent) / len(recent) if recent else None)
+            if evaluated and self.early.update(step, evaluated):
                 self.note = (f"stopped early at step {step}: {self.early.metric} has not improved for "
                              f"{self.early.patience} evaluations (best {self.early.best:.4f} at step "
                              f"{self.early.best_step})")
@@ -315,6 +300,8 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         run_dir.write_status(phase="saving")
         if group.main:
             save(s, run_dir, methods.get(cfg.method).adapter)
+            run_dir.write_status(phase="comparing base and tuned on the validation split")
+            card.write(run_dir, cfg, s, trainer.evaluator.final_report(step) if s.val else {})
         state = "stopped" if step < trainer.total and not trainer.note else "completed"
         trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
         return RunResult(state, step)
@@ -337,7 +324,7 @@ def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
 
     def try_batch(size: int) -> None:
         try:
-            with _autocast(s):
+            with s.autocast_context():
                 s.model(**_tensors(s, longest[:size])).loss.backward()
         finally:
             s.model.zero_grad(set_to_none=True)
