@@ -1,0 +1,90 @@
+"""The evaluation a run writes: probe answers at each eval, report.json base vs tuned, the model card. Every
+number in the report is recomputed here from its own rows, without ftlab's metric code."""
+
+import csv
+import io
+import json
+import math
+from collections import Counter
+
+import pytest
+import sacrebleu
+
+from ftlab import evaluation, report, train
+from ftlab.config import RunConfig
+from ftlab.runs import RunDir
+
+
+def run(model, task, data, **settings):
+    cfg = RunConfig(task=task, model=str(model), method="lora")
+    cfg.data.path = data
+    cfg.train.learning_rate, cfg.train.max_steps, cfg.train.eval_every = 5e-3, 4, 2
+    for key, value in settings.items():
+        setattr(cfg.eval, key, value)
+    run_dir = RunDir.create(cfg)
+    assert train.run(cfg, run_dir).state == "completed"
+    return run_dir, json.loads((run_dir.path / "report.json").read_text())
+
+
+def macro_f1(pairs, n):
+    f1s = []
+    for c in range(n):
+        tp = sum(p == c and r == c for p, r in pairs)
+        fp = sum(p == c and r != c for p, r in pairs)
+        fn = sum(p != c and r == c for p, r in pairs)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(f1s) / n
+
+
+def test_classification_report_recomputes_from_its_rows(tiny_bert):
+    run_dir, rep = run(tiny_bert, "classify", "sentiment")
+    labels, rows = rep["labels"], rep["rows"]
+    assert rep["rows_compared"] == len(rows) == 24  # every validation row of the sample's 10 %
+    for side in ("base", "tuned"):
+        pairs = [(labels.index(r[side]), labels.index(r["label"])) for r in rows]
+        assert rep[side]["accuracy"] == pytest.approx(sum(p == t for p, t in pairs) / len(pairs))
+        assert rep[side]["f1_macro"] == pytest.approx(macro_f1(pairs, len(labels)))
+        matrix = [[sum(p == j and t == i for p, t in pairs) for j in range(len(labels))] for i in range(len(labels))]
+        assert rep["confusion_matrix"][side] == matrix
+        assert rep["delta"]["accuracy"] == pytest.approx(rep["tuned"]["accuracy"] - rep["base"]["accuracy"])
+    for r in rows:
+        expected = ("fixed" if r["tuned"] == r["label"] != r["base"] else
+                    "broken" if r["base"] == r["label"] != r["tuned"] else "unchanged")
+        assert r["change"] == expected
+    assert rep["changes"] == {k: Counter(r["change"] for r in rows)[k] for k in ("fixed", "broken", "unchanged")}
+    assert list(csv.DictReader(io.StringIO(report.csv_text(rep))))[0]["text"] == rows[0]["text"]
+    card = (run_dir.path / "README.md").read_text()
+    assert "sentiment.csv" in card and "SHA-256" in card and "| accuracy |" in card and "torch" in card
+
+
+def test_chat_report_and_probe_timeline_recompute_from_saved_answers(tiny_llama):
+    run_dir, rep = run(tiny_llama, "chat", "pirate_chat", max_new_tokens=12, report_rows=6)
+    rows = rep["rows"]
+    assert rep["rows_compared"] == len(rows) == 6
+    for side in ("base", "tuned"):
+        hyps, refs = [r[side] for r in rows], [r["reference"] for r in rows]
+        assert rep[side]["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+        assert rep[side]["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+        assert rep[side]["exact_match"] == pytest.approx(sum(h.strip() == r.strip() for h, r in zip(hyps, refs)) / 6)
+        assert rep[side]["perplexity"] == pytest.approx(math.exp(rep[side]["loss"]))
+        for r in rows:
+            assert r[f"{side}_score"] == pytest.approx(sacrebleu.sentence_chrf(r[side], [r["reference"]]).score,
+                                                       abs=0.01)
+    assert all(r["improvement"] == pytest.approx(r["tuned_score"] - r["base_score"], abs=0.011) for r in rows)
+    samples = RunDir(run_dir.id).metrics("samples")
+    assert sorted({s["step"] for s in samples}) == [0, 2, 4]
+    first = {s["probe"]: s for s in samples if s["step"] == 0}
+    assert len(first) == 3 and all(s["base"] == first[s["probe"]]["base"] for s in samples)
+    assert all(s["tuned"] == s["base"] for s in first.values())  # step 0 is the base model itself
+    evals = [m for m in RunDir(run_dir.id).metrics() if "eval_loss" in m]
+    assert [m["step"] for m in evals] == [0, 2, 4] and all("eval_bleu" in m and "eval_perplexity" in m for m in evals)
+
+
+def test_overfitting_is_flagged_only_when_eval_rises_while_train_falls():
+    rising_eval = [(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.2, 1.0)]
+    assert "eval loss rose 2 evaluations in a row (1.0000 at step 0 -> 1.2000 at step 4)" in \
+        evaluation.overfitting(rising_eval, 2)
+    assert evaluation.overfitting(rising_eval[:2], 2) == ""  # not yet K rises
+    assert evaluation.overfitting([(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.05, 1.0)], 2) == ""  # eval dipped
+    assert evaluation.overfitting([(0, 1.0, 1.0), (2, 1.1, 1.5), (4, 1.2, 2.0)], 2) == ""  # train rose too
+    assert evaluation.overfitting(rising_eval, 0) == ""  # switched off
