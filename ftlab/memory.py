@@ -39,3 +39,15 @@ def largest_batch(try_batch, start: int) -> int:
         release()
         size //= 2
     return 1
+
+
+def usage() -> dict:
+    """Memory in MB now: this process's resident set (CPU), and on CUDA the allocated and peak GPU memory."""
+    import psutil
+    import torch
+
+    out = {"rss_mb": psutil.Process().memory_info().rss / 2**20}
+    if torch.cuda.is_available():
+        out["gpu_mb"] = torch.cuda.memory_allocated() / 2**20
+        out["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out

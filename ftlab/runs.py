@@ -125,6 +125,12 @@ class RunDir:
         return None
 
 
+def _duration(status: dict) -> float | None:
+    if not status.get("started"):
+        return None
+    return round((status.get("finished") or status.get("updated") or time.time()) - status["started"], 1)
+
+
 def list_runs(live: set[str] = frozenset()) -> list[dict]:
     """Every run, newest first, as dicts for tables; runs marked active but not in `live` show as interrupted."""
     out = []
@@ -139,7 +145,8 @@ def list_runs(live: set[str] = frozenset()) -> list[dict]:
         out.append({"run_id": run.id, "state": status.get("state"), "task": cfg.task, "method": cfg.method,
                     "model": cfg.model_ref(), "data": Path(cfg.data.path).name, "step": status.get("step", 0),
                     "loss": status.get("train_loss"), "eval_loss": status.get("eval_loss"),
-                    "has_weights": run.weights_dir() is not None})
+                    "key_metric": status.get("eval_accuracy" if cfg.task == "classify" else "eval_perplexity"),
+                    "duration_s": _duration(status), "has_weights": run.weights_dir() is not None})
     return out
 
 

@@ -16,6 +16,7 @@ from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
 from ftlab.jobs import JobManager
+from ftlab.runs import RunDir
 
 # What a run costs to start from the UI: the sample data trains in a few minutes on a CPU.
 TASK_DEFAULTS = {
@@ -87,6 +88,8 @@ class Lab:
                 continue
             section, name = _section(cfg, key)
             current = getattr(section, name)
+            if isinstance(current, list) and isinstance(value, str):  # one item per line (probe prompts)
+                value = [line.strip() for line in value.splitlines() if line.strip()]
             setattr(section, name, type(current)(value) if isinstance(current, (int, float, str)) else value)
         return cfg
 
@@ -126,6 +129,23 @@ class Lab:
 
     def runs(self) -> list[dict]:
         return self.jobs.runs()
+
+    @staticmethod
+    def probe_answers(run_id: str) -> list[dict]:
+        """The probe answers of a run: {step, probe, prompt, base, tuned} per probe and evaluation."""
+        run = RunDir(run_id)
+        return run.metrics("samples") if run.exists() else []
+
+    @staticmethod
+    def run_config(run_id: str) -> dict:
+        run = RunDir(run_id)
+        return run.config().to_dict() if run.exists() else {}
+
+    @staticmethod
+    def report(run_id: str) -> dict:
+        """A finished run's base-vs-tuned report (report.json), or {} when it has none."""
+        run = RunDir(run_id)
+        return (run.read_json("report.json") or {}) if run.exists() else {}
 
     def current_run(self) -> str | None:
         """The training run, else the newest run: what a freshly loaded page should show."""

@@ -133,6 +133,22 @@ def save(s: Setup, run: RunDir, adapter: bool) -> None:
     tmp.rename(final)
 
 
+class Pace:
+    """Tokens and rows per second of the training steps since the last log (evaluations not counted)."""
+
+    def __init__(self):
+        self.tokens, self.rows, self.seconds = 0, 0, 0.0
+
+    def add(self, tokens: int, rows: int, seconds: float) -> None:
+        self.tokens, self.rows, self.seconds = self.tokens + tokens, self.rows + rows, self.seconds + seconds
+
+    def rates(self) -> dict:
+        seconds = max(self.seconds, 1e-9)
+        out = {"tokens_per_s": self.tokens / seconds, "samples_per_s": self.rows / seconds}
+        self.__init__()
+        return out
+
+
 class Trainer:
     """One run's training loop; `run()` is the public entry point."""
 
@@ -208,14 +224,14 @@ class Trainer:
         torch.set_rng_state(self.restored.state["rng"])
         return self.restored.step
 
-    def step(self, s: Setup, batches, params, opt, sched) -> tuple[float, float, int]:
-        """One optimizer step: (loss, grad norm, tokens seen)."""
+    def step(self, s: Setup, batches, params, opt, sched) -> tuple[float, float, int, int]:
+        """One optimizer step: (loss, grad norm, tokens seen, rows seen)."""
         import torch
 
-        t, tokens, loss_sum = self.cfg.train, 0, torch.zeros(())
+        t, tokens, rows, loss_sum = self.cfg.train, 0, 0, torch.zeros(())
         for _ in range(t.grad_accum):
             tensors = _tensors(s, next(batches))
-            tokens += int(tensors["attention_mask"].sum())
+            tokens, rows = tokens + int(tensors["attention_mask"].sum()), rows + len(tensors["input_ids"])
             with s.autocast_context():
                 loss = (self.forward or s.model)(**tensors).loss / t.grad_accum
             loss.backward()
@@ -224,7 +240,14 @@ class Trainer:
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        return float(loss_sum), float(grad_norm), tokens
+        return float(loss_sum), float(grad_norm), tokens, rows
+
+    def log_step(self, step: int, loss: float, grad_norm: float, lr: float, pace: "Pace") -> None:
+        """One metrics record: losses, LR, grad norm, throughput of the training steps alone, memory."""
+        self.emit({"step": step, "epoch": round(step / self.per_epoch, 3), "time": time.time() - self.started,
+                   "train_loss": loss, "lr": lr, "grad_norm": grad_norm, **pace.rates(), **memory.usage()})
+        self.recent = (self.recent + [loss])[-10:]
+        self.status(step, state="running", train_loss=sum(self.recent) / len(self.recent))
 
     def train(self, s: Setup) -> int:
         t = self.cfg.train
@@ -240,22 +263,19 @@ class Trainer:
         self.evaluator = Evaluator(self.cfg, self.run, s)
         if not step:
             self.eval_and_log(s, 0)
-        self.train_started, tick, tokens, recent = time.time(), time.time(), 0, []
+        self.train_started, self.recent, pace = time.time(), [], Pace()
         while step < self.total and not self.cancel.is_set():
-            loss, grad_norm, n_tokens = self.step(s, batches, params, opt, sched)
-            step, tokens = step + 1, tokens + n_tokens
+            began = time.time()
+            loss, grad_norm, n_tokens, n_rows = self.step(s, batches, params, opt, sched)
+            step = step + 1
+            pace.add(n_tokens, n_rows, time.time() - began)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss} at step {step}: the run stopped there; lower the "
                                          "learning rate (or use fp32) and start again")
             if step % t.log_every == 0 or step == self.total:
-                now = time.time()
-                self.emit({"step": step, "epoch": round(step / self.per_epoch, 3), "time": now - self.started,
-                           "train_loss": loss, "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
-                           "tokens_per_s": tokens / max(now - tick, 1e-9)})
-                tokens, tick = 0, now
-                recent = (recent + [loss])[-10:]
-                self.status(step, state="running", train_loss=sum(recent) / len(recent))
-            evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, sum(recent) / len(recent) if recent else None)
+                self.log_step(step, loss, grad_norm, sched.get_last_lr()[0], pace)
+            train_loss = sum(self.recent) / len(self.recent) if self.recent else None
+            evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, train_loss)
             if evaluated and self.early.update(step, evaluated):
                 self.note = (f"stopped early at step {step}: {self.early.metric} has not improved for "
                              f"{self.early.patience} evaluations (best {self.early.best:.4f} at step "

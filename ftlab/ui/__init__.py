@@ -5,13 +5,14 @@ from __future__ import annotations
 import gradio as gr
 
 from ftlab.service import Lab
-from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, train_tab
+from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, results_tab, runs_tab, train_tab
 from ftlab.ui.common import PRIVATE
 
 INTRO = """# ftlab: fine-tune, then compare base vs tuned
 **1. Data**: pick a sample or upload a CSV, TSV, JSON(L), Parquet or TXT file. **2. Train**: choose a model and method, press
 Start and watch the loss. **3. Chat** or **4. Classify**: the base and the tuned model answer the same input
-side by side."""
+side by side. **5. Results**: base vs tuned on the validation split, example by example. **6. Runs**: every run,
+compared."""
 
 
 def build_app(lab: Lab | None = None) -> gr.Blocks:
@@ -27,8 +28,14 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 chat = chat_tab.build(lab)
             with gr.Tab("4. Classify", id="classify") as classify_tab_item:
                 classify = classify_tab.build(lab)
+            with gr.Tab("5. Results", id="results") as results_tab_item:
+                results = results_tab.build(lab)
+            with gr.Tab("6. Runs", id="runs") as runs_tab_item:
+                runs = runs_tab.build(lab)
         chat_tab_item.select(chat.refresh, None, chat.run, **PRIVATE)
         classify_tab_item.select(classify.refresh, None, classify.run, **PRIVATE)
+        results_tab_item.select(results.refresh, None, results.run, **PRIVATE)
+        runs_tab_item.select(runs.refresh, None, runs.outputs, **PRIVATE)
         demo.load(train.reattach, None, train.run_id, **PRIVATE)
         demo.load(chat.refresh, None, chat.run, **PRIVATE)
         demo.load(classify.refresh, None, classify.run, **PRIVATE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ftlab import optim
+from ftlab.early_stopping import METRICS
 
 
 def settings_panel() -> dict:
@@ -28,7 +29,7 @@ def settings_panel() -> dict:
             c["eval_every"] = gr.Number(0, label="Evaluate every N steps (0: 4 times)", precision=0)
             c["save_every"] = gr.Number(0, label="Checkpoint every N steps (0: at each eval)", precision=0)
             c["early_stopping_patience"] = gr.Number(0, label="Early stopping patience (0: off)", precision=0)
-            c["early_stopping_metric"] = gr.Dropdown(["eval_loss", "eval_accuracy"], value="eval_loss",
+            c["early_stopping_metric"] = gr.Dropdown(list(METRICS), value="eval_loss",
                                                      label="Early stopping on")
             c["gradient_checkpointing"] = gr.Checkbox(False, label="Gradient checkpointing",
                                                       info="Much less memory, ~30% slower")
@@ -42,6 +43,11 @@ def settings_panel() -> dict:
             c["freeze.last_layers"] = gr.Number(2, label="Freeze: train the last N layers", precision=0)
             c["quant.bits"] = gr.Radio([4, 8], value=4, label="QLoRA bits")
             c["prompt.virtual_tokens"] = gr.Number(20, label="Prefix / prompt: virtual tokens", precision=0)
+            c["eval.max_new_tokens"] = gr.Number(48, label="Eval replies: max new tokens", precision=0)
+        with gr.Row():
+            c["eval.probes"] = gr.Textbox("", lines=3, label="Probe prompts (one per line)", elem_id="probe-prompts",
+                                          info="Answered by the base and the tuned model at every evaluation; empty: "
+                                               "the first 3 validation rows.")
             c["trust_remote_code"] = gr.Checkbox(False, label="Trust remote code",
                                                  info="Runs Python shipped with the model. Only for models you trust.")
     return c

@@ -1,5 +1,5 @@
 """Train tab: model, method, preset and settings (advanced ones folded away), the trainable parameters and a
-memory estimate before Start; Start / Stop and save / Cancel / Resume; live progress, loss and LR curves."""
+memory estimate before Start; Start / Stop and save / Cancel / Resume; the live dashboard (ftlab.ui.dashboard)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import gradio as gr
-import pandas as pd
 
 from ftlab import plan, presets
 from ftlab.config import DEFAULT_MODELS
@@ -15,6 +14,8 @@ from ftlab.jobs import RESUMABLE, Busy
 from ftlab.modeling import NotFetched
 from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
+from ftlab.ui import dashboard
+from ftlab.ui.runs_tab import table as runs_list
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.settings_panel import settings_panel
 
@@ -25,52 +26,8 @@ class TrainTab:
     reattach: object
 
 
-def progress_markdown(snap: dict) -> str:
-    """A progress bar with step/total, ETA and the latest losses, from a run snapshot."""
-    if not snap:
-        return "No run yet: choose data, then press **Start**."
-    state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
-    pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
-    eta = snap.get("eta")
-    phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
-    queued = f" (position {snap['queue_position']} in the queue)" if snap.get("queue_position") else ""
-    lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}{queued}",
-             f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
-             else "<progress style='width:100%'></progress>",
-             f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
-             + (f" · elapsed {snap['elapsed']:.0f} s" if snap.get("elapsed") else "")]
-    names = {"train_loss": "train loss (mean of last 10 steps)", "eval_loss": "eval loss",
-             "eval_accuracy": "eval accuracy"}
-    facts = [f"{name} {snap[k]:.4f}" for k, name in names.items() if snap.get(k) is not None]
-    if snap.get("trainable_params"):
-        facts.append(f"trainable {snap['trainable_params']:,} of {snap['total_params']:,} parameters")
-    if snap.get("precision"):
-        facts.append(f"precision {snap['precision']} on {snap.get('device', '?')}")
-    lines.append(" · ".join(facts))
-    for key in ("note", "resumed"):
-        if snap.get(key):
-            lines.append(f"ℹ️ {snap[key]}")
-    if snap.get("error"):
-        lines.append(f"⚠️ {snap['error']}")
-    return "\n\n".join(line for line in lines if line)
-
-
-def curves(metrics: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(loss frame with a train/eval series column, learning-rate frame) for the line plots."""
-    loss = [{"step": m["step"], "loss": m[k], "series": k.split("_")[0]}
-            for m in metrics for k in ("train_loss", "eval_loss") if k in m]
-    lr = [{"step": m["step"], "lr": m["lr"]} for m in metrics if "lr" in m]
-    return (pd.DataFrame(loss or None, columns=["step", "loss", "series"]),
-            pd.DataFrame(lr or None, columns=["step", "lr"]))
-
-
 def run_choices(lab: Lab) -> list[tuple[str, str]]:
     return [(f"{r['run_id']} ({r['state']})", r["run_id"]) for r in lab.runs()]
-
-
-def runs_frame(lab: Lab) -> pd.DataFrame:
-    columns = ["run_id", "state", "task", "method", "model", "data", "step", "loss", "eval_loss"]
-    return pd.DataFrame([{c: r.get(c) for c in columns} for r in lab.runs()], columns=columns)
 
 
 def build(lab: Lab, data) -> TrainTab:
@@ -110,12 +67,9 @@ def build(lab: Lab, data) -> TrainTab:
         stop = gr.Button("Stop and save", variant="stop", elem_id="stop", interactive=False)
         cancel = gr.Button("Cancel (don't save)", elem_id="cancel", interactive=False)
         resume = gr.Button("Resume from checkpoint", elem_id="resume", interactive=False)
-    progress = gr.Markdown(progress_markdown({}), elem_id="progress")
-    with gr.Row():
-        loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss (train and eval)", elem_id="loss-plot")
-        lr_plot = gr.LinePlot(x="step", y="lr", title="Learning-rate schedule", elem_id="lr-plot")
+    board = dashboard.build()
     with gr.Accordion("All runs", open=False):
-        runs_table = gr.Dataframe(runs_frame(lab), label="Runs (newest first)", interactive=False,
+        runs_table = gr.Dataframe(runs_list(lab), label="Runs (newest first)", interactive=False,
                                   elem_id="runs-table")
         refresh_runs = gr.Button("↻ Refresh", size="sm")
     timer = gr.Timer(1.0)
@@ -166,13 +120,13 @@ def build(lab: Lab, data) -> TrainTab:
 
     def refresh(rid, last_state):
         snap = lab.status(rid) if rid else {}
-        loss_df, lr_df = curves(snap.get("metrics", []))
         state = snap.get("state", "")
         changed = state != last_state  # the list of runs changes when a state does
-        table = runs_frame(lab) if changed else gr.update()
+        table = runs_list(lab) if changed else gr.update()
         picker = gr.update(choices=run_choices(lab), value=rid) if changed else gr.update()
         live = state in ("queued", "running", "stopping")
-        return (progress_markdown(snap), loss_df, lr_df, state, table, gr.update(interactive=state == "running"),
+        return (*board.values(snap, lab.probe_answers(rid) if rid else []), state, table,
+                gr.update(interactive=state == "running"),
                 gr.update(interactive=live), gr.update(interactive=state in RESUMABLE), picker)
 
     inputs = [data.path, data.options, task, model, method, *fields]
@@ -187,9 +141,9 @@ def build(lab: Lab, data) -> TrainTab:
     cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
     resume.click(on_resume, run_id, run_id, **PRIVATE)
     shown_state = gr.State("")
-    outputs = [progress, loss_plot, lr_plot, shown_state, runs_table, stop, cancel, resume, shown_run]
+    outputs = [*board.outputs(), shown_state, runs_table, stop, cancel, resume, shown_run]
     timer.tick(refresh, [run_id, shown_state], outputs, **PRIVATE)
     run_id.change(refresh, [run_id, shown_state], outputs, **PRIVATE)
-    refresh_runs.click(lambda: runs_frame(lab), None, runs_table, **PRIVATE)
+    refresh_runs.click(lambda: runs_list(lab), None, runs_table, **PRIVATE)
     shown_run.input(lambda rid: rid, shown_run, run_id, **PRIVATE)
     return TrainTab(run_id, lab.current_run)

@@ -1,0 +1,126 @@
+"""The live dashboard of a run: progress with ETA and elapsed time, the latest speed and memory, loss (raw and
+smoothed), eval metrics, learning rate and gradient norm curves, and the probe answers step by step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+SMOOTHING = 0.8
+"""Weight of the past in the smoothed train loss (an exponential moving average, as TensorBoard draws it)."""
+EVAL_PLOTTED = ("eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_precision", "eval_recall", "eval_bleu",
+                "eval_chrf", "eval_rougeL", "eval_exact_match")
+"""Eval metrics drawn together; BLEU and chrF are 0-100 and drawn divided by 100, so all share a 0-1 axis."""
+
+
+def _facts(snap: dict) -> list[str]:
+    names = {"train_loss": "train loss (mean of last 10 steps)", "eval_loss": "eval loss",
+             "eval_perplexity": "perplexity", "eval_accuracy": "eval accuracy", "eval_f1_macro": "macro F1",
+             "eval_bleu": "BLEU", "eval_rougeL": "ROUGE-L"}
+    facts = [f"{name} {snap[k]:.4f}" for k, name in names.items() if snap.get(k) is not None]
+    if snap.get("trainable_params"):
+        facts.append(f"trainable {snap['trainable_params']:,} of {snap['total_params']:,} parameters")
+    if snap.get("precision"):
+        facts.append(f"precision {snap['precision']} on {snap.get('device', '?')}")
+    return facts
+
+
+def _speed(metrics: list[dict]) -> str:
+    last = next((m for m in reversed(metrics) if "tokens_per_s" in m), None)
+    if not last:
+        return ""
+    parts = [f"{last['tokens_per_s']:,.0f} tokens/s", f"{last.get('samples_per_s', 0):.2f} samples/s",
+             f"grad norm {last['grad_norm']:.3f}", f"CPU RSS {last.get('rss_mb', 0):,.0f} MB"]
+    if "gpu_mb" in last:
+        parts.append(f"GPU {last['gpu_mb']:,.0f} MB (peak {last['gpu_peak_mb']:,.0f} MB)")
+    return " · ".join(parts)
+
+
+def progress_markdown(snap: dict) -> str:
+    """A progress bar with step/total, ETA, elapsed, the latest losses, speed and memory, from a run snapshot."""
+    if not snap:
+        return "No run yet: choose data, then press **Start**."
+    state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
+    pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
+    eta = snap.get("eta")
+    phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
+    queued = f" (position {snap['queue_position']} in the queue)" if snap.get("queue_position") else ""
+    lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}{queued}",
+             f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
+             else "<progress style='width:100%'></progress>",
+             f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
+             + (f" · elapsed {snap['elapsed']:.0f} s" if snap.get("elapsed") else ""),
+             " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
+    for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️"), ("error", "⚠️")):
+        if snap.get(key):
+            lines.append(f"{mark} {snap[key]}")
+    return "\n\n".join(line for line in lines if line)
+
+
+def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    out, last = [], None
+    for v in values:
+        last = v if last is None else weight * last + (1 - weight) * v
+        out.append(last)
+    return out
+
+
+def loss_frame(metrics: list[dict], run: str = "") -> pd.DataFrame:
+    """Rows (step, loss, series): train, train (smoothed) and eval, each prefixed with `run` when given."""
+    train = [m for m in metrics if "train_loss" in m]
+    prefix = f"{run} " if run else ""
+    rows = [{"step": m["step"], "loss": m["train_loss"], "series": prefix + "train"} for m in train]
+    rows += [{"step": m["step"], "loss": v, "series": prefix + "train (smoothed)"}
+             for m, v in zip(train, smoothed([m["train_loss"] for m in train]))]
+    rows += [{"step": m["step"], "loss": m["eval_loss"], "series": prefix + "eval"} for m in metrics if "eval_loss" in m]
+    return pd.DataFrame(rows or None, columns=["step", "loss", "series"])
+
+
+def eval_frame(metrics: list[dict]) -> pd.DataFrame:
+    rows = [{"step": m["step"], "value": m[k] / (100 if k in ("eval_bleu", "eval_chrf") else 1),
+             "metric": k.removeprefix("eval_")} for m in metrics for k in EVAL_PLOTTED if k in m]
+    return pd.DataFrame(rows or None, columns=["step", "value", "metric"])
+
+
+def series_frame(metrics: list[dict], key: str) -> pd.DataFrame:
+    return pd.DataFrame([{"step": m["step"], key: m[key]} for m in metrics if key in m] or None,
+                        columns=["step", key])
+
+
+def probes_frame(samples: list[dict]) -> pd.DataFrame:
+    """The probe answers, newest step first: step, prompt, base answer, tuned answer."""
+    rows = sorted(samples, key=lambda s: (-s["step"], s["probe"]))
+    return pd.DataFrame([{k: s[k] for k in ("step", "prompt", "base", "tuned")} for s in rows] or None,
+                        columns=["step", "prompt", "base", "tuned"])
+
+
+@dataclass
+class Dashboard:
+    progress: gr.Markdown
+    plots: list
+
+    def outputs(self) -> list:
+        return [self.progress, *self.plots]
+
+    @staticmethod
+    def values(snap: dict, samples: list[dict]) -> list:
+        metrics = snap.get("metrics", [])
+        return [progress_markdown(snap), loss_frame(metrics), eval_frame(metrics), series_frame(metrics, "lr"),
+                series_frame(metrics, "grad_norm"), probes_frame(samples)]
+
+
+def build() -> Dashboard:
+    progress = gr.Markdown(progress_markdown({}), elem_id="progress")
+    with gr.Row():
+        loss = gr.LinePlot(x="step", y="loss", color="series", title="Loss: train (raw, smoothed) and eval",
+                           elem_id="loss-plot")
+        evals = gr.LinePlot(x="step", y="value", color="metric", title="Eval metrics (BLEU, chrF / 100)",
+                            elem_id="eval-plot")
+    with gr.Row():
+        lr = gr.LinePlot(x="step", y="lr", title="Learning rate", elem_id="lr-plot")
+        grad = gr.LinePlot(x="step", y="grad_norm", title="Gradient norm", elem_id="grad-plot")
+    probes = gr.Dataframe(label="Probe prompts: base vs tuned at each evaluation (newest first)", wrap=True,
+                          interactive=False, elem_id="probes", max_height=360)
+    return Dashboard(progress, [loss, evals, lr, grad, probes])
