@@ -6,26 +6,17 @@ the seed), how it compares with the base model on the validation split, and with
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-from pathlib import Path
 
 import yaml
 
 from ftlab import data as data_mod
 from ftlab import methods
+from ftlab.checkpoints import sha256
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
 
 LIBRARIES = ("ftlab", "torch", "transformers", "peft", "accelerate", "bitsandbytes", "evaluate", "gradio")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict:

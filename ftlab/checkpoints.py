@@ -30,7 +30,7 @@ def folder(run_path: Path) -> Path:
     return Path(run_path) / "checkpoints"
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -50,7 +50,7 @@ def save(run_path: Path, step: int, model, state: dict) -> Path:
     weights = {n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad}
     save_file(weights, tmp / "trainable.safetensors")
     torch.save(state, tmp / "state.pt")
-    files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+    files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256(tmp / name)}
              for name in ("trainable.safetensors", "state.pt")}
     (tmp / "meta.json").write_text(json.dumps({"step": step, "files": files}))
     shutil.rmtree(final, ignore_errors=True)
@@ -72,7 +72,7 @@ def _check(path: Path) -> str:
             return f"{name} is missing"
         if file.stat().st_size != expected["bytes"]:
             return f"{name} is {file.stat().st_size} bytes, {expected['bytes']} expected (cut short?)"
-        if _sha256(file) != expected["sha256"]:
+        if sha256(file) != expected["sha256"]:
             return f"{name} does not match its checksum"
     return ""
 

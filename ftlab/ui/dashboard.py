@@ -105,10 +105,14 @@ class Dashboard:
         return [self.progress, *self.plots]
 
     @staticmethod
-    def values(snap: dict, samples: list[dict]) -> list:
-        metrics = snap.get("metrics", [])
-        return [progress_markdown(snap), loss_frame(metrics), eval_frame(metrics), series_frame(metrics, "lr"),
-                series_frame(metrics, "grad_norm"), probes_frame(samples)]
+    def values(snap: dict, samples: list[dict] | None) -> list:
+        """New values for the progress text and, only where there is something new, the plots (`snap` has
+        "metrics") and the probe table (`samples` is not None): a redrawn plot costs the browser far more than the
+        server, and it would compete with training for the same cores."""
+        metrics = snap.get("metrics")
+        plots = ([loss_frame(metrics), eval_frame(metrics), series_frame(metrics, "lr"),
+                  series_frame(metrics, "grad_norm")] if metrics is not None else [gr.update()] * 4)
+        return [progress_markdown(snap), *plots, probes_frame(samples) if samples is not None else gr.update()]
 
 
 def build() -> Dashboard:

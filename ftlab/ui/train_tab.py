@@ -118,16 +118,25 @@ def build(lab: Lab, data) -> TrainTab:
         except ValueError as exc:
             raise gr.Error(str(exc)) from None
 
-    def refresh(rid, last_state):
+    def refresh(rid, seen):
+        """Everything shown about run `rid`; what has not changed since `seen` (the run, its state and how many
+        metrics and probe answers were shown) is left as it is."""
         snap = lab.status(rid) if rid else {}
+        samples = lab.probe_answers(rid) if rid else []
         state = snap.get("state", "")
-        changed = state != last_state  # the list of runs changes when a state does
-        table = runs_list(lab) if changed else gr.update()
-        picker = gr.update(choices=run_choices(lab), value=rid) if changed else gr.update()
+        now = {"run": rid, "state": state, "metrics": len(snap.get("metrics", [])), "samples": len(samples)}
+        seen = seen or {}
+        same_run = seen.get("run") == rid
+        if same_run and seen.get("metrics") == now["metrics"]:
+            snap = {k: v for k, v in snap.items() if k != "metrics"}
+        if same_run and seen.get("samples") == now["samples"]:
+            samples = None
+        if same_run and seen.get("state") == state:  # the runs list and the buttons change with a state
+            return (*board.values(snap, samples), now, *[gr.update()] * 5)
         live = state in ("queued", "running", "stopping")
-        return (*board.values(snap, lab.probe_answers(rid) if rid else []), state, table,
-                gr.update(interactive=state == "running"),
-                gr.update(interactive=live), gr.update(interactive=state in RESUMABLE), picker)
+        return (*board.values(snap, samples), now, runs_list(lab), gr.update(interactive=state == "running"),
+                gr.update(interactive=live), gr.update(interactive=state in RESUMABLE),
+                gr.update(choices=run_choices(lab), value=rid))
 
     inputs = [data.path, data.options, task, model, method, *fields]
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
@@ -140,7 +149,7 @@ def build(lab: Lab, data) -> TrainTab:
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
     cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
     resume.click(on_resume, run_id, run_id, **PRIVATE)
-    shown_state = gr.State("")
+    shown_state = gr.State({})
     outputs = [*board.outputs(), shown_state, runs_table, stop, cancel, resume, shown_run]
     timer.tick(refresh, [run_id, shown_state], outputs, **PRIVATE)
     run_id.change(refresh, [run_id, shown_state], outputs, **PRIVATE)
