@@ -1,5 +1,6 @@
 """ftlab's web app: `python app.py` serves the UI and its API on http://127.0.0.1:7860.
 
+The OpenAI-compatible API (ftlab.api) is served at /v1 on the same port.
 Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --port, --share.
 """
 
@@ -32,12 +33,19 @@ def warm_up() -> None:
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ftlab import api
+    from ftlab.service import Lab
     from ftlab.ui import build_app
 
     warm_up()
-    demo = build_app()
+    lab = Lab()
+    demo = build_app(lab)
     demo.queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size)
+        server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
+        prevent_thread_lock=True)
+    api.mount(demo.app, lab)  # the OpenAI-compatible /v1 routes, on the same server
+    print(f"OpenAI-compatible API: http://{args.host}:{args.port}/v1", flush=True)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python -m ftlab train run.yaml     train from a config (any run's config.yaml re-runs as it is)
     python -m ftlab runs               list runs under $FTLAB_HOME/runs
-    python -m ftlab export RUN --out DIR [--merge]
+    python -m ftlab export RUN --out DIR|FILE.zip [--merge]
                                        write a run's adapter (or, with --merge, the base with it folded in)
     python -m ftlab resume RUN         go on from a stopped, interrupted or failed run's last checkpoint
 
@@ -53,10 +53,10 @@ def cmd_runs() -> int:
 
 
 def cmd_export(run_id: str, out: str, merge: bool) -> int:
-    from ftlab.export import export
+    from ftlab.export import export, zip_export
 
     try:
-        folder = export(run_id, out, merge)
+        folder = zip_export(run_id, out, merge) if out.endswith(".zip") else export(run_id, out, merge)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     sub.add_parser("runs", help="list runs")
     export = sub.add_parser("export", help="write a run's weights to a folder")
     export.add_argument("run")
-    export.add_argument("--out", required=True)
+    export.add_argument("--out", required=True, help="a new folder, or a file name ending in .zip")
     export.add_argument("--merge", action="store_true", help="fold the adapter into the base model")
     sub.add_parser("resume", help="go on from a run's last checkpoint").add_argument("run")
     args = parser.parse_args(argv)

@@ -7,7 +7,9 @@ this); prefix, prompt and P-tuning adapters have nothing to fold in and are expo
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from ftlab import methods, modeling
@@ -28,7 +30,7 @@ def export(run_id: str, out: str | Path, merge: bool = False) -> Path:
     cfg, method = run.config(), methods.get(run.config().method)
     if not merge or not method.adapter:
         shutil.copytree(weights, out, dirs_exist_ok=True)
-        return out
+        return _with_card(run, out)
     if method.prompt_learning:
         raise ValueError(f"{method.label} adds virtual tokens, which can't be merged into the weights; export the "
                          "adapter (without --merge)")
@@ -47,4 +49,43 @@ def export(run_id: str, out: str | Path, merge: bool = False) -> Path:
     if out.exists():
         out.rmdir()
     tmp.rename(out)
+    return _with_card(run, out)
+
+
+def _with_card(run: RunDir, out: Path) -> Path:
+    """The run's model card goes along as the export's README.md."""
+    if (run.path / "README.md").is_file():
+        shutil.copy(run.path / "README.md", out / "README.md")
     return out
+
+
+def zip_export(run_id: str, out_zip: str | Path, merge: bool = False) -> Path:
+    """The export as one .zip file (the adapter, or the merged model, with its model card); returns its path."""
+    out_zip = Path(out_zip).expanduser()
+    with tempfile.TemporaryDirectory(prefix="ftlab-export-") as tmp:
+        folder = export(run_id, Path(tmp) / run_id, merge)
+        archive = shutil.make_archive(str(out_zip.with_suffix("")), "zip", root_dir=folder)
+    return Path(archive)
+
+
+def push_to_hub(run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
+    """Upload the adapter (or the merged model) with its model card to the Hub repo `repo_id`; returns its URL.
+
+    The token is passed to the Hub client in memory only: it is never written to disk, to the run, or to a log,
+    and an error message never contains it."""
+    from huggingface_hub import HfApi
+
+    if not repo_id.strip() or "/" not in repo_id:
+        raise ValueError("repo id: expected 'user-or-org/name'")
+    if not token.strip():
+        raise ValueError("a Hugging Face token with write access is needed to push")
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token.strip())  # read now, not at import
+    with tempfile.TemporaryDirectory(prefix="ftlab-push-") as tmp:
+        folder = export(run_id, Path(tmp) / run_id, merge)
+        try:
+            api.create_repo(repo_id.strip(), private=private, exist_ok=True)
+            api.upload_folder(folder_path=str(folder), repo_id=repo_id.strip(),
+                              commit_message=f"ftlab run {run_id}" + (" (merged)" if merge else ""))
+        except Exception as exc:  # noqa: BLE001 - reported without the token
+            raise ValueError(f"push to {repo_id} failed: " + str(exc).replace(token.strip(), "***")) from None
+    return f"https://huggingface.co/{repo_id.strip()}"

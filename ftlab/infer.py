@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ftlab import encode, evaluation, generate, methods, modeling
 from ftlab.config import DEFAULT_MODELS, RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs import RUN_ID, RunDir
 
 
 class NotReady(Exception):
@@ -152,6 +152,54 @@ class ModelServer:
         for base, tuned in self.chat_stream(run_id, history, history, gen or generate.GenConfig(), base_ref):
             pass
         return {"base": base, "tuned": tuned if run_id else None}
+
+    def pick(self, model: str, task: str) -> tuple[Pair, object, object]:
+        """(pair, model, context) answering as `model`: a run id (its tuned model) or a base model id / folder."""
+        run = RunDir(model) if RUN_ID.match(model or "") else None
+        if run is not None and run.exists():
+            pair = self.get(model, task)
+            if pair.task != task:
+                raise ValueError(f"run {model} is a {pair.task} run, not {task}")
+            return pair, pair.tuned, nullcontext
+        pair = self.get(None, task, model)
+        return pair, pair.base, nullcontext
+
+    def complete(self, model: str, messages: list[dict], gen: generate.GenConfig, stop: list[str] | None = None):
+        """Yield (text delta, finish reason or None) of one model's reply; the last item has the finish reason:
+        "stop" (end of turn or a stop string, which is cut off) or "length" (max new tokens)."""
+        pair, chosen, context = self.pick(model, "chat")
+        tok = pair.tokenizer
+        decoder = generate.Decoder(chosen, encode.prompt_ids(tok, messages), gen, _eos_ids(tok, chosen), context,
+                                   pair.device, pair.use_cache)
+        sent = ""
+        while not decoder.done:
+            with pair.lock:  # one step at a time: concurrent requests on the same model interleave
+                decoder.step()
+            text = tok.decode(decoder.tokens, skip_special_tokens=True)
+            cut = min((text.find(s) for s in stop or [] if s and s in text), default=-1)
+            if cut >= 0:
+                yield text[len(sent):cut], "stop"
+                return
+            if text.endswith("\ufffd") and not decoder.done:  # half of a multi-byte character: wait for the rest
+                continue
+            yield text[len(sent):], None
+            sent = text
+        hit_length = len(decoder.tokens) >= gen.max_new_tokens
+        yield "", "length" if hit_length else "stop"
+
+    def predict(self, model: str, texts: list) -> list[dict]:
+        """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`."""
+        import torch
+
+        pair, chosen, context = self.pick(model, "classify")
+        firsts, seconds = _split_pairs(texts)
+        enc = pair.tokenizer(firsts, seconds, padding=True, truncation=True, max_length=512,
+                             return_tensors="pt").to(pair.device)
+        with pair.lock, torch.no_grad(), context():
+            probs = torch.softmax(chosen(**enc).logits.float(), -1).cpu()
+        names = pair.labels or [chosen.config.id2label[i] for i in range(probs.shape[-1])]
+        return [{"label": names[int(p.argmax())], "probabilities": {n: float(p[j]) for j, n in enumerate(names)}}
+                for p in probs]
 
     def classify(self, run_id: str, texts: list) -> list[dict]:
         """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""

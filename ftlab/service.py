@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
+import time
 from pathlib import Path
 
 from ftlab import data, formats, insight, methods, modeling, paths, plan
@@ -142,6 +144,40 @@ class Lab:
         return run.config().to_dict() if run.exists() else {}
 
     @staticmethod
+    def export_zip(run_id: str, merge: bool = False) -> str:
+        """A zip of the run's adapter (or, with `merge`, the base with the adapter folded in), with its model card."""
+        import tempfile
+
+        from ftlab.export import zip_export
+
+        folder = Path(tempfile.mkdtemp(prefix="ftlab-export-"))
+        return str(zip_export(run_id, folder / f"{run_id}{'-merged' if merge else ''}.zip", merge))
+
+    @staticmethod
+    def push_to_hub(run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
+        """Upload the adapter (or merged model) and its card to a Hub repo; the token is used in memory only."""
+        from ftlab.export import push_to_hub
+
+        return push_to_hub(run_id, repo_id, token, merge, private)
+
+    @staticmethod
+    def vote(run_id: str, record: dict) -> None:
+        """Keep a blind A/B vote with the run (votes.jsonl): {winner: base|tuned|tie|both bad, prompt, base, tuned}."""
+        RunDir(run_id).append_metrics({**record, "time": time.time()}, log="votes")
+
+    @staticmethod
+    def preference_pairs_jsonl(run_id: str) -> str:
+        """The run's decided votes as DPO preference pairs, one JSON object per line: prompt (the conversation
+        before the reply, as messages), chosen, rejected."""
+        lines = []
+        for v in RunDir(run_id).metrics("votes"):
+            if v["winner"] in ("base", "tuned"):
+                loser = "tuned" if v["winner"] == "base" else "base"
+                lines.append(json.dumps({"prompt": v["prompt"], "chosen": v[v["winner"]], "rejected": v[loser]},
+                                        ensure_ascii=False))
+        return "".join(line + "\n" for line in lines)
+
+    @staticmethod
     def report(run_id: str) -> dict:
         """A finished run's base-vs-tuned report (report.json), or {} when it has none."""
         run = RunDir(run_id)
@@ -170,6 +206,19 @@ class Lab:
              max_new_tokens: int = 128) -> dict:
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
         return self.server.chat(run_id or None, message, system_prompt, gen)
+
+    def classify_file(self, run_id: str, path: str) -> dict:
+        """Base and tuned labels for every text of a file: {"rows", "csv" (a path), "summary"}."""
+        from ftlab.batch import classify_file
+
+        rows, csv_path = classify_file(lambda texts: self.classify(run_id, texts), path)
+        agree = sum(r["agree"] for r in rows)
+        summary = f"{len(rows)} texts; base and tuned agree on {agree} ({100 * agree / len(rows):.0f} %)."
+        if "label" in rows[0]:
+            right = {side: sum(r[f"{side}_right"] for r in rows) for side in ("base", "tuned")}
+            summary += " Against the file's labels: " + ", ".join(
+                f"{side} {n}/{len(rows)} right ({100 * n / len(rows):.0f} %)" for side, n in right.items()) + "."
+        return {"rows": rows, "csv": str(csv_path), "summary": summary}
 
     def classify(self, run_id: str, texts: list) -> list[dict]:
         return self.server.classify(run_id, texts)

@@ -67,3 +67,25 @@ def test_browser_pick_sample_train_and_chat_side_by_side(page: Page, tiny_llama:
     expect(tuned_bot).to_have_text(re.compile(r"\S"))
     expect(tuned_bot).not_to_contain_text("pick a fine-tuned run")
     shot(page, tmp_path / "chat.png")
+
+    # Regenerate answers the same message again (one exchange per pane, not two).
+    page.locator("#chat-regenerate").click()
+    wait_idle(page, "tuned-chat", timeout=REPLY_TIMEOUT_MS)
+    expect(tuned_bot).to_have_count(1)
+
+    # Blind A/B: the panes are named A and B until the vote, which is kept and exported as a preference pair.
+    page.locator("#blind").get_by_role("checkbox").check()
+    expect(base_bot).to_have_count(0)  # a fresh conversation
+    page.locator("#chat-input").get_by_role("textbox").fill("Where is the treasure?")
+    page.locator("#chat-send").click()
+    wait_idle(page, "base-chat", timeout=REPLY_TIMEOUT_MS)
+    wait_idle(page, "tuned-chat", timeout=REPLY_TIMEOUT_MS)
+    expect(page.locator("#base-chat")).to_contain_text("Model A")
+    expect(page.locator("#tuned-chat")).to_contain_text("Model B")
+    page.locator("#vote-0").click()  # "A is better"
+    expect(page.locator("#vote-result")).to_contain_text(re.compile(r"Recorded: \w+ wins"))
+    expect(page.locator("#base-chat")).to_contain_text(re.compile(r"Model A: (base|tuned)"))
+    with page.expect_download() as download:
+        page.locator("#votes-export").click()
+    pair = download.value.path().read_text().strip()
+    assert '"chosen"' in pair and '"rejected"' in pair and "Where is the treasure?" in pair

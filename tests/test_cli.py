@@ -48,3 +48,22 @@ def test_export_writes_the_adapter_and_the_merged_model(ui_run, tmp_path, capsys
         assert torch.allclose(merged(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-4)
     assert main(["export", ui_run, "--out", str(tmp_path / "merged")]) == 2
     assert "is not empty" in capsys.readouterr().err
+
+
+def test_the_exported_zip_loads_with_plain_peft_outside_ftlab(ui_run, tiny_llama, tmp_path):
+    import zipfile
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    assert main(["export", ui_run, "--out", str(tmp_path / "adapter.zip")]) == 0
+    with zipfile.ZipFile(tmp_path / "adapter.zip") as z:
+        names = set(z.namelist())
+        z.extractall(tmp_path / "unzipped")
+    assert {"adapter_config.json", "adapter_model.safetensors", "README.md"} <= names
+    assert "LoRA" in (tmp_path / "unzipped" / "README.md").read_text()  # the model card goes along
+    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), tmp_path / "unzipped").eval()
+    tuned = infer.load_pair(ui_run).tuned
+    ids = torch.tensor([[1, 5, 9, 42, 7]])
+    with torch.no_grad():
+        assert torch.allclose(plain(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-5)

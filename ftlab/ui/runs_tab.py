@@ -1,5 +1,5 @@
 """Runs tab: every run with its state, task, method, key metrics and duration; pick several to overlay their
-loss curves and see how their configs differ."""
+loss curves and see how their configs differ; export one (ftlab.ui.export_panel)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from ftlab.service import Lab
+from ftlab.ui import export_panel
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.dashboard import loss_frame
 
@@ -69,10 +70,13 @@ def build(lab: Lab) -> RunsTab:
         return gr.update(value=loss, color_map={n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}), settings
 
     picked.change(compare, picked, [plot, diff], **PRIVATE)
+    export_run = export_panel.build(lab, [r["run_id"] for r in lab.runs() if r.get("has_weights")])
 
     def refresh(ids=None):
-        ids = [r for r in ids or [] if r in {x["run_id"] for x in lab.runs()}]
-        return table(lab), gr.update(choices=[r["run_id"] for r in lab.runs()], value=ids)
+        listed = lab.runs()
+        ids = [r for r in ids or [] if r in {x["run_id"] for x in listed}]
+        return (table(lab), gr.update(choices=[r["run_id"] for r in listed], value=ids),
+                gr.update(choices=[r["run_id"] for r in listed if r.get("has_weights")]))
 
-    reload_btn.click(refresh, picked, [runs, picked], **PRIVATE)
-    return RunsTab(lambda: refresh(), [runs, picked])
+    reload_btn.click(refresh, picked, [runs, picked, export_run], **PRIVATE)
+    return RunsTab(lambda: refresh(), [runs, picked, export_run])

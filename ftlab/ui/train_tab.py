@@ -16,6 +16,10 @@ from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui import dashboard
 from ftlab.ui.runs_tab import table as runs_list
+
+POLL_S = 2.0
+"""The dashboard's refresh period. Each refresh costs the server and the browser CPU time that a run on a small
+CPU would otherwise have (benchmarks/dashboard_overhead.py), so it polls only while the shown run is live."""
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.settings_panel import settings_panel
 
@@ -72,7 +76,7 @@ def build(lab: Lab, data) -> TrainTab:
         runs_table = gr.Dataframe(runs_list(lab), label="Runs (newest first)", interactive=False,
                                   elem_id="runs-table")
         refresh_runs = gr.Button("↻ Refresh", size="sm")
-    timer = gr.Timer(1.0)
+    timer = gr.Timer(POLL_S, active=False)  # ticks only while the shown run is queued, running or stopping
     basics = {"epochs": epochs, "learning_rate": lr, "batch_size": batch, "max_length": max_len}
     keys, fields = list(basics) + list(advanced), list(basics.values()) + list(advanced.values())
 
@@ -131,12 +135,12 @@ def build(lab: Lab, data) -> TrainTab:
             snap = {k: v for k, v in snap.items() if k != "metrics"}
         if same_run and seen.get("samples") == now["samples"]:
             samples = None
-        if same_run and seen.get("state") == state:  # the runs list and the buttons change with a state
-            return (*board.values(snap, samples), now, *[gr.update()] * 5)
+        if same_run and seen.get("state") == state:  # the runs list, buttons and timer change with a state
+            return (*board.values(snap, samples), now, *[gr.update()] * 6)
         live = state in ("queued", "running", "stopping")
         return (*board.values(snap, samples), now, runs_list(lab), gr.update(interactive=state == "running"),
                 gr.update(interactive=live), gr.update(interactive=state in RESUMABLE),
-                gr.update(choices=run_choices(lab), value=rid))
+                gr.update(choices=run_choices(lab), value=rid), gr.Timer(active=live))
 
     inputs = [data.path, data.options, task, model, method, *fields]
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
@@ -148,11 +152,13 @@ def build(lab: Lab, data) -> TrainTab:
     start.click(on_start, inputs, run_id, **PRIVATE)
     stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
     cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
-    resume.click(on_resume, run_id, run_id, **PRIVATE)
+    resumed = resume.click(on_resume, run_id, run_id, **PRIVATE)
     shown_state = gr.State({})
-    outputs = [*board.outputs(), shown_state, runs_table, stop, cancel, resume, shown_run]
-    timer.tick(refresh, [run_id, shown_state], outputs, **PRIVATE)
-    run_id.change(refresh, [run_id, shown_state], outputs, **PRIVATE)
+    outputs = [*board.outputs(), shown_state, runs_table, stop, cancel, resume, shown_run, timer]
+    # no loading overlay on every tick: it repaints the plots each second, which slowed a watched run on a small CPU
+    timer.tick(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)
+    run_id.change(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)
+    resumed.then(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)  # same id: no change
     refresh_runs.click(lambda: runs_list(lab), None, runs_table, **PRIVATE)
     shown_run.input(lambda rid: rid, shown_run, run_id, **PRIVATE)
     return TrainTab(run_id, lab.current_run)
