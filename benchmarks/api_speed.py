@@ -3,8 +3,9 @@
 Run: .venv/bin/python benchmarks/api_speed.py   (bundled SmolLM2-135M, offline; trains a 2-step LoRA run first)
 1. Streaming speed: the same greedy reply (128 new tokens) from `model.generate` in this process, and streamed
    through POST /v1/chat/completions of the running app (official `openai` client); tokens/s of each, 3 tries.
-2. Memory: the app's resident memory grows by X loading the base model alone, by Y loading a LoRA run for the
-   base-vs-tuned view (one copy of the base, the adapter switched off and on); the ratio Y / X.
+2. Memory: a process's resident memory grows by X loading the base model alone and answering with it, by Y
+   loading a LoRA run for the base-vs-tuned view and answering with both sides (one copy of the base, the adapter
+   switched off and on); the ratio Y / X.
 """
 
 from __future__ import annotations
@@ -79,9 +80,13 @@ def rss_growth(run_id: str | None) -> float:
     """MB the process grows by loading the base (run_id None) or the run's base-vs-tuned pair."""
     code = ("import psutil, sys; from ftlab.infer import ModelServer; p = psutil.Process(); "
             "import torch, transformers, peft; before = p.memory_info().rss; "
-            f"ModelServer().get({run_id!r}, 'chat', {BASE!r} if {run_id!r} is None else ''); "
+            f"server = ModelServer(); run = {run_id!r}; "
+            f"server.chat(run, 'Hi', gen=__import__('ftlab.generate').generate.GenConfig(max_new_tokens=4), "
+            f"base_ref={BASE!r} if run is None else ''); "  # both sides answer: every weight page is touched
             "print((p.memory_info().rss - before) / 2**20)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
     return float(out.stdout.strip().splitlines()[-1])
 
 

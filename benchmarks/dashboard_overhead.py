@@ -1,5 +1,5 @@
-"""Benchmark: does watching a run slow it down? The same training run, headless (`python -m ftlab train`) and in
-the app with the Train tab open in Chromium (the live dashboard polls the run every second), alternated.
+"""Benchmark: does watching a run slow it down? The same training run headless (`python -m ftlab train`), and
+in the app while it is watched in three ways (see `in_app`), one after the other.
 
 Run: .venv/bin/python benchmarks/dashboard_overhead.py [repeats]   (bundled SmolLM2-135M, LoRA, offline)
 Reports the training time of steps 1..N from each run's metrics.jsonl (model loading and the evaluations before
@@ -53,41 +53,53 @@ def headless(folder: Path, cfg: Path) -> float:
     return train_seconds(home)
 
 
-def watched(folder: Path, cfg: Path) -> float:
+def in_app(folder: Path, mode: str) -> float:
+    """The same run started through the app's API, while `mode`: "polled" (a client fetches what the dashboard
+    shows, the run's status with every metric and its probe answers, every 2 s: the server's side of a watcher
+    whose browser is elsewhere), "train-tab" (Chromium on this machine shows the live dashboard), "data-tab"
+    (Chromium on this machine shows another tab: the cost of a browser alone)."""
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
 
-    home = folder / f"watched-{time.time_ns()}"
+    home = folder / f"{mode}-{time.time_ns()}"
     home.mkdir()
     proc, url = launch_app(home)
     try:
         client = Client(url, verbose=False)
         run_id = client.predict("chat", "pirate_chat", "", "lora", SETTINGS, api_name="/start_training")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page()
-            page.goto(url)
-            page.get_by_role("tab", name="2. Train").click()  # the dashboard reattaches to the run and polls it
+            browser = None
+            if mode != "polled":
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                            args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page()
+                page.goto(url)
+                if mode == "train-tab":
+                    page.get_by_role("tab", name="2. Train").click()  # reattaches to the run and polls it
             while client.predict(run_id, api_name="/status")["state"] in ("queued", "running", "stopping"):
-                time.sleep(5)
-            browser.close()
+                time.sleep(2 if mode == "polled" else 5)
+            if browser:
+                browser.close()
     finally:
         stop_app(proc)
     return train_seconds(home)
 
 
-def main(repeats: int = 2) -> None:
+MODES = ("headless", "polled", "train-tab", "data-tab")
+
+
+def main(repeats: int = 1) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ftlab-bench-"))
     cfg = config_yaml(folder)
-    results = {"headless": [], "watched": []}
+    results = {mode: [] for mode in MODES}
     for _ in range(repeats):
-        results["headless"].append(headless(folder, cfg))
-        results["watched"].append(watched(folder, cfg))
-        print({k: [round(v, 2) for v in vs] for k, vs in results.items()}, flush=True)
+        for mode in MODES:
+            results[mode].append(headless(folder, cfg) if mode == "headless" else in_app(folder, mode))
+            print({k: [round(v, 2) for v in vs] for k, vs in results.items()}, flush=True)
     mean = {k: sum(v) / len(v) for k, v in results.items()}
-    print(f"steps 1..{SETTINGS['max_steps']}: headless {mean['headless']:.2f} s, with the dashboard open "
-          f"{mean['watched']:.2f} s: {100 * (mean['watched'] / mean['headless'] - 1):+.1f} %")
+    for mode in MODES[1:]:
+        print(f"steps 1..{SETTINGS['max_steps']}: headless {mean['headless']:.2f} s, {mode} {mean[mode]:.2f} s: "
+              f"{100 * (mean[mode] / mean['headless'] - 1):+.1f} %")
 
 
 if __name__ == "__main__":
