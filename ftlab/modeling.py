@@ -64,6 +64,7 @@ def _convert_gguf(src_dir: Path, gguf_file: str, dest: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("converting %s/%s into %s (once)", src_dir, gguf_file, dest)
+    quiet_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(src_dir, gguf_file=gguf_file)
     model = AutoModelForCausalLM.from_pretrained(src_dir, gguf_file=gguf_file)
     model.hf_quantizer = None  # weights are already dequantised to float; save them as plain tensors
@@ -160,6 +161,14 @@ PLAIN_CHAT_TEMPLATE = (
 )
 
 
+def quiet_progress_bars() -> None:
+    """No console progress bars for loading and converting: the app's log is not a terminal, and a bar left open
+    by one load (its stream since closed) made a later, unrelated load fail with "I/O operation on closed file"."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_tokenizer(path: Path, trust_remote_code: bool = False):
     """Load a tokenizer; give it a pad token and, for chat, a plain template when it has none."""
     from transformers import AutoTokenizer
@@ -189,6 +198,7 @@ def load_model(path: Path, task: str, *, labels: list[str] | None = None, quanti
     if quantization is not None:
         kwargs["quantization_config"] = quantization
         kwargs["device_map"] = {"": device()}
+    quiet_progress_bars()
     with building:
         if task == "chat":
             return AutoModelForCausalLM.from_pretrained(path, **kwargs)
