@@ -186,39 +186,35 @@ class ModelServer:
             sent = text
         hit_length = len(decoder.tokens) >= gen.max_new_tokens
         yield "", "length" if hit_length else "stop"
-
     def predict(self, model: str, texts: list) -> list[dict]:
         """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`."""
-        import torch
-
         pair, chosen, context = self.pick(model, "classify")
-        firsts, seconds = _split_pairs(texts)
-        enc = pair.tokenizer(firsts, seconds, padding=True, truncation=True, max_length=512,
-                             return_tensors="pt").to(pair.device)
-        with pair.lock, torch.no_grad(), context():
-            probs = torch.softmax(chosen(**enc).logits.float(), -1).cpu()
-        names = pair.labels or [chosen.config.id2label[i] for i in range(probs.shape[-1])]
-        return [{"label": names[int(p.argmax())], "probabilities": {n: float(p[j]) for j, n in enumerate(names)}}
-                for p in probs]
+        (probs,) = _probabilities(pair, texts, [(chosen, context)])
+        return [{"label": max(p, key=p.get), "probabilities": p} for p in probs]
 
     def classify(self, run_id: str, texts: list) -> list[dict]:
         """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""
-        import torch
-
         pair = self.get(run_id, "classify")
         if pair.task != "classify":
             raise ValueError(f"run {run_id} is a {pair.task} run; use chat")
-        firsts, seconds = _split_pairs(texts)
-        enc = pair.tokenizer(firsts, seconds, padding=True, truncation=True, max_length=512,
-                             return_tensors="pt").to(pair.device)
-        out = {}
-        with pair.lock, torch.no_grad():
-            with pair.base_context():
-                out["base"] = torch.softmax(pair.base(**enc).logits.float(), -1).cpu()
-            out["tuned"] = torch.softmax(pair.tuned(**enc).logits.float(), -1).cpu()
-        names = pair.labels or [pair.base.config.id2label[i] for i in range(out["base"].shape[-1])]
-        return [{side: {names[j]: float(p[i, j]) for j in range(len(names))} for side, p in out.items()}
-                for i in range(len(texts))]
+        base, tuned = _probabilities(pair, texts, [(pair.base, pair.base_context), (pair.tuned, nullcontext)])
+        return [{"base": b, "tuned": t} for b, t in zip(base, tuned)]
+
+
+def _probabilities(pair: Pair, texts: list, models: list) -> list[list[dict]]:
+    """For each (model, context) of `models`, each text's {label: probability}; the texts are tokenized once."""
+    import torch
+
+    firsts, seconds = _split_pairs(texts)
+    enc = pair.tokenizer(firsts, seconds, padding=True, truncation=True, max_length=512,
+                         return_tensors="pt").to(pair.device)
+    out = []
+    with pair.lock, torch.no_grad():
+        for model, context in models:
+            with context():
+                out.append(torch.softmax(model(**enc).logits.float(), -1).cpu())
+    names = pair.labels or [models[0][0].config.id2label[i] for i in range(out[0].shape[-1])]
+    return [[{n: float(p[j]) for j, n in enumerate(names)} for p in probs] for probs in out]
 
 
 def _split_pairs(texts: list) -> tuple[list[str], list[str] | None]:
