@@ -25,9 +25,9 @@ from ftlab.service import Lab
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None):
+    def __init__(self, status: int, message: str, code: str | None = None):
         super().__init__(message)
-        self.status, self.message, self.kind, self.code = status, message, kind, code
+        self.status, self.message, self.code = status, message, code
 
 
 class Message(BaseModel):
@@ -58,7 +58,7 @@ def check_key(request: Request) -> None:
     given = request.headers.get("authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
         raise ApiError(401, "missing or wrong API key: send 'Authorization: Bearer <FTLAB_API_KEY>'",
-                       "invalid_request_error", "invalid_api_key")
+                       "invalid_api_key")
 
 
 def _gen(req: ChatRequest) -> generate.GenConfig:
@@ -120,7 +120,7 @@ def _check_model(lab: Lab, model: str) -> None:
     try:
         modeling.resolve(model)
     except modeling.ModelNotFound as exc:
-        raise ApiError(404, str(exc), "invalid_request_error", "model_not_found") from None
+        raise ApiError(404, str(exc), "model_not_found") from None
 
 
 def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
