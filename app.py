@@ -35,12 +35,12 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ftlab import api
     from ftlab.service import Lab
-    from ftlab.ui import build_app
+    from ftlab.ui import build_app, queued
 
     warm_up()
     lab = Lab()
     demo = build_app(lab)
-    demo.queue(default_concurrency_limit=4).launch(
+    queued(demo).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
         prevent_thread_lock=True)
     api.mount(demo.app, lab)  # the OpenAI-compatible /v1 routes, on the same server
