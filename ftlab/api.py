@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from ftlab import generate, modeling
 from ftlab.config import DEFAULT_MODELS
-from ftlab.infer import NotReady
+from ftlab.infer import Busy, NotReady
 from ftlab.service import Lab
 
 
@@ -123,9 +123,9 @@ def _check_model(lab: Lab, model: str) -> None:
         raise ApiError(404, str(exc), "model_not_found") from None
 
 
-def _error(status: int, message: str, code: str | None = None) -> JSONResponse:
+def _error(status: int, message: str, code: str | None = None, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": code}},
-                        status_code=status)
+                        status_code=status, headers=headers)
 
 
 def answer(request: Request, work):
@@ -137,6 +137,8 @@ def answer(request: Request, work):
         return _error(exc.status, exc.message, exc.code)
     except NotReady as exc:
         return _error(409, str(exc))
+    except Busy as exc:  # a training run needs the memory: 503 with Retry-After, which the openai client honours
+        return _error(503, str(exc), "busy", {"Retry-After": str(exc.retry_after)})
     except ValueError as exc:
         return _error(400, str(exc))
 
@@ -146,6 +148,7 @@ def chat(lab: Lab, req: ChatRequest):
         raise ApiError(400, "messages must end with a user turn")
     _check_model(lab, req.model)
     messages = [m.model_dump() for m in req.messages]
+    lab.server.pick(req.model, "chat")  # loads now, so a model that can't load is an error status, not a broken stream
     if req.stream:
         return StreamingResponse(_stream(lab, req, messages), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,40 +1,36 @@
-"""ModelServer: loads a run's base once, attaches its adapter, and answers chat / classify for base and tuned.
+"""ModelServer: answers chat and classification for base models and runs, base and tuned side by side.
 
-For adapter methods (LoRA, QLoRA) base vs tuned is one model with the adapter switched off and on; for full
-fine-tuning the base and the tuned weights are both loaded. A small LRU keeps the last few runs loaded.
+A base model is loaded once, and every adapter run (LoRA, DoRA, QLoRA, IA3) trained on it attaches to that copy
+and is switched on per request, so base vs tuned, and one run vs another, need no second copy of the weights
+(ftlab.loading). Full fine-tunes and prompt-learning runs load their own. A bounded LRU keeps the last few loaded.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections import OrderedDict
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from pathlib import Path
 
-from ftlab import encode, evaluation, generate, methods, modeling
+from ftlab import encode, generate, memory, modeling
 from ftlab.config import DEFAULT_MODELS, RunConfig
+from ftlab.loading import NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own, shares_base
 from ftlab.runs import RUN_ID, RunDir
 
-
-class NotReady(Exception):
-    """The run has no saved weights (yet)."""
+__all__ = ["Busy", "ModelServer", "NotReady", "Pair", "load_pair"]
 
 
-@dataclass
-class Pair:
-    """What one run needs for inference: tokenizer, base and tuned (either may be None)."""
+class Busy(Exception):
+    """Loading a model now would take memory a training run needs; `retry_after` says when to try again (s)."""
 
-    task: str
-    tokenizer: object
-    base: object
-    tuned: object = None
-    base_context: object = nullcontext
-    labels: list = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    device: str = "cpu"
-    use_cache: bool = True
-    """False for prompt-learning adapters (see generate.Decoder)."""
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+RESERVE_MB = 2048
+"""Memory left free for a live training run when inference loads a model (FTLAB_TRAINING_RESERVE_MB)."""
 
 
 def _eos_ids(tok, model) -> set[int]:
@@ -44,84 +40,98 @@ def _eos_ids(tok, model) -> set[int]:
     return {i for i in ids if i is not None}
 
 
-def _load_base(cfg: RunConfig, labels: list):
-    import torch
-
-    method = methods.get(cfg.method)
-    where = modeling.resolve(cfg.model_ref()).path
-    model = modeling.load_model(where, cfg.task, labels=labels, quantization=method.quantization(cfg, torch.float32),
-                                seed=cfg.train.seed, trust_remote_code=cfg.trust_remote_code)
-    tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
-    return model, tok
-
-
 def load_pair(run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
-    """Load a finished run (base + tuned), or a base model alone when run_id is empty."""
-    with modeling.building:  # no other thread builds a model meanwhile (see ftlab.modeling)
-        return _load_pair(run_id, task, base_ref)
+    """A finished run (base + tuned) or a base model alone (run_id empty), loaded on its own (no sharing)."""
+    return ModelServer(max_loaded=1).get(run_id, task, base_ref)
 
 
-def _load_pair(run_id: str | None, task: str, base_ref: str) -> Pair:
-    from peft import PeftModel
-
-    if not run_id:
-        cfg = RunConfig(task=task, model=base_ref or DEFAULT_MODELS[task], method="full")
-        model, tok = _load_base(cfg, [])
-        return _finish(Pair(task, tok, model))
+def _run_parts(run_id: str) -> tuple[RunConfig, Path, list]:
     run = RunDir(run_id)
     if not run.exists():
         raise NotReady(f"no run {run_id}")
-    cfg, weights = run.config(), run.weights_dir()
+    weights = run.weights_dir()
     if weights is None:
         raise NotReady(f"run {run_id} has no saved weights yet (state: {run.status().get('state')})")
-    labels = run.status().get("labels", [])
-    base, tok = _load_base(cfg, labels)
-    method = methods.get(cfg.method)
-    if method.prompt_learning:  # the base model itself answers, with any trained head copy switched off
-        model = PeftModel.from_pretrained(base, weights)
-        return _finish(Pair(cfg.task, tok, model.get_base_model(), model, lambda: evaluation.saved_heads_off(model), labels,
-                            use_cache=False))
-    if method.adapter:
-        model = PeftModel.from_pretrained(base, weights)
-        return _finish(Pair(cfg.task, tok, model, model, model.disable_adapter, labels))
-    tuned = modeling.load_model(weights, cfg.task, labels=labels, trust_remote_code=cfg.trust_remote_code)
-    return _finish(Pair(cfg.task, tok, base, tuned, nullcontext, labels))
-
-
-def _finish(pair: Pair) -> Pair:
-    pair.device = modeling.device()
-    for model in {id(m): m for m in (pair.base, pair.tuned) if m is not None}.values():
-        if not getattr(model, "is_loaded_in_4bit", False) and not getattr(model, "hf_device_map", None):
-            model.to(pair.device)
-        model.eval()
-    return pair
+    return run.config(), weights, run.status().get("labels", [])
 
 
 class ModelServer:
-    """Loaded runs, least recently used dropped first."""
+    """Loaded models, least recently used dropped first: shared bases (each with its adapter runs attached) and
+    runs that load their own weights count alike against `max_loaded`.
 
-    def __init__(self, max_loaded: int = 2):
+    `training()` returns the live training run's snapshot, or None: while a run trains, a model is loaded only
+    if enough memory stays free for it (`reserve_mb`), else the request gets Busy with a retry hint."""
+
+    def __init__(self, max_loaded: int = 2, training=None, reserve_mb: float | None = None):
         self.max_loaded = max_loaded
-        self._pairs: OrderedDict[tuple, Pair] = OrderedDict()
+        self.training = training or (lambda: None)
+        self.reserve_mb = reserve_mb
+        self._loaded: OrderedDict[tuple, SharedBase | Pair] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
-        key = (run_id or "", task, base_ref)
         with self._lock:
-            if key in self._pairs:
-                self._pairs.move_to_end(key)
-                return self._pairs[key]
-            pair = load_pair(run_id, task, base_ref)
-            self._pairs[key] = pair
-            while len(self._pairs) > self.max_loaded:
-                self._pairs.popitem(last=False)
-                gc.collect()
-            return pair
+            if not run_id:
+                cfg = RunConfig(task=task, model=base_ref or DEFAULT_MODELS[task], method="full")
+                return self._base(cfg, []).pair()
+            cfg, weights, labels = _run_parts(run_id)
+            if not shares_base(cfg):
+                return self._entry(("run", run_id), cfg, lambda: load_own(run_id, cfg, weights, labels))
+            base = self._base(cfg, labels, adapter_family(weights))
+            if run_id not in base.adapters:
+                base.attach(run_id, weights)
+            return base.pair(run_id)
+
+    def _base(self, cfg: RunConfig, labels: list, family: str = "") -> SharedBase:
+        """The loaded base for `cfg` that takes adapters of `family` (any loaded one when family is empty)."""
+        key = base_key(cfg, labels)
+        for k in (key, key + (family,)):
+            if k in self._loaded and (not family or self._loaded[k].accepts(family)):
+                return self._entry(k, cfg, None)
+        key = key if key not in self._loaded else key + (family,)
+        return self._entry(key, cfg, lambda: SharedBase(cfg.task, *load_base(cfg, labels), labels))
+
+    def _entry(self, key: tuple, cfg: RunConfig, load):
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
+        self._check_room(cfg)
+        self._loaded[key] = load()
+        while len(self._loaded) > self.max_loaded:
+            self._loaded.popitem(last=False)
+            gc.collect()
+        return self._loaded[key]
+
+    def _check_room(self, cfg: RunConfig) -> None:
+        """Busy if a run is training and loading `cfg`'s model would leave it less than the reserve."""
+        live = self.training()
+        if not live:
+            return
+        reserve = self.reserve_mb if self.reserve_mb is not None else float(
+            os.environ.get("FTLAB_TRAINING_RESERVE_MB", RESERVE_MB))
+        need, free = modeling.weights_mb(cfg.model_ref()), memory.free_mb()
+        if free - need < reserve:
+            retry = max(10, int(live.get("eta") or 60))
+            raise Busy(f"Run {live.get('run_id')} is training and loading {cfg.model_ref()} (~{need:,.0f} MB) "
+                       f"now would leave it less than {reserve:,.0f} MB of the {free:,.0f} MB free. "
+                       f"Retry in about {retry} s, when the run has finished, or use a model already loaded.",
+                       retry)
+
+    def loaded(self) -> list[dict]:
+        """What is in memory, least recently used first: each base model (or run with its own weights), its task
+        and the runs answering from it."""
+        with self._lock:
+            return [{"model": key[1] if key[0] == "run" else key[0], "task": entry.task,
+                     "runs": [key[1]] if key[0] == "run" else list(entry.adapters)}
+                    for key, entry in self._loaded.items()]
 
     def forget(self, run_id: str) -> None:
+        """Drop what was loaded for `run_id` (its weights changed: a resumed run finished again)."""
         with self._lock:
-            for key in [k for k in self._pairs if k[0] == run_id]:
-                del self._pairs[key]
+            self._loaded.pop(("run", run_id), None)
+            for entry in self._loaded.values():
+                if isinstance(entry, SharedBase):
+                    entry.detach(run_id)
 
     def chat_stream(self, run_id: str | None, base_history: list[dict], tuned_history: list[dict],
                     gen: generate.GenConfig, base_ref: str = ""):
@@ -135,8 +145,8 @@ class ModelServer:
                                 pair.device, pair.use_cache)
         tuned = None
         if pair.tuned is not None:
-            tuned = generate.Decoder(pair.tuned, encode.prompt_ids(tok, tuned_history), gen, eos, nullcontext,
-                                     pair.device, pair.use_cache)
+            tuned = generate.Decoder(pair.tuned, encode.prompt_ids(tok, tuned_history), gen, eos,
+                                     pair.tuned_context, pair.device, pair.use_cache)
         decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
         texts = ("", "")
         for texts in generate.lockstep([base, tuned], pair.lock, decode):
@@ -160,9 +170,9 @@ class ModelServer:
             pair = self.get(model, task)
             if pair.task != task:
                 raise ValueError(f"run {model} is a {pair.task} run, not {task}")
-            return pair, pair.tuned, nullcontext
+            return pair, pair.tuned, pair.tuned_context
         pair = self.get(None, task, model)
-        return pair, pair.base, nullcontext
+        return pair, pair.base, pair.base_context
 
     def complete(self, model: str, messages: list[dict], gen: generate.GenConfig, stop: list[str] | None = None):
         """Yield (text delta, finish reason or None) of one model's reply; the last item has the finish reason:
@@ -186,6 +196,7 @@ class ModelServer:
             sent = text
         hit_length = len(decoder.tokens) >= gen.max_new_tokens
         yield "", "length" if hit_length else "stop"
+
     def predict(self, model: str, texts: list) -> list[dict]:
         """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`."""
         pair, chosen, context = self.pick(model, "classify")
@@ -197,7 +208,7 @@ class ModelServer:
         pair = self.get(run_id, "classify")
         if pair.task != "classify":
             raise ValueError(f"run {run_id} is a {pair.task} run; use chat")
-        base, tuned = _probabilities(pair, texts, [(pair.base, pair.base_context), (pair.tuned, nullcontext)])
+        base, tuned = _probabilities(pair, texts, [(pair.base, pair.base_context), (pair.tuned, pair.tuned_context)])
         return [{"base": b, "tuned": t} for b, t in zip(base, tuned)]
 
 

@@ -1,5 +1,5 @@
 """Running out of memory: recognise it (CUDA raises torch.OutOfMemoryError; the CPU allocator a RuntimeError),
-give the memory back, and find the largest batch that fits (`train.auto_batch_size`).
+give the memory back, find the largest batch that fits (`train.auto_batch_size`), and tell how much is free.
 """
 
 from __future__ import annotations
@@ -23,6 +23,17 @@ def release() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def free_mb() -> float:
+    """Memory free for a new model on the device inference loads onto: the GPU's free memory, or the RAM the
+    system can still give (psutil's `available`)."""
+    import psutil
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.mem_get_info()[0] / 2**20
+    return psutil.virtual_memory().available / 2**20
 
 
 def largest_batch(try_batch, start: int) -> int:

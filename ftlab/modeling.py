@@ -209,6 +209,15 @@ def load_model(path: Path, task: str, *, labels: list[str] | None = None, quanti
             label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **kwargs)
 
 
+def weights_mb(ref: str) -> float:
+    """Size of a model's safetensors weights on disk, in MB (0 when it is not on this machine yet)."""
+    try:
+        path = resolve(ref, fetch=False).path
+    except ModelNotFound:
+        return 0.0
+    return sum(f.stat().st_size for f in Path(path).glob("*.safetensors")) / 2**20
+
+
 def device() -> str:
     import torch
 

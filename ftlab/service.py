@@ -29,8 +29,13 @@ TASK_DEFAULTS = {
 
 class Lab:
     def __init__(self):
-        self.server = ModelServer()
+        self.server = ModelServer(training=self._training)
         self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id))
+
+    def _training(self) -> dict | None:
+        """The live training run's status (with its ETA), or None: inference loads nothing that would starve it."""
+        run_id = self.jobs.active_id()
+        return {**RunDir(run_id).status(), "run_id": run_id} if run_id else None
 
     # data ---------------------------------------------------------------------------------------------------
     @staticmethod

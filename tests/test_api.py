@@ -5,6 +5,7 @@ checked against the same model run directly in this process (greedy decoding, so
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -36,8 +37,9 @@ def trained(task: str, model, data: str) -> str:
 def served(tmp_path_factory, tiny_llama, tiny_bert):
     """(url, chat run id, classify run id, a ModelServer on the same runs) with FTLAB_API_KEY set."""
     home = tmp_path_factory.mktemp("api-home")
-    saved = {k: os.environ.get(k) for k in ("FTLAB_HOME", "FTLAB_API_KEY")}
-    os.environ.update(FTLAB_HOME=str(home), FTLAB_API_KEY=KEY)
+    saved = {k: os.environ.get(k) for k in ("FTLAB_HOME", "FTLAB_API_KEY", "FTLAB_TRAINING_RESERVE_MB")}
+    # While a run trains, inference may load nothing new (a reserve larger than any machine's memory).
+    os.environ.update(FTLAB_HOME=str(home), FTLAB_API_KEY=KEY, FTLAB_TRAINING_RESERVE_MB=str(10**9))
     try:
         chat_run, classify_run = trained("chat", tiny_llama, "pirate_chat"), trained("classify", tiny_bert, "sentiment")
         proc, url = launch_app(home)
@@ -134,3 +136,26 @@ def test_classify_returns_a_label_and_probabilities_per_input(served):
         assert set(d["probabilities"]) == {"negative", "positive"}
         assert sum(d["probabilities"].values()) == pytest.approx(1, abs=1e-5)
         assert d["probabilities"] == pytest.approx(w["probabilities"], abs=1e-5)
+
+
+def test_during_training_a_model_not_loaded_gets_503_with_retry_after_and_loaded_ones_answer(served, tiny_llama,
+                                                                                            tiny_bert):
+    from gradio_client import Client
+
+    url, chat_run, _, server = served
+    ask(client(url), chat_run, PROMPTS[4])  # loaded before the run starts
+    app = Client(url, verbose=False)
+    run_id = app.predict("chat", "pirate_chat", str(tiny_llama), "lora", {"max_steps": 100000},
+                         api_name="/start_training")
+    try:
+        while app.predict(run_id, api_name="/status")["state"] == "queued":
+            time.sleep(0.5)
+        busy = httpx.post(f"{url}v1/classify", json={"model": str(tiny_bert), "inputs": ["fine"]},
+                          headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
+        assert busy.status_code == 503 and int(busy.headers["Retry-After"]) >= 10
+        assert busy.json()["error"]["code"] == "busy"
+        assert f"Run {run_id} is training" in busy.json()["error"]["message"]
+        assert ask(client(url), chat_run, PROMPTS[4]).choices[0].message.content == \
+            expected(server, chat_run, PROMPTS[4])[0]
+    finally:
+        app.predict(run_id, api_name="/cancel_training")
