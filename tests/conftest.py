@@ -21,6 +21,12 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ["FTLAB_HOME"] = tempfile.mkdtemp(prefix="ftlab-test-home-")
 ROOT = Path(__file__).resolve().parent.parent
+TEST_HOME = os.environ["FTLAB_HOME"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The throw-away home holds a converted model and every test run (~1 GB): it goes with the session."""
+    shutil.rmtree(TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
