@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import (card, checkpoints, early_stopping, encode, evaluation, memory, methods, modeling, optim, parallel, precision,
-                   runs)
+from ftlab import (card, checkpoints, early_stopping, encode, evaluation, losses, memory, methods, modeling, optim,
+                   parallel, precision, runs, token_cache)
 from ftlab.evaluator import Evaluator
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
@@ -50,8 +50,9 @@ class Setup:
         return torch.autocast(self.device, dtype=self.autocast) if self.autocast is not None else nullcontext()
 
 
-def _examples(cfg: RunConfig, splits: data_mod.Splits, tok) -> tuple[list, list]:
-    """Encoded training and validation examples; chat rows with nothing to learn (cut away) are dropped."""
+def _examples(cfg: RunConfig, splits: data_mod.Splits, tok, model_dir) -> tuple[list, list]:
+    """Encoded training and validation examples (tokenized once, see ftlab.token_cache); chat rows with nothing to
+    learn (cut away) are dropped."""
     fmt, labels = splits.dataset.format, splits.dataset.labels
     index = {name: i for i, name in enumerate(labels)}
 
@@ -60,7 +61,10 @@ def _examples(cfg: RunConfig, splits: data_mod.Splits, tok) -> tuple[list, list]
                                                                cfg.data.train_on_prompt)]
         return [e for e in examples if "label" in e or any(x != encode.IGNORE for x in e["labels"])]
 
-    return encode_all(splits.train), encode_all(splits.val)
+    key = token_cache.key(train=splits.train, val=splits.val, fmt=fmt, labels=labels, max_length=cfg.train.max_length,
+                          train_on_prompt=cfg.data.train_on_prompt, tokenizer=token_cache.tokenizer_fingerprint(model_dir))
+    train, val = token_cache.cached(key, lambda: [encode_all(splits.train), encode_all(splits.val)])
+    return train, val
 
 
 def setup(cfg: RunConfig, device: str | None = None) -> Setup:
@@ -81,7 +85,7 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     dtype = precision.autocast_dtype(cfg.train.precision, device)
     where = modeling.resolve(cfg.model_ref()).path
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
-    train, val = _examples(cfg, splits, tok)
+    train, val = _examples(cfg, splits, tok, where)
     quant = method.quantization(cfg, dtype or torch.float32)
     with modeling.building:
         torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
@@ -134,17 +138,20 @@ def save(s: Setup, run: RunDir, adapter: bool) -> None:
 
 
 class Pace:
-    """Tokens and rows per second of the training steps since the last log (evaluations not counted)."""
+    """Tokens and rows per second of the training steps since the last log (evaluations not counted), and the
+    share of the computed positions that were padding."""
 
     def __init__(self):
-        self.tokens, self.rows, self.seconds = 0, 0, 0.0
+        self.tokens, self.rows, self.seconds, self.positions = 0, 0, 0.0, 0
 
-    def add(self, tokens: int, rows: int, seconds: float) -> None:
+    def add(self, tokens: int, rows: int, seconds: float, positions: int = 0) -> None:
         self.tokens, self.rows, self.seconds = self.tokens + tokens, self.rows + rows, self.seconds + seconds
+        self.positions += positions or tokens
 
     def rates(self) -> dict:
         seconds = max(self.seconds, 1e-9)
-        out = {"tokens_per_s": self.tokens / seconds, "samples_per_s": self.rows / seconds}
+        out = {"tokens_per_s": self.tokens / seconds, "samples_per_s": self.rows / seconds,
+               "padding": 1 - self.tokens / max(self.positions, 1)}
         self.__init__()
         return out
 
@@ -224,23 +231,32 @@ class Trainer:
         torch.set_rng_state(self.restored.state["rng"])
         return self.restored.step
 
-    def step(self, s: Setup, batches, params, opt, sched) -> tuple[float, float, int, int]:
-        """One optimizer step: (loss, grad norm, tokens seen, rows seen)."""
+    def step(self, s: Setup, batches, params, opt, sched) -> tuple[float, float, int, int, int]:
+        """One optimizer step: (loss, grad norm, tokens seen, rows seen, positions computed incl. padding)."""
         import torch
 
-        t, tokens, rows, loss_sum = self.cfg.train, 0, 0, torch.zeros(())
+        t, tokens, rows, positions, loss_sum = self.cfg.train, 0, 0, 0, torch.zeros(())
         for _ in range(t.grad_accum):
             tensors = _tensors(s, next(batches))
-            tokens, rows = tokens + int(tensors["attention_mask"].sum()), rows + len(tensors["input_ids"])
+            mask = tensors["attention_mask"]
+            tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():
-                loss = (self.forward or s.model)(**tensors).loss / t.grad_accum
+                loss = self.loss(s, tensors) / t.grad_accum
             loss.backward()
             loss_sum += loss.detach().float().cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        return float(loss_sum), float(grad_norm), tokens, rows
+        return float(loss_sum), float(grad_norm), tokens, rows, positions
+
+    def loss(self, s: Setup, tensors: dict):
+        """The batch's loss: a chat model's through ftlab.losses (the output layer only where tokens are trained),
+        unless it is wrapped for data-parallel training, whose wrapper must see the forward pass."""
+        forward = self.forward or s.model
+        if self.cfg.task == "chat" and forward is s.model:
+            return losses.causal_loss(s.model, tensors)
+        return forward(**tensors).loss
 
     def log_step(self, step: int, loss: float, grad_norm: float, lr: float, pace: "Pace") -> None:
         """One metrics record: losses, LR, grad norm, throughput of the training steps alone, memory."""
@@ -266,9 +282,9 @@ class Trainer:
         self.train_started, self.recent, pace = time.time(), [], Pace()
         while step < self.total and not self.cancel.is_set():
             began = time.time()
-            loss, grad_norm, n_tokens, n_rows = self.step(s, batches, params, opt, sched)
+            loss, grad_norm, n_tokens, n_rows, n_positions = self.step(s, batches, params, opt, sched)
             step = step + 1
-            pace.add(n_tokens, n_rows, time.time() - began)
+            pace.add(n_tokens, n_rows, time.time() - began, n_positions)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss} at step {step}: the run stopped there; lower the "
                                          "learning rate (or use fp32) and start again")
