@@ -104,12 +104,19 @@ class TrainConfig:
     """Before training, halve the batch size until the longest rows fit in memory (gradient accumulation keeps
     the effective batch)."""
     gradient_checkpointing: bool = False
-    """Recompute activations in the backward pass: much less memory, ~30% slower steps."""
+    """Recompute activations in the backward pass for every batch: much less memory, ~30% slower steps."""
+    activation_budget_mb: float = 0.0
+    """A batch whose stored activations would pass this recomputes them instead (see ftlab.checkpointing); 0: auto
+    (1 GB on a CPU, a quarter of the GPU's memory)."""
     early_stopping_patience: int = 0
     """Stop when the eval metric has not improved for this many evaluations (0: never)."""
     early_stopping_metric: str = "eval_loss"
     """eval_loss or eval_perplexity (lower is better), or an eval metric where higher is better: eval_accuracy,
     eval_f1_macro, eval_f1_micro (classification), eval_bleu, eval_rougeL, eval_chrf, eval_exact_match (chat)."""
+    step_limit: int = 0
+    """At most this many steps whatever epochs or max_steps say (0: no limit; a shared server sets its budget)."""
+    time_limit_min: float = 0.0
+    """Stop (and save) after this many minutes of training (0: no limit; a shared server sets its budget)."""
 
 
 @dataclass
@@ -174,7 +181,8 @@ class RunConfig:
                 problems.append(f"train.{name}: {getattr(t, name)} must be at least 1")
         ranges = {"epochs": (0, None), "max_steps": (0, None), "warmup_ratio": (0, 0.5), "weight_decay": (0, None),
                   "max_grad_norm": (0, None), "eval_every": (0, None), "save_every": (0, None),
-                  "early_stopping_patience": (0, None)}
+                  "early_stopping_patience": (0, None), "step_limit": (0, None), "time_limit_min": (0, None),
+                  "activation_budget_mb": (0, None)}
         for name, (low, high) in ranges.items():
             value = getattr(t, name)
             if value < low or (high is not None and value > high):

@@ -39,11 +39,12 @@ def token_losses(model, batch: dict):
     parts = lm_parts(model)
     if parts is None:  # prompt tuning prepends its virtual tokens' logits: the last positions are the row's
         width = batch["input_ids"].shape[1]
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
         logits = logits[:, -width:][:, :-1][keep]
     else:
         body, head = parts
-        hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                      use_cache=False).last_hidden_state
         logits = head(hidden[:, :-1][keep])
     return F.cross_entropy(logits.float(), targets[keep], reduction="none")
 

@@ -7,7 +7,7 @@ gradients and optimizer states for the trainable part, and activations for one b
 
 from __future__ import annotations
 
-from ftlab import methods, modeling
+from ftlab import checkpointing, methods, modeling, precision
 from ftlab.config import RunConfig
 
 OPTIMIZER_BYTES = {"adamw": 8, "sgd": 4, "adafactor": 1, "adamw_8bit": 2}
@@ -53,13 +53,25 @@ def estimate(cfg: RunConfig, fetch: bool = True) -> dict:
         "weights": base * width + (total - base) * 4,
         "gradients": trainable * 4,
         "optimizer": trainable * OPTIMIZER_BYTES.get(cfg.train.optimizer, 8),
-        "activations": tokens * (hidden * 18 * per_layer + vocab * 8),
+        "activations": _activations(cfg, tokens, hidden, per_layer, vocab),
     }
     return {"trainable": trainable, "total": total, "percent": 100 * trainable / max(total, 1),
-            "memory_gb": sum(parts.values()) / 1e9, "parts": {k: v / 1e9 for k, v in parts.items()}}
+            "memory_gb": sum(parts.values()) / 1e9, "parts": {k: v / 1e9 for k, v in parts.items()},
+            "precision": precision.explain(cfg.train.precision, modeling.device())}
+
+
+def _activations(cfg: RunConfig, tokens: int, hidden: int, layers: int, vocab: int) -> float:
+    """Bytes of one full batch's activations; a batch over the activation budget recomputes them instead (see
+    ftlab.checkpointing), which keeps about one layer's worth plus each layer's input."""
+    full = tokens * (hidden * 18 * layers + vocab * 8)
+    if cfg.train.gradient_checkpointing:
+        return full
+    budget = checkpointing.budget_mb(cfg.train.activation_budget_mb, modeling.device()) * 2**20
+    return full if full <= budget else tokens * (hidden * 18 + hidden * layers + vocab * 8)
 
 
 def describe(result: dict) -> str:
     parts = ", ".join(f"{k} {v:.2f}" for k, v in result["parts"].items())
     return (f"Trains **{result['trainable']:,}** of {result['total']:,} parameters (**{result['percent']:.3g} %**) · "
-            f"estimated memory **{result['memory_gb']:.1f} GB** ({parts} GB)")
+            f"estimated memory **{result['memory_gb']:.1f} GB** ({parts} GB)"
+            + (f"\n\n{result['precision']}" if result.get("precision") else ""))

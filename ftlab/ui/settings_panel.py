@@ -31,8 +31,11 @@ def settings_panel() -> dict:
             c["early_stopping_patience"] = gr.Number(0, label="Early stopping patience (0: off)", precision=0)
             c["early_stopping_metric"] = gr.Dropdown(list(METRICS), value="eval_loss",
                                                      label="Early stopping on")
-            c["gradient_checkpointing"] = gr.Checkbox(False, label="Gradient checkpointing",
-                                                      info="Much less memory, ~30% slower")
+            c["gradient_checkpointing"] = gr.Checkbox(False, label="Gradient checkpointing for every batch",
+                                                      info="Much less memory, ~30% slower steps")
+            c["activation_budget_mb"] = gr.Number(0, label="Activation budget (MB)",
+                                                  info="Longer batches recompute activations instead of storing "
+                                                       "them; 0: auto (1 GB on a CPU, ¼ of a GPU)")
         with gr.Row():
             c["lora.r"] = gr.Number(16, label="LoRA / DoRA rank r", precision=0)
             c["lora.alpha"] = gr.Number(32, label="LoRA alpha", precision=0)
