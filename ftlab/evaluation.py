@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
-from ftlab import encode, metrics, methods
+from ftlab import encode, losses, metrics, methods
 from ftlab.formats import FORMATS, to_messages
 
 
@@ -85,19 +85,25 @@ def saved_heads_off(model):
 
 
 def loss(model, examples: list, pad_id: int, batch_size: int, device: str, autocast) -> tuple[float, list, int]:
-    """(mean loss per scored token or row, predicted label ids for classification, tokens scored)."""
+    """(mean loss per scored token or row, predicted label ids for classification, tokens scored). Chat rows are
+    scored in length order (less padding; the mean is the same) through ftlab.losses (no logits where nothing is
+    scored); classification keeps the rows' order, which the predictions follow."""
     import torch
 
+    chat = bool(examples) and "labels" in examples[0]
+    if chat:
+        examples = sorted(examples, key=lambda e: len(e["input_ids"]))
     total, weight, predicted = 0.0, 0, []
     with torch.no_grad(), autocast():
         for i in range(0, len(examples), batch_size):
             batch = {k: v.to(device) for k, v in encode.collate(examples[i : i + batch_size], pad_id).items()}
+            if chat:
+                scored = losses.token_losses(model, batch)
+                total, weight = total + float(scored.sum()), weight + len(scored)
+                continue
             out = model(**batch)
-            classify = batch["labels"].dim() == 1
-            n = len(batch["labels"]) if classify else int((batch["labels"] != encode.IGNORE).sum())
-            total, weight = total + float(out.loss) * n, weight + n
-            if classify:
-                predicted += out.logits.argmax(-1).tolist()
+            total, weight = total + float(out.loss) * len(batch["labels"]), weight + len(batch["labels"])
+            predicted += out.logits.argmax(-1).tolist()
     return total / max(weight, 1), predicted, weight
 
 
