@@ -48,3 +48,16 @@ def autocast_dtype(precision: str, device: str):
 def describe(dtype) -> str:
     names = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}
     return "fp32" if dtype is None else names.get(str(dtype), str(dtype))
+
+
+def explain(setting: str, device: str) -> str:
+    """One line for the UI: the precision a run will train in, and why."""
+    chosen = describe(autocast_dtype(setting, device))
+    if setting != "auto":
+        return f"Precision **{chosen}** (as set)."
+    if device == "cuda":
+        return f"Precision auto → **{chosen}**: bf16 where the GPU has it, else fp16."
+    if chosen == "bf16":
+        return "Precision auto → **bf16** mixed precision: this CPU multiplies bf16 faster than fp32 (measured)."
+    return ("Precision auto → **fp32**: this CPU multiplies bf16 slower than fp32 (measured; it has no bf16 "
+            "units), so bf16 would slow training down. On a CPU or GPU with bf16 units, auto picks bf16.")
