@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import (card, checkpoints, early_stopping, encode, evaluation, losses, memory, methods, modeling, optim,
-                   parallel, precision, runs, token_cache)
+from ftlab import (card, checkpointing, checkpoints, early_stopping, encode, evaluation, losses, memory, methods,
+                   modeling, optim, parallel, precision, runs, threads, token_cache)
 from ftlab.evaluator import Evaluator
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
@@ -82,6 +82,7 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     if method.unavailable():
         raise RuntimeError(f"{method.label} cannot run here: {method.unavailable()}")
     device = device or modeling.device()
+    threads.configure()
     dtype = precision.autocast_dtype(cfg.train.precision, device)
     where = modeling.resolve(cfg.model_ref()).path
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
@@ -96,9 +97,6 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
         if quant is None:
             model.to(device)
         model = method.apply(model, cfg)
-    if cfg.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.config.use_cache = False
     return Setup(model, tok, train, val, ds.labels, dtype, device, evaluation.cases(ds.format, splits.val, ds.labels))
 
 
@@ -111,7 +109,7 @@ def _total_steps(cfg: RunConfig, n_train: int, processes: int = 1) -> tuple[int,
     batches = math.ceil(n_train / cfg.train.batch_size)
     per_epoch = max(1, math.ceil(batches / (cfg.train.grad_accum * processes)))
     total = cfg.train.max_steps or max(1, math.ceil(cfg.train.epochs * per_epoch))
-    return total, per_epoch
+    return min(total, cfg.train.step_limit or total), per_epoch
 
 
 def _batches(cfg: RunConfig, s: Setup, group: parallel.Group):
@@ -172,6 +170,7 @@ class Trainer:
         self.early = early_stopping.EarlyStopping(cfg.train.early_stopping_metric, cfg.train.early_stopping_patience,
                                    (restored.state.get("early") if restored else None))
         self.note = ""
+        self.early_stopped = False
 
     def emit(self, record: dict) -> None:
         if self.group.main:
@@ -239,6 +238,7 @@ class Trainer:
         for _ in range(t.grad_accum):
             tensors = _tensors(s, next(batches))
             mask = tensors["attention_mask"]
+            self.policy.prepare(*mask.shape)  # gradient checkpointing for this batch, if it is a long one
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():
                 loss = self.loss(s, tensors) / t.grad_accum
@@ -270,6 +270,8 @@ class Trainer:
         params, opt, sched = self.optimizer(s)
         step = self.restore(s, opt, sched)
         self.forward = self.group.wrap(s.model)
+        self.policy = checkpointing.Policy(s.model, t.gradient_checkpointing,
+                                           checkpointing.budget_mb(t.activation_budget_mb, s.device))
         eval_every = t.eval_every or max(1, self.total // 4)
         save_every = t.save_every or eval_every
         batches = _batches(self.cfg, s, self.group)
@@ -293,10 +295,14 @@ class Trainer:
             train_loss = sum(self.recent) / len(self.recent) if self.recent else None
             evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, train_loss)
             if evaluated and self.early.update(step, evaluated):
+                self.early_stopped = True
                 self.note = (f"stopped early at step {step}: {self.early.metric} has not improved for "
                              f"{self.early.patience} evaluations (best {self.early.best:.4f} at step "
                              f"{self.early.best_step})")
                 break
+            if t.time_limit_min and time.time() - self.started > 60 * t.time_limit_min and step < self.total:
+                self.note = f"stopped at step {step}: the time limit of {t.time_limit_min:g} minutes per run"
+                self.stop.set()
             if self.stop.is_set() or (step % save_every == 0 and step < self.total):
                 self.checkpoint(s, step, opt, sched)
             if self.stop.is_set():
@@ -338,7 +344,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
             save(s, run_dir, methods.get(cfg.method).adapter)
             run_dir.write_status(phase="comparing base and tuned on the validation split")
             card.write(run_dir, cfg, s, trainer.evaluator.final_report(step) if s.val else {})
-        state = "stopped" if step < trainer.total and not trainer.note else "completed"
+        state = "stopped" if step < trainer.total and not trainer.early_stopped else "completed"
         trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
         return RunResult(state, step)
     except Exception as exc:  # noqa: BLE001 - a failed run must never take the app down
