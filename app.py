@@ -1,7 +1,8 @@
 """ftlab's web app: `python app.py` serves the UI and its API on http://127.0.0.1:7860.
 
 The OpenAI-compatible API (ftlab.api) is served at /v1 on the same port.
-Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --port, --share.
+Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --port, --share, --auth user:pass,
+--max-file-size.
 """
 
 import argparse
@@ -17,8 +18,25 @@ def parse_args(argv=None):
     parser.add_argument("--host", default=os.environ.get("FTLAB_HOST", default_host), help="address to bind")
     parser.add_argument("--port", type=int, default=int(os.environ.get("FTLAB_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
-    parser.add_argument("--max-file-size", default="200mb", help="largest upload accepted")
+    parser.add_argument("--max-file-size", default=os.environ.get("FTLAB_MAX_FILE_SIZE", "200mb"),
+                        help="largest upload accepted (FTLAB_MAX_FILE_SIZE)")
+    parser.add_argument("--shared", action="store_true", default=paths.on_space() or bool(os.environ.get("FTLAB_SHARED")),
+                        help="several people use this app: each sees only their own runs and uploads, and runs have "
+                             "a step and time budget (on by default on a Hugging Face Space; FTLAB_SHARED)")
+    parser.add_argument("--auth", default=os.environ.get("FTLAB_AUTH", ""),
+                        help="require a login: user:password, several separated by commas (FTLAB_AUTH)")
     return parser.parse_args(argv)
+
+
+def logins(spec: str) -> list[tuple[str, str]] | None:
+    """`user:pass,user2:pass2` as Gradio's auth list; None when empty. A malformed entry stops the app."""
+    if not spec.strip():
+        return None
+    pairs = [item.split(":", 1) for item in spec.split(",") if item.strip()]
+    bad = [p[0] for p in pairs if len(p) != 2 or not p[0] or not p[1]]
+    if bad:
+        raise SystemExit(f"--auth / FTLAB_AUTH: expected user:password, got {bad[0]!r}")
+    return [(user.strip(), password) for user, password in pairs]
 
 
 def warm_up() -> None:
@@ -38,12 +56,13 @@ def main(argv=None):
     from ftlab.ui import build_app, queued
 
     warm_up()
-    lab = Lab()
+    lab = Lab(shared=args.shared)
     demo = build_app(lab)
+    auth = logins(args.auth)
     queued(demo).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
-        prevent_thread_lock=True)
-    api.mount(demo.app, lab)  # the OpenAI-compatible /v1 routes, on the same server
+        auth=auth, prevent_thread_lock=True)
+    api.mount(demo.app, lab, logins=bool(auth))  # the OpenAI-compatible /v1 routes, on the same server
     print(f"OpenAI-compatible API: http://{args.host}:{args.port}/v1", flush=True)
     demo.block_thread()
 

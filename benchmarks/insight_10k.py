@@ -57,12 +57,12 @@ def main(n: int = 10_000) -> None:
     for task, path, writer in cases:
         writer(path, n, rng)
         start = time.perf_counter()
-        Lab.inspect(str(path))  # what the Data tab does on upload: read, validate, clean
+        Lab().inspect(str(path))  # what the Data tab does on upload: read, validate, clean
         upload = time.perf_counter() - start
         times = []
         for _ in range(3):  # what the Analyse button does; the first includes loading the model's tokenizer
             start = time.perf_counter()
-            result = Lab.insight(str(path), DEFAULT_MODELS[task], 256)
+            result = Lab().insight(str(path), DEFAULT_MODELS[task], 256)
             times.append(time.perf_counter() - start)
         size = path.stat().st_size / 2**20
         print(f"{task}: {path.name} {n} rows ({size:.1f} MB), mean {result['mean_length']:.0f} tokens, "

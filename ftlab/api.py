@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from ftlab import generate, modeling
+from ftlab import generate, modeling, owners
 from ftlab.config import DEFAULT_MODELS
 from ftlab.infer import Busy, NotReady
 from ftlab.service import Lab
@@ -51,8 +51,13 @@ class ClassifyRequest(BaseModel):
     inputs: list[str | list[str]]
 
 
-def check_key(request: Request) -> None:
+def check_key(request: Request, logins: bool = False) -> None:
+    """The bearer key when FTLAB_API_KEY is set. An app behind logins (--auth) with no key set serves no /v1 at
+    all: the UI's logins don't cover these routes, and an open API would bypass them."""
     key = os.environ.get("FTLAB_API_KEY")
+    if not key and logins:
+        raise ApiError(401, "this app requires a login; set FTLAB_API_KEY on the server to use the /v1 API",
+                       "invalid_api_key")
     if not key:
         return
     given = request.headers.get("authorization", "")
@@ -114,6 +119,10 @@ def _check_model(lab: Lab, model: str) -> None:
     from ftlab.runs import RUN_ID, RunDir
 
     if RUN_ID.match(model) and RunDir(model).exists():
+        try:
+            lab.check_owner(model)  # shared mode: runs are the operator's (FTLAB_API_KEY) to serve, no one else's
+        except ValueError as exc:
+            raise ApiError(404, str(exc), "model_not_found") from None
         if RunDir(model).weights_dir() is None:
             raise ApiError(409, f"run {model} has no saved weights yet; retry when it has finished")
         return
@@ -131,7 +140,8 @@ def _error(status: int, message: str, code: str | None = None, headers: dict | N
 def answer(request: Request, work):
     """Run `work()` after the key check; failures become OpenAI-shaped error responses."""
     try:
-        check_key(request)
+        check_key(request, bool(getattr(request.app.state, "ftlab_logins", False)))
+        owners.acting_as(owners.OPERATOR if os.environ.get("FTLAB_API_KEY") else None)
         return work()
     except ApiError as exc:
         return _error(exc.status, exc.message, exc.code)
@@ -183,6 +193,8 @@ def router(lab: Lab) -> APIRouter:
     return api
 
 
-def mount(app: FastAPI, lab: Lab) -> None:
-    """Add the /v1 routes to the app's running FastAPI server (routes are looked up per request)."""
+def mount(app: FastAPI, lab: Lab, logins: bool = False) -> None:
+    """Add the /v1 routes to the app's running FastAPI server (routes are looked up per request); `logins`: the
+    UI requires a login, so /v1 needs FTLAB_API_KEY."""
+    app.state.ftlab_logins = logins
     app.include_router(router(lab))

@@ -49,14 +49,15 @@ class JobManager:
         self._worker: threading.Thread | None = None
 
     # submitting ---------------------------------------------------------------------------------------------
-    def start(self, cfg: RunConfig) -> str:
-        """Validate `cfg`, create its run directory and queue it; returns the run id. Raises ValueError or Busy."""
+    def start(self, cfg: RunConfig, owner: str | None = None) -> str:
+        """Validate `cfg`, create its run directory (owned by `owner` in shared mode) and queue it; returns the run
+        id. Raises ValueError or Busy."""
         problems = cfg.validate()
         if problems:
             raise ValueError("; ".join(problems))
         with self._lock:
             self._check_room()
-            return self._enqueue(Job(RunDir.create(cfg), cfg))
+            return self._enqueue(Job(RunDir.create(cfg, owner), cfg))
 
     def resume(self, run_id: str) -> str:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint, in the same run."""

@@ -6,6 +6,7 @@ says it was running, but that no live job in this process owns, was interrupted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,11 @@ def new_run_id(cfg: RunConfig) -> str:
     return run_id
 
 
+def owner_key(owner: str) -> str:
+    """A session id or login name as it is stored and used in folder names."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:24]
+
+
 def write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(obj, indent=1))
@@ -46,15 +52,24 @@ class RunDir:
         self.path = paths.runs_dir() / run_id
 
     @classmethod
-    def create(cls, cfg: RunConfig) -> "RunDir":
+    def create(cls, cfg: RunConfig, owner: str | None = None) -> "RunDir":
+        """A new run directory; `owner` (shared mode) is kept as a hash in its own file, never in config.yaml."""
         run = cls(new_run_id(cfg))
         run.path.mkdir(parents=True)
+        if owner:
+            (run.path / "owner").write_text(owner_key(owner))
         cfg.to_yaml(run.path / "config.yaml")
         run.write_status(state="queued", step=0, total_steps=0, created=time.time())
         return run
 
     def exists(self) -> bool:
         return (self.path / "config.yaml").is_file()
+
+    def owned_by(self, owner: str | None) -> bool:
+        try:
+            return bool(owner) and (self.path / "owner").read_text() == owner_key(owner)
+        except OSError:
+            return False
 
     def config(self) -> RunConfig:
         return RunConfig.from_yaml(self.path / "config.yaml")

@@ -7,28 +7,53 @@ Gradio API endpoint (see ftlab/ui/endpoints.py and the README).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import os
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from ftlab import data, formats, insight, methods, modeling, paths, plan
+from ftlab import data, formats, insight, methods, modeling, owners, paths, plan
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.infer import ModelServer
 from ftlab.jobs import JobManager
-from ftlab.runs import RunDir
+from ftlab.runs import RunDir, owner_key
 
 # What a run costs to start from the UI: the sample data trains in a few minutes on a CPU.
+SHARED_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 300)),
+                 "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 20))}
+"""Each run's budget in shared mode: at most this many steps and minutes (then it stops and saves)."""
+
 TASK_DEFAULTS = {
     "chat": {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "max_length": 256},
     "classify": {"learning_rate": 5e-4, "epochs": 4.0, "batch_size": 16, "max_length": 128},
 }
 
 
+def gradio_temp_dir() -> Path:
+    """Where the web server puts uploads before the app keeps them."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def owned(method):
+    """The run named by the first argument must be the caller's in shared mode: for anyone else it does not exist."""
+    @functools.wraps(method)
+    def check(self, run_id, *args, **kwargs):
+        self.check_owner(run_id)
+        return method(self, run_id, *args, **kwargs)
+    return check
+
+
 class Lab:
-    def __init__(self):
+    def __init__(self, shared: bool = False, limits: dict | None = None):
+        """`shared`: several people use this app (see ftlab.owners); each sees, stops and downloads only their own
+        runs and uploads, and every run is held to `limits` ({"steps", "minutes"}, see SHARED_LIMITS)."""
+        self.shared = shared
+        self.limits = {**SHARED_LIMITS, **(limits or {})} if shared else {}
         self.server = ModelServer(training=self._training)
         self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id))
 
@@ -36,6 +61,48 @@ class Lab:
         """The live training run's status (with its ETA), or None: inference loads nothing that would starve it."""
         run_id = self.jobs.active_id()
         return {**RunDir(run_id).status(), "run_id": run_id} if run_id else None
+
+    # who may see what (shared mode) -------------------------------------------------------------------------
+    def check_owner(self, run_id: str | None) -> None:
+        """ValueError("no run ...") unless the caller owns `run_id` (always fine outside shared mode; an empty id
+        means a base model, which anyone may use)."""
+        who = owners.current()
+        if not self.shared or not run_id or who == owners.OPERATOR:
+            return
+        if not RunDir(run_id).owned_by(who):
+            raise ValueError(f"no run {run_id}")
+
+    def _visible(self, run_id: str) -> bool:
+        try:
+            self.check_owner(run_id)
+            return True
+        except ValueError:
+            return False
+
+    def uploads_folder(self) -> Path:
+        """Where the caller's uploads are kept: one folder per owner in shared mode."""
+        who = owners.current()
+        if self.shared and who != owners.OPERATOR:
+            if not who:
+                raise ValueError("uploads need a browser session")
+            return paths.uploads_dir() / owner_key(who)
+        return paths.uploads_dir()
+
+    def check_data_path(self, path: str, fresh_upload: bool = False) -> None:
+        """Shared mode reads only samples and the caller's own uploads (`fresh_upload`: or a file the web server
+        has just received), never other files on the server."""
+        if not self.shared or not path or path in data.SAMPLES or owners.current() == owners.OPERATOR:
+            return
+        where = Path(path).resolve()
+        if fresh_upload and where.is_relative_to(gradio_temp_dir().resolve()):
+            return
+        if not where.is_relative_to(self.uploads_folder().resolve()):
+            raise ValueError(f"{Path(path).name}: upload the file first (only your uploads and the samples can be used)")
+
+    def end_session(self, owner: str | None) -> None:
+        """A browser session ended: its uploads go (anonymous sessions only: a logged-in user comes back)."""
+        if self.shared and owner:
+            shutil.rmtree(paths.uploads_dir() / owner_key(owner), ignore_errors=True)
 
     # data ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -47,10 +114,14 @@ class Lab:
         return [{"name": f.name, "task": f.task, "fields": list(f.fields), "needed": list(f.needed)}
                 for f in formats.FORMATS.values()]
 
-    @staticmethod
-    def inspect(path: str, format: str = "", columns: dict | None = None, val_path: str = "") -> dict:
+    def inspect(self, path: str, format: str = "", columns: dict | None = None, val_path: str = "") -> dict:
         """Read and validate a dataset (a file path or a sample name) with an optional format and column mapping;
         problems come back, not raised, with the file's columns so they can be mapped."""
+        try:
+            self.check_data_path(path)
+            self.check_data_path(val_path)
+        except ValueError as exc:
+            return {"ok": False, "problems": [str(exc)], "columns": [], "summary": f"Problems:\n- {exc}"}
         try:
             ds = data.load(path, fmt=format, columns=columns)
             val = data.load_validation(val_path, ds, columns) if val_path else None
@@ -63,22 +134,27 @@ class Lab:
                 "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
                 "mapping": ds.mapping, "default_model": DEFAULT_MODELS[ds.task]}
 
-    @staticmethod
-    def insight(path: str, model: str, max_length: int, options: dict | None = None) -> dict:
+    def insight(self, path: str, model: str, max_length: int, options: dict | None = None) -> dict:
         """Rows per split, token lengths, rows over max_length, label counts and a loss-marked example (see
         ftlab.insight); `options` holds data settings (format, columns, val_path, val_fraction)."""
+        self.check_data_path(path)
+        self.check_data_path((options or {}).get("val_path", ""))
         return insight.analyse(path, model, max_length, options)
 
-    @staticmethod
-    def keep_upload(temp_path: str) -> str:
-        """Copy an upload out of the web server's temporary files into $FTLAB_HOME/uploads/<content hash>/,
-        so the run's config.yaml still points at it later."""
+    def keep_upload(self, temp_path: str) -> str:
+        """Copy an upload out of the web server's temporary files into $FTLAB_HOME/uploads/<content hash>/ (in
+        shared mode, the caller's own folder; the temporary copy is then deleted, so its URL serves nothing), so
+        the run's config.yaml still points at it later."""
         source = Path(temp_path)
+        if self.shared and not source.resolve().is_relative_to(gradio_temp_dir().resolve()):
+            raise ValueError(f"{source.name}: not an upload")
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-        kept = paths.uploads_dir() / digest / source.name  # the user's own file name, for every message
+        kept = self.uploads_folder() / digest / source.name  # the user's own file name, for every message
         if not kept.exists():
-            kept.parent.mkdir(exist_ok=True)
+            kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, kept)
+        if self.shared:
+            source.unlink(missing_ok=True)
         return str(kept)
 
     # training -----------------------------------------------------------------------------------------------
@@ -100,11 +176,19 @@ class Lab:
             setattr(section, name, type(current)(value) if isinstance(current, (int, float, str)) else value)
         return cfg
 
-    @staticmethod
-    def estimate(config: dict, fetch: bool = True) -> dict:
+    def estimate(self, config: dict, fetch: bool = True) -> dict:
         """Trainable parameters (count and %) and a memory estimate for a RunConfig dict, before it starts.
         With `fetch` False, a model not on this machine yet is not downloaded or converted (modeling.NotFetched)."""
-        return plan.estimate(RunConfig.from_dict(config), fetch)
+        cfg = RunConfig.from_dict(config)
+        self.check_remote_code(cfg)
+        return plan.estimate(cfg, fetch)
+
+    def check_remote_code(self, cfg: RunConfig) -> None:
+        """On a shared server a model's own Python would run for anyone who asks: refused there unless the
+        operator allows it (FTLAB_ALLOW_REMOTE_CODE=1)."""
+        if self.shared and cfg.trust_remote_code and not os.environ.get("FTLAB_ALLOW_REMOTE_CODE"):
+            raise ValueError("trust_remote_code is off on this shared server: a model's own code would run on it "
+                             "for everyone (the operator can allow it with FTLAB_ALLOW_REMOTE_CODE=1)")
 
     def start(self, config: dict) -> str:
         """Queue a run from a RunConfig dict; returns the run id (it waits while another run trains).
@@ -114,64 +198,82 @@ class Lab:
         problems = cfg.validate()
         if problems:
             raise ValueError("; ".join(problems))
+        self.check_data_path(cfg.data.path)
+        self.check_data_path(cfg.data.val_path)
+        self.check_remote_code(cfg)
+        if self.shared:  # the budget of every run on a shared server; a run's own lower limit stays
+            t = cfg.train
+            t.step_limit = min(t.step_limit or self.limits["steps"], self.limits["steps"])
+            t.time_limit_min = min(t.time_limit_min or self.limits["minutes"], self.limits["minutes"])
         try:
             plan.estimate(cfg)
         except (modeling.ModelNotFound, ValueError, OSError) as exc:
             raise ValueError(str(exc)) from None
-        return self.jobs.start(cfg)
+        return self.jobs.start(cfg, owners.current() if self.shared else None)
 
+    @owned
     def resume(self, run_id: str) -> str:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint."""
         return self.jobs.resume(run_id)
 
+    @owned
     def cancel(self, run_id: str) -> bool:
         """Take a waiting run out of the queue, or end the running one without saving."""
         return self.jobs.cancel(run_id)
 
+    @owned
     def status(self, run_id: str) -> dict:
         return self.jobs.snapshot(run_id)
 
+    @owned
     def stop(self, run_id: str) -> bool:
         return self.jobs.stop(run_id)
 
     def runs(self) -> list[dict]:
-        return self.jobs.runs()
+        """Every run (in shared mode, the caller's), newest first."""
+        return [r for r in self.jobs.runs() if self._visible(r["run_id"])]
 
-    @staticmethod
-    def probe_answers(run_id: str) -> list[dict]:
+    @owned
+    def probe_answers(self, run_id: str) -> list[dict]:
         """The probe answers of a run: {step, probe, prompt, base, tuned} per probe and evaluation."""
         run = RunDir(run_id)
         return run.metrics("samples") if run.exists() else []
 
-    @staticmethod
-    def run_config(run_id: str) -> dict:
+    def import_adapter(self, path: str, base: str = "") -> str:
+        """Import a PEFT adapter (a zip or folder with adapter_config.json and adapter_model.safetensors; pickled
+        weights are refused) as a run over `base` (default: the base its config names); returns the run id."""
+        from ftlab.importing import import_adapter
+
+        self.check_data_path(path, fresh_upload=True)
+        return import_adapter(path, base, owners.current() if self.shared else None)
+
+    @owned
+    def run_config(self, run_id: str) -> dict:
         run = RunDir(run_id)
         return run.config().to_dict() if run.exists() else {}
 
-    @staticmethod
-    def export_zip(run_id: str, merge: bool = False) -> str:
+    @owned
+    def export_zip(self, run_id: str, merge: bool = False) -> str:
         """A zip of the run's adapter (or, with `merge`, the base with the adapter folded in), with its model card."""
-        import tempfile
-
         from ftlab.export import zip_export
 
         folder = Path(tempfile.mkdtemp(prefix="ftlab-export-"))
         return str(zip_export(run_id, folder / f"{run_id}{'-merged' if merge else ''}.zip", merge))
 
-    @staticmethod
-    def push_to_hub(run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
+    @owned
+    def push_to_hub(self, run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
         """Upload the adapter (or merged model) and its card to a Hub repo; the token is used in memory only."""
         from ftlab.export import push_to_hub
 
         return push_to_hub(run_id, repo_id, token, merge, private)
 
-    @staticmethod
-    def vote(run_id: str, record: dict) -> None:
+    @owned
+    def vote(self, run_id: str, record: dict) -> None:
         """Keep a blind A/B vote with the run (votes.jsonl): {winner: base|tuned|tie|both bad, prompt, base, tuned}."""
         RunDir(run_id).append_metrics({**record, "time": time.time()}, log="votes")
 
-    @staticmethod
-    def preference_pairs_jsonl(run_id: str) -> str:
+    @owned
+    def preference_pairs_jsonl(self, run_id: str) -> str:
         """The run's decided votes as DPO preference pairs, one JSON object per line: prompt (the conversation
         before the reply, as messages), chosen, rejected."""
         lines = []
@@ -182,8 +284,8 @@ class Lab:
                                         ensure_ascii=False))
         return "".join(line + "\n" for line in lines)
 
-    @staticmethod
-    def report(run_id: str) -> dict:
+    @owned
+    def report(self, run_id: str) -> dict:
         """A finished run's base-vs-tuned report (report.json), or {} when it has none."""
         run = RunDir(run_id)
         return (run.read_json("report.json") or {}) if run.exists() else {}
@@ -191,7 +293,7 @@ class Lab:
     def current_run(self) -> str | None:
         """The training run, else the newest run: what a freshly loaded page should show."""
         active = self.jobs.active_id()
-        if active:
+        if active and self._visible(active):
             return active
         runs = self.runs()
         return runs[0]["run_id"] if runs else None
@@ -202,20 +304,24 @@ class Lab:
                 for m in methods.METHODS.values()]
 
     # inference ----------------------------------------------------------------------------------------------
+    @owned
     def chat_stream(self, run_id, base_history, tuned_history, temperature=0.7, top_p=0.9, max_new_tokens=128,
                     base_ref=""):
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
         yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref)
 
+    @owned
     def chat(self, run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
              max_new_tokens: int = 128) -> dict:
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
         return self.server.chat(run_id or None, message, system_prompt, gen)
 
+    @owned
     def classify_file(self, run_id: str, path: str) -> dict:
         """Base and tuned labels for every text of a file: {"rows", "csv" (a path), "summary"}."""
         from ftlab.batch import classify_file
 
+        self.check_data_path(path, fresh_upload=True)
         rows, csv_path = classify_file(lambda texts: self.classify(run_id, texts), path)
         agree = sum(r["agree"] for r in rows)
         summary = f"{len(rows)} texts; base and tuned agree on {agree} ({100 * agree / len(rows):.0f} %)."
@@ -225,6 +331,7 @@ class Lab:
                 f"{side} {n}/{len(rows)} right ({100 * n / len(rows):.0f} %)" for side, n in right.items()) + "."
         return {"rows": rows, "csv": str(csv_path), "summary": summary}
 
+    @owned
     def classify(self, run_id: str, texts: list) -> list[dict]:
         return self.server.classify(run_id, texts)
 

@@ -101,11 +101,11 @@ def test_an_upload_is_kept_under_ftlab_home_by_content(tmp_path):
     from ftlab.service import Lab
 
     temp = write(tmp_path, "reviews.csv", "text,label\ngood,pos\nbad,neg\n")
-    kept = Lab.keep_upload(temp)
+    kept = Lab().keep_upload(temp)
     assert kept.startswith(str(paths.uploads_dir())) and kept.endswith("/reviews.csv")
-    assert Lab.keep_upload(temp) == kept
+    assert Lab().keep_upload(temp) == kept
     (tmp_path / "reviews.csv").unlink()
-    assert Lab.inspect(kept)["ok"]
+    assert Lab().inspect(kept)["ok"]
 
 
 def test_sharegpt_rows_in_llama_factory_layout_load_as_conversations(tmp_path):

@@ -181,5 +181,5 @@ def test_the_data_check_refuses_a_validation_file_with_unknown_labels(tmp_path):
     from ftlab.service import Lab
 
     train = write(tmp_path, "t.csv", "text,label\na,x\nb,y\n")
-    info = Lab.inspect(train, val_path=write(tmp_path, "v.csv", "text,label\nc,x\nd,maybe\n"))
+    info = Lab().inspect(train, val_path=write(tmp_path, "v.csv", "text,label\nc,x\nd,maybe\n"))
     assert not info["ok"] and "v.csv: labels not in the training file: maybe" in info["summary"]

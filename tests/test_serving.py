@@ -72,7 +72,7 @@ def test_a_failed_hub_push_never_writes_or_logs_the_token(classify_run, monkeypa
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ValueError, match="push to me/tuned failed") as failure:
-        Lab.push_to_hub(classify_run, "me/tuned", token)
+        Lab().push_to_hub(classify_run, "me/tuned", token)
     assert token not in str(failure.value) and token not in caplog.text
     for root in (RunDir(classify_run).path.parent.parent, tmp_path):
         for path in root.rglob("*"):

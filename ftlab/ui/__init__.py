@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ftlab import owners
 from ftlab.service import Lab
 from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, results_tab, runs_tab, train_tab
 from ftlab.ui.common import PRIVATE
@@ -55,4 +56,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         demo.load(chat.refresh, None, chat.run, **PRIVATE)
         demo.load(classify.refresh, None, classify.run, **PRIVATE)
         endpoints.register(lab)
+
+        def session_ended(request: gr.Request) -> None:
+            """A browser tab closed: an anonymous session's uploads go (a logged-in user keeps theirs)."""
+            if not request.username:
+                lab.end_session(owners.of(request))
+
+        demo.unload(session_ended)
+    owners.scope_all(demo)  # every event and endpoint knows its caller (see ftlab.owners)
     return demo

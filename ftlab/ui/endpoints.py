@@ -47,22 +47,22 @@ def register(lab: Lab) -> None:
     def status(run_id: str) -> dict:
         """State (queued, running, stopping, completed, stopped, cancelled, failed, interrupted), queue_position
         while queued, step, losses, metrics."""
-        return lab.status(run_id)
+        return _call(lab.status, run_id)
 
     def stop_training(run_id: str) -> bool:
         """Ask a running run to stop after its current step and save its weights."""
-        return lab.stop(run_id)
+        return _call(lab.stop, run_id)
 
     def cancel_training(run_id: str) -> bool:
         """Take a waiting run out of the queue, or end the running one at once without saving it."""
-        return lab.cancel(run_id)
+        return _call(lab.cancel, run_id)
 
     def resume_training(run_id: str) -> str:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint (same run id)."""
         return _call(lab.resume, run_id)
 
     def runs() -> list[dict]:
-        """Every run, newest first."""
+        """Every run, newest first (on a shared server, the caller's own)."""
         return lab.runs()
 
     def chat(run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
@@ -75,6 +75,11 @@ def register(lab: Lab) -> None:
         """For each text: {"base": {label: probability}, "tuned": {label: probability}}."""
         return _call(lab.classify, run_id, texts)
 
+    def import_adapter(path: str, base_model: str = "") -> str:
+        """Import a PEFT adapter (a zip or folder on the server with adapter_config.json and
+        adapter_model.safetensors; pickled .bin/.pt weights are refused) as a run; returns its run id."""
+        return _call(lab.import_adapter, path, base_model)
+
     for fn in (samples, inspect_data, formats, start_training, status, stop_training, cancel_training,
-               resume_training, runs, chat, classify):
+               resume_training, runs, chat, classify, import_adapter):
         gr.api(fn, api_name=fn.__name__)

@@ -1,0 +1,174 @@
+"""Shared mode: each session owns its runs and uploads. Another session can't list, read, stop, resume, export or
+chat with them, nor read files on the server that it did not upload; every run keeps to the step and time
+budget; a session's uploads go when it ends. In process (the Lab, with the caller set as the app sets it) and
+through the running app with two gradio_client sessions."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import launch_app, stop_app
+from gradio_client import Client
+
+from ftlab import owners
+from ftlab.service import Lab, gradio_temp_dir
+
+
+def as_(who):
+    owners.acting_as(who)
+
+
+def start(lab: Lab, model, **settings) -> str:
+    cfg = lab.build_config("chat", "pirate_chat", str(model), "lora", learning_rate=5e-3,
+                           **{"eval.generate_rows": 0, "eval.report_rows": 2, **settings})
+    return lab.start(cfg.to_dict())
+
+
+@pytest.fixture(scope="module")
+def alice_run(tiny_llama):
+    lab = Lab(shared=True)
+    as_("alice-session")
+    run_id = start(lab, tiny_llama, max_steps=2)
+    assert lab.jobs.wait(run_id, 300)["state"] == "completed"
+    return lab, run_id
+
+
+def test_another_session_cannot_see_or_touch_a_run(alice_run):
+    lab, run_id = alice_run
+    as_("alice-session")
+    assert [r["run_id"] for r in lab.runs()] == [run_id] and lab.current_run() == run_id  # the others' are hidden
+    assert lab.status(run_id)["state"] == "completed" and lab.report(run_id)
+    as_("bob-session")
+    assert lab.runs() == [] and lab.current_run() is None
+    for call in (lab.status, lab.stop, lab.cancel, lab.resume, lab.report, lab.export_zip, lab.probe_answers,
+                 lab.run_config, lab.preference_pairs_jsonl, lambda r: lab.chat(r, "hi"),
+                 lambda r: list(lab.chat_stream(r, [], []))):
+        with pytest.raises(ValueError, match=f"no run {run_id}"):
+            call(run_id)
+    as_(None)  # a caller with no session (the /v1 API without a key) sees no run either
+    assert lab.runs() == []
+    as_(owners.OPERATOR)  # the operator (the /v1 API with its key) sees every run of the server
+    assert run_id in [r["run_id"] for r in lab.runs()]
+
+
+def test_only_samples_and_ones_own_uploads_are_read(alice_run, tmp_path):
+    lab, _ = alice_run
+    as_("bob-session")
+    for path in ("/etc/passwd", str(Path(__file__)), str(tmp_path)):
+        result = lab.inspect(path)
+        assert not result["ok"] and "upload the file first" in result["summary"]
+    assert lab.inspect("sentiment")["ok"]
+    cfg = lab.build_config("classify", "/etc/hosts")
+    with pytest.raises(ValueError, match="upload the file first"):
+        lab.start(cfg.to_dict())
+    with pytest.raises(ValueError, match="not an upload"):
+        lab.keep_upload("/etc/hosts")
+    remote = lab.build_config("chat", "pirate_chat", trust_remote_code=True)
+    with pytest.raises(ValueError, match="trust_remote_code is off on this shared server"):
+        lab.start(remote.to_dict())
+
+
+def test_an_upload_is_kept_for_its_session_alone_and_goes_when_the_session_ends(alice_run):
+    lab, _ = alice_run
+    temp = gradio_temp_dir() / f"ftlab-test-{os.getpid()}" / "reviews.csv"
+    temp.parent.mkdir(parents=True, exist_ok=True)
+    temp.write_text("text,label\ngreat,positive\nawful,negative\nfine,positive\nbad,negative\n")
+    as_("carol-session")
+    kept = lab.keep_upload(str(temp))
+    assert not temp.exists()  # the web server's copy is gone: its URL serves nothing
+    assert lab.inspect(kept)["ok"]
+    as_("bob-session")
+    assert "upload the file first" in lab.inspect(kept)["summary"]
+    lab.end_session("carol-session")
+    assert not Path(kept).exists()
+
+
+def test_every_run_keeps_to_the_step_and_time_budget(tiny_llama):
+    as_("dave-session")
+    lab = Lab(shared=True, limits={"steps": 3})
+    capped = start(lab, tiny_llama, epochs=50)
+    done = lab.jobs.wait(capped, 300)
+    assert done["state"] == "completed" and done["total_steps"] == 3
+    assert lab.run_config(capped)["train"]["step_limit"] == 3
+    slow = Lab(shared=True, limits={"minutes": 0.001})  # 60 ms: over after the first step
+    stopped = slow.jobs.wait(start(slow, tiny_llama, max_steps=200), 300)
+    assert stopped["state"] == "stopped" and stopped["step"] < 200
+    assert "time limit" in stopped.get("note", "") + stopped.get("error", "")
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory):
+    home = tmp_path_factory.mktemp("shared-home")
+    os.environ["FTLAB_SHARED"] = "1"
+    try:
+        proc, url = launch_app(home)
+    finally:
+        del os.environ["FTLAB_SHARED"]
+    yield url, proc
+    stop_app(proc)
+
+
+def test_two_sessions_of_the_running_app_see_only_their_own_runs(shared_app, tiny_llama):
+    url, _ = shared_app
+    a, b = Client(url, verbose=False), Client(url, verbose=False)
+    run_id = a.predict("chat", "pirate_chat", str(tiny_llama), "lora", {"max_steps": 2000},
+                       api_name="/start_training")
+    try:
+        assert run_id in [r["run_id"] for r in a.predict(api_name="/runs")]
+        assert b.predict(api_name="/runs") == []
+        for endpoint in ("/status", "/stop_training", "/cancel_training", "/resume_training"):
+            with pytest.raises(Exception, match=f"no run {run_id}"):
+                b.predict(run_id, api_name=endpoint)
+        assert a.predict(run_id, api_name="/status")["state"] in ("queued", "running")
+    finally:
+        a.predict(run_id, api_name="/cancel_training")
+    deadline = time.time() + 60
+    while a.predict(run_id, api_name="/status")["state"] not in ("cancelled", "failed") and time.time() < deadline:
+        time.sleep(0.5)
+
+
+def wait_done(client: Client, run_id: str, timeout: float = 600) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.predict(run_id, api_name="/status")
+        if status["state"] not in ("queued", "running", "stopping"):
+            return status
+        time.sleep(1)
+    raise TimeoutError(run_id)
+
+
+def test_soak_fifty_mixed_requests_while_a_run_trains(shared_app, tiny_llama, tiny_bert):
+    """Chat, classification and status polling while a run trains: no errors, the run completes, and the server's
+    memory ends within 10 % of where it started."""
+    import psutil
+
+    url, proc = shared_app
+    me = Client(url, verbose=False)
+    settings = {"max_steps": 2, "eval.generate_rows": 0, "eval.report_rows": 2, "learning_rate": 5e-3}
+    chat_run = me.predict("chat", "pirate_chat", str(tiny_llama), "lora", settings, api_name="/start_training")
+    classify_run = me.predict("classify", "sentiment", str(tiny_bert), "lora", settings, api_name="/start_training")
+    assert wait_done(me, classify_run)["state"] == "completed" and wait_done(me, chat_run)["state"] == "completed"
+    me.predict(chat_run, "Ahoy", "", 0.0, 0.9, 8, api_name="/chat")  # models loaded before the baseline
+    me.predict(classify_run, ["fine"], api_name="/classify")
+    server = psutil.Process(proc.pid)
+    before = server.memory_info().rss
+    training = me.predict("chat", "pirate_chat", str(tiny_llama), "lora", {**settings, "max_steps": 40},
+                          api_name="/start_training")
+    calls = ([lambda i=i: me.predict(chat_run, f"Tell me about ship {i}", "", 0.0, 0.9, 8, api_name="/chat")
+              for i in range(20)]
+             + [lambda i=i: me.predict(classify_run, [f"review number {i} was great"], api_name="/classify")
+                for i in range(15)]
+             + [lambda: me.predict(training, api_name="/status") for _ in range(15)])
+    calls = [calls[i] for i in sorted(range(len(calls)), key=lambda i: (i * 7) % len(calls))]  # mixed
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda call: call(), calls))
+    assert len(results) == 50 and all(r is not None for r in results)
+    assert all(set(r) >= {"base", "tuned"} for r in results if isinstance(r, dict) and "base" in r)
+    assert wait_done(me, training)["state"] == "completed"
+    after = server.memory_info().rss
+    assert after <= 1.10 * before, f"RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB"
