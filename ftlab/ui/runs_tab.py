@@ -79,4 +79,23 @@ def build(lab: Lab) -> RunsTab:
                 gr.update(choices=[r["run_id"] for r in listed if r.get("has_weights")]))
 
     reload_btn.click(refresh, picked, [runs, picked, export_run], **PRIVATE)
+    with gr.Accordion("Import an adapter trained elsewhere", open=False):
+        gr.Markdown("A zip of PEFT's `adapter_config.json` and `adapter_model.safetensors` becomes a run: chat with "
+                    "it beside its base, serve it, export it. Pickled weights (`.bin`, `.pt`) are refused.")
+        with gr.Row():
+            adapter_zip = gr.File(label="Adapter zip", file_types=[".zip"], elem_id="import-file")
+            base = gr.Textbox(label="Base model (empty: the one its config names)", elem_id="import-base")
+        import_btn = gr.Button("Import", elem_id="import-go")
+        imported = gr.Markdown("", elem_id="import-result")
+
+    def import_it(path, base_v, ids):
+        if not path:
+            raise gr.Error("Choose an adapter zip first.")
+        try:
+            run_id = lab.import_adapter(path, base_v or "")
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        return (f"Imported as run `{run_id}`: pick it in the Chat tab.", *refresh(ids))
+
+    import_btn.click(import_it, [adapter_zip, base, picked], [imported, runs, picked, export_run], **PRIVATE)
     return RunsTab(lambda: refresh(), [runs, picked, export_run])
