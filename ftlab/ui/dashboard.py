@@ -32,6 +32,7 @@ def _speed(metrics: list[dict]) -> str:
     if not last:
         return ""
     parts = [f"{last['tokens_per_s']:,.0f} tokens/s", f"{last.get('samples_per_s', 0):.2f} samples/s",
+             f"padding {100 * last.get('padding', 0):.0f} %",
              f"grad norm {last['grad_norm']:.3f}", f"CPU RSS {last.get('rss_mb', 0):,.0f} MB"]
     if "gpu_mb" in last:
         parts.append(f"GPU {last['gpu_mb']:,.0f} MB (peak {last['gpu_peak_mb']:,.0f} MB)")
