@@ -1,0 +1,91 @@
+"""Benchmark: what two of the engine's speed-ups are worth on their own, on this machine.
+
+1. The loss through the output layer only where a token is trained (ftlab.losses) vs the model's own forward with
+   labels (logits for every position): one LoRA training step (forward + backward) of SmolLM2-135M on batches of 4
+   length-grouped rows of benchmarks/data/instructions.jsonl (max length 512), alternated, median of 5 each.
+2. Tokenization once (ftlab.token_cache): encoding 8,000 chat rows, then reading the same encoding back.
+
+Run: .venv/bin/python benchmarks/engine_parts.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("FTLAB_HOME", str(Path(tempfile.gettempdir()) / "ftlab-bench-home"))
+DATA = Path(__file__).resolve().parent / "data" / "instructions.jsonl"
+
+
+def loss_paths() -> None:
+    import torch
+
+    from ftlab import encode, losses, methods, modeling
+    from ftlab.config import DEFAULT_MODELS, RunConfig
+
+    path = modeling.resolve(DEFAULT_MODELS["chat"]).path
+    tok = modeling.load_tokenizer(path)
+    cfg = RunConfig(task="chat", model=str(path), method="lora")
+    cfg.lora.r, cfg.lora.alpha = 8, 16
+    model = methods.get("lora").apply(modeling.load_model(path, "chat"), cfg).train()
+    rows = [json.loads(line)["messages"] for line in DATA.read_text().splitlines()[:160]]
+    examples = [encode.encode_chat(tok, m, 512) for m in rows]
+    batches = encode.length_grouped_batches(examples, 4, seed=0)[:5]
+    trained = sum(sum(x != -100 for x in e["labels"]) for b in batches for e in b)
+    positions = sum(len(e["input_ids"]) for b in batches for e in b)
+
+    def step(batch, shortcut: bool) -> float:
+        tensors = encode.collate(batch, tok.pad_token_id)
+        began = time.perf_counter()
+        loss = losses.causal_loss(model, tensors) if shortcut else model(**tensors).loss
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        return time.perf_counter() - began
+
+    times = {True: [], False: []}
+    for batch in batches:
+        for shortcut in (False, True):
+            times[shortcut].append(step(batch, shortcut))
+    full, short = statistics.median(times[False]), statistics.median(times[True])
+    print(f"loss: {len(batches)} batches of 4 rows, {trained} of {positions} positions trained "
+          f"({100 * trained / positions:.0f} %); step (fwd+bwd) median: full logits {full:.2f} s, "
+          f"trained positions only {short:.2f} s: {full / short:.2f}x")
+
+
+def tokenization() -> None:
+    from ftlab import data, modeling, train
+    from ftlab.config import DEFAULT_MODELS, RunConfig
+
+    folder = Path(tempfile.mkdtemp(prefix="ftlab-tokens-"))
+    rows = [json.loads(line) for line in DATA.read_text().splitlines()]
+    with open(folder / "big.jsonl", "w") as f:  # 8,000 distinct rows (exact duplicates would be dropped)
+        for copy in range(40):
+            for row in rows:
+                user, answer = row["messages"]
+                f.write(json.dumps({"messages": [{**user, "content": f"{user['content']} ({copy})"}, answer]}) + "\n")
+    cfg = RunConfig(task="chat", model=DEFAULT_MODELS["chat"])
+    cfg.data.path, cfg.train.max_length = str(folder / "big.jsonl"), 512
+    path = modeling.resolve(cfg.model).path
+    tok = modeling.load_tokenizer(path)
+    splits = data.load_splits(cfg.data, 0)
+    os.environ["FTLAB_HOME"] = str(folder / "home")  # an empty cache
+    timings = []
+    for _ in range(2):
+        began = time.perf_counter()
+        train._examples(cfg, splits, tok, path)
+        timings.append(time.perf_counter() - began)
+    print(f"tokenization of {len(splits.train) + len(splits.val):,} rows: first {timings[0]:.2f} s, "
+          f"from the cache {timings[1]:.2f} s: {timings[0] / timings[1]:.1f}x")
+
+
+if __name__ == "__main__":
+    loss_paths()
+    tokenization()
