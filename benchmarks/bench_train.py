@@ -286,15 +286,21 @@ def measure(system: str, cap_s: float) -> dict:
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    lines = ["| system | runs | steps | non-pad tokens | padded tokens | tokens/s (median) | samples/s | peak RSS MB |"
-             " precision | achieved GFLOP/s | matmul GFLOP/s |", "|" + "---|" * 11]
+    """Medians over the runs that trained (a run that failed to start is counted in `runs`, not in the numbers)."""
+    lines = ["| system | runs (trained) | steps | non-pad tokens | padded tokens | tokens/s (median) | samples/s | "
+             "peak RSS MB | precision | achieved GFLOP/s | matmul GFLOP/s |", "|" + "---|" * 11]
     for system, runs in results.items():
-        med = lambda k: statistics.median(r.get(k, 0) for r in runs)  # noqa: E731
-        r = runs[0]
-        lines.append(f"| {system} | {len(runs)} | {r['steps']}{' (capped)' if 'capped_at_s' in r else ''} | "
-                     f"{r.get('nonpad_tokens', 0):,} | {r.get('padded_tokens', 0):,} | {med('tokens_per_s'):,.1f} | "
-                     f"{med('samples_per_s'):.3f} | {med('peak_rss_mb'):,.0f} | {r.get('precision', '?')} | "
-                     f"{med('achieved_gflops'):,.1f} | {r.get('matmul_gflops', '?')} |")
+        done = [r for r in runs if r.get("steps")] or [{"steps": 0}]
+
+        def med(key, done=done):
+            return statistics.median(r.get(key, 0) for r in done)
+
+        r = done[0]
+        lines.append(f"| {system} | {len(runs)} ({len([d for d in done if d['steps']])}) | {r['steps']}"
+                     f"{' (capped)' if 'capped_at_s' in r else ''} | {r.get('nonpad_tokens', 0):,} | "
+                     f"{r.get('padded_tokens', 0):,} | {med('tokens_per_s'):,.1f} | {med('samples_per_s'):.3f} | "
+                     f"{med('peak_rss_mb'):,.0f} | {r.get('precision', '?')} | {med('achieved_gflops'):,.1f} | "
+                     f"{med('matmul_gflops'):,.1f} |")
     return "\n".join(lines)
 
 

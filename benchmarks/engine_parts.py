@@ -26,8 +26,6 @@ DATA = Path(__file__).resolve().parent / "data" / "instructions.jsonl"
 
 
 def loss_paths() -> None:
-    import torch
-
     from ftlab import encode, losses, methods, modeling
     from ftlab.config import DEFAULT_MODELS, RunConfig
 

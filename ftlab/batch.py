@@ -30,7 +30,8 @@ def _best(probs: dict) -> tuple[str, float]:
     return label, round(probs[label], 4)
 
 
-def classify_file(classify, path: str | Path, max_mb: float = 200) -> tuple[list[dict], Path]:
+def classify_file(classify, path: str | Path, max_mb: float = 200, folder: Path | None = None
+                  ) -> tuple[list[dict], Path]:
     """`classify(texts)` gives [{"base": {label: p}, "tuned": {...}}]; returns the result rows and a CSV of them."""
     table = read_table(Path(path), max_mb)
     rows = [r if isinstance(r, dict) else {"text": str(r)} for r in table.rows]
@@ -50,7 +51,7 @@ def classify_file(classify, path: str | Path, max_mb: float = 200) -> tuple[list
                 gold = str(row.get(label))
                 line.update(label=gold, base_right=base == gold, tuned_right=tuned == gold)
             out.append(line)
-    target = Path(tempfile.mkdtemp(prefix="ftlab-batch-")) / f"{Path(path).stem}-predictions.csv"
+    target = Path(folder or tempfile.mkdtemp(prefix="ftlab-batch-")) / f"{Path(path).stem}-predictions.csv"
     with open(target, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(out[0]))
         writer.writeheader()

@@ -99,10 +99,22 @@ class Lab:
         if not where.is_relative_to(self.uploads_folder().resolve()):
             raise ValueError(f"{Path(path).name}: upload the file first (only your uploads and the samples can be used)")
 
+    def scratch_dir(self, prefix: str) -> Path:
+        """A new folder for a file handed to the caller (a zip, a CSV): in shared mode under the caller's own
+        scratch folder, which goes when the session ends; else in the system's temporary folder."""
+        who = owners.current()
+        parent = None
+        if self.shared and who and who != owners.OPERATOR:
+            parent = paths.home() / "scratch" / owner_key(who)
+            parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+
     def end_session(self, owner: str | None) -> None:
-        """A browser session ended: its uploads go (anonymous sessions only: a logged-in user comes back)."""
+        """A browser session ended: its uploads and the files made for it go (anonymous sessions only: a
+        logged-in user comes back)."""
         if self.shared and owner:
             shutil.rmtree(paths.uploads_dir() / owner_key(owner), ignore_errors=True)
+            shutil.rmtree(paths.home() / "scratch" / owner_key(owner), ignore_errors=True)
 
     # data ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -257,7 +269,7 @@ class Lab:
         """A zip of the run's adapter (or, with `merge`, the base with the adapter folded in), with its model card."""
         from ftlab.export import zip_export
 
-        folder = Path(tempfile.mkdtemp(prefix="ftlab-export-"))
+        folder = self.scratch_dir("ftlab-export-")
         return str(zip_export(run_id, folder / f"{run_id}{'-merged' if merge else ''}.zip", merge))
 
     @owned
@@ -322,7 +334,8 @@ class Lab:
         from ftlab.batch import classify_file
 
         self.check_data_path(path, fresh_upload=True)
-        rows, csv_path = classify_file(lambda texts: self.classify(run_id, texts), path)
+        rows, csv_path = classify_file(lambda texts: self.classify(run_id, texts), path,
+                                       folder=self.scratch_dir("ftlab-batch-"))
         agree = sum(r["agree"] for r in rows)
         summary = f"{len(rows)} texts; base and tuned agree on {agree} ({100 * agree / len(rows):.0f} %)."
         if "label" in rows[0]:

@@ -82,8 +82,10 @@ def test_an_upload_is_kept_for_its_session_alone_and_goes_when_the_session_ends(
     assert lab.inspect(kept)["ok"]
     as_("bob-session")
     assert "upload the file first" in lab.inspect(kept)["summary"]
+    as_("carol-session")
+    made = lab.scratch_dir("ftlab-export-")  # where her zips and CSV downloads are written
     lab.end_session("carol-session")
-    assert not Path(kept).exists()
+    assert not Path(kept).exists() and not made.exists()
 
 
 def test_every_run_keeps_to_the_step_and_time_budget(tiny_llama):

@@ -33,7 +33,8 @@ def queued(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
 
 def build_app(lab: Lab | None = None) -> gr.Blocks:
     lab = lab or Lab()
-    with gr.Blocks(title="ftlab") as demo:
+    # shared mode: Gradio deletes the uploads and downloads it keeps once they are an hour old (checked every 30 min)
+    with gr.Blocks(title="ftlab", delete_cache=(1800, 3600) if lab.shared else None) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("1. Data", id="data"):

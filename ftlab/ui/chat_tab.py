@@ -8,8 +8,6 @@ chosen, rejected JSONL) for a later DPO run.
 from __future__ import annotations
 
 import random
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -43,7 +41,7 @@ def pairs_file(lab: Lab, run_id: str) -> str | None:
     lines = lab.preference_pairs_jsonl(run_id)
     if not lines:
         return None
-    path = Path(tempfile.mkdtemp(prefix="ftlab-votes-")) / f"{run_id}-preference-pairs.jsonl"
+    path = lab.scratch_dir("ftlab-votes-") / f"{run_id}-preference-pairs.jsonl"
     path.write_text(lines, encoding="utf-8")
     return str(path)
 

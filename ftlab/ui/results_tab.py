@@ -59,11 +59,11 @@ def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = S
     return pd.DataFrame(rows or None, columns=list(rep["rows"][0]) if rep.get("rows") else None)
 
 
-def csv_file(rep: dict, run_id: str) -> str | None:
+def csv_file(rep: dict, run_id: str, folder: Path | None = None) -> str | None:
     text = report_mod.csv_text(rep)
     if not text:
         return None
-    folder = Path(tempfile.mkdtemp(prefix="ftlab-report-"))
+    folder = folder or Path(tempfile.mkdtemp(prefix="ftlab-report-"))
     path = folder / f"{run_id}-base-vs-tuned.csv"
     path.write_text(text, encoding="utf-8")
     return str(path)
@@ -94,7 +94,8 @@ def build(lab: Lab) -> ResultsTab:
                 gr.update(visible=classify), gr.update(choices=["all", *rep.get("labels", [])], value="all"),
                 "all", gr.update(visible=bool(rep) and not classify), rows_frame(rep),
                 gr.update(visible=classify), matrix(rep, "base"), matrix(rep, "tuned"),
-                gr.update(value=csv_file(rep, run_id) if rep else None, visible=bool(rep)))
+                gr.update(value=csv_file(rep, run_id, lab.scratch_dir("ftlab-report-")) if rep else None,
+                          visible=bool(rep)))
 
     def filtered(run_id, label_v, change_v, sort_v):
         return rows_frame(lab.report(run_id) if run_id else {}, label_v, change_v, sort_v)
