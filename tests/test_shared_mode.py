@@ -173,4 +173,5 @@ def test_soak_fifty_mixed_requests_while_a_run_trains(shared_app, tiny_llama, ti
     assert all(set(r) >= {"base", "tuned"} for r in results if isinstance(r, dict) and "base" in r)
     assert wait_done(me, training)["state"] == "completed"
     after = server.memory_info().rss
+    print(f"server RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB")
     assert after <= 1.10 * before, f"RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB"
