@@ -23,6 +23,9 @@ def parse_args(argv=None):
     parser.add_argument("--shared", action="store_true", default=paths.on_space() or bool(os.environ.get("FTLAB_SHARED")),
                         help="several people use this app: each sees only their own runs and uploads, and runs have "
                              "a step and time budget (on by default on a Hugging Face Space; FTLAB_SHARED)")
+    parser.add_argument("--demo", action="store_true", default=bool(os.environ.get("FTLAB_DEMO")),
+                        help="a public demo: shared mode with shorter runs and a memory cap (on by default on a "
+                             "Space without a GPU; FTLAB_DEMO)")
     parser.add_argument("--auth", default=os.environ.get("FTLAB_AUTH", ""),
                         help="require a login: user:password, several separated by commas (FTLAB_AUTH)")
     return parser.parse_args(argv)
@@ -48,6 +51,13 @@ def warm_up() -> None:
     from transformers.models.llama import configuration_llama  # noqa: F401
 
 
+def cpu_space() -> bool:
+    """A Hugging Face Space with no GPU: the app runs as a demo there."""
+    import torch
+
+    return paths.on_space() and not torch.cuda.is_available()
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,7 +66,7 @@ def main(argv=None):
     from ftlab.ui import build_app, queued
 
     warm_up()
-    lab = Lab(shared=args.shared)
+    lab = Lab(shared=args.shared, demo=args.demo or cpu_space())
     demo = build_app(lab)
     auth = logins(args.auth)
     queued(demo).launch(

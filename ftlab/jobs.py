@@ -8,6 +8,7 @@ directory, so a reloaded page reattaches, and a restarted app shows what it was 
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections import deque
@@ -143,6 +144,18 @@ class JobManager:
     def waiting_ids(self) -> list[str]:
         with self._lock:
             return [job.run.id for job in self._waiting]
+
+    def delete(self, run_id: str) -> None:
+        """Remove a finished run's folder (weights, checkpoints, metrics). A queued or running run must be stopped
+        or cancelled first: ValueError."""
+        with self._lock:
+            if self._is_live(run_id):
+                raise ValueError(f"run {run_id} is still queued or running: stop or cancel it first")
+            self._jobs.pop(run_id, None)
+            run = RunDir(run_id)
+            if not run.exists():
+                raise ValueError(f"no run {run_id}")
+            shutil.rmtree(run.path)
 
     def _is_live(self, run_id: str) -> bool:
         job = self._jobs.get(run_id)

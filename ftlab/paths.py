@@ -1,4 +1,5 @@
-"""Where ftlab keeps its files: `$FTLAB_HOME` (default ~/.cache/ftlab), never inside the source tree.
+"""Where ftlab keeps its files: `$FTLAB_HOME` (default ~/.cache/ftlab; on a Hugging Face Space with persistent
+storage, /data/ftlab, so runs outlive a restart), never inside the source tree.
 
     $FTLAB_HOME/models/   converted or downloaded models (one folder per reference)
     $FTLAB_HOME/runs/     one directory per training run
@@ -12,9 +13,19 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 ASSETS = PACKAGE_ROOT.parent / "assets"
 
 
+SPACE_STORAGE = Path("/data")
+"""A Space's persistent storage, when the Space has it."""
+
+
+def default_home() -> Path:
+    if on_space() and SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
+        return SPACE_STORAGE / "ftlab"
+    return Path.home() / ".cache" / "ftlab"
+
+
 def home() -> Path:
     """The ftlab home directory, created on first use."""
-    path = Path(os.environ.get("FTLAB_HOME") or Path.home() / ".cache" / "ftlab").expanduser()
+    path = Path(os.environ.get("FTLAB_HOME") or default_home()).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

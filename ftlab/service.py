@@ -19,6 +19,7 @@ from pathlib import Path
 from ftlab import data, formats, insight, methods, modeling, owners, paths, plan
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
+from ftlab.i18n import t
 from ftlab.infer import ModelServer
 from ftlab.jobs import JobManager
 from ftlab.runs import RunDir, owner_key
@@ -27,6 +28,10 @@ from ftlab.runs import RunDir, owner_key
 SHARED_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 300)),
                  "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 20))}
 """Each run's budget in shared mode: at most this many steps and minutes (then it stops and saves)."""
+DEMO_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 200)),
+               "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 10)),
+               "memory_gb": float(os.environ.get("FTLAB_DEMO_MAX_GB", 6))}
+"""A public demo on a CPU Space: shorter runs, and none whose estimated memory is over `memory_gb`."""
 
 TASK_DEFAULTS = {
     "chat": {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "max_length": 256},
@@ -49,11 +54,12 @@ def owned(method):
 
 
 class Lab:
-    def __init__(self, shared: bool = False, limits: dict | None = None):
+    def __init__(self, shared: bool = False, limits: dict | None = None, demo: bool = False):
         """`shared`: several people use this app (see ftlab.owners); each sees, stops and downloads only their own
-        runs and uploads, and every run is held to `limits` ({"steps", "minutes"}, see SHARED_LIMITS)."""
-        self.shared = shared
-        self.limits = {**SHARED_LIMITS, **(limits or {})} if shared else {}
+        runs and uploads, and every run is held to `limits` ({"steps", "minutes"}, see SHARED_LIMITS). `demo`: a
+        shared public demo on a CPU (DEMO_LIMITS: shorter runs, a memory cap)."""
+        self.shared, self.demo = shared or demo, demo
+        self.limits = {**(DEMO_LIMITS if demo else SHARED_LIMITS), **(limits or {})} if self.shared else {}
         self.server = ModelServer(training=self._training)
         self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id))
 
@@ -133,15 +139,15 @@ class Lab:
             self.check_data_path(path)
             self.check_data_path(val_path)
         except ValueError as exc:
-            return {"ok": False, "problems": [str(exc)], "columns": [], "summary": f"Problems:\n- {exc}"}
+            return {"ok": False, "problems": [str(exc)], "columns": [], "summary": t("data.problems") + f"\n- {exc}"}
         try:
             ds = data.load(path, fmt=format, columns=columns)
             val = data.load_validation(val_path, ds, columns) if val_path else None
         except data.DataError as exc:
             return {"ok": False, "problems": exc.problems, "columns": exc.columns,
-                    "summary": "Problems:\n" + "\n".join(f"- {p}" for p in exc.problems[:20])
+                    "summary": t("data.problems") + "\n" + "\n".join(f"- {p}" for p in exc.problems[:20])
                     + (f"\n- ... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else "")}
-        summary = data.summary(ds) + (f"\n\nValidation file: {data.summary(val)}" if val else "")
+        summary = data.summary(ds) + (f"\n\n{t('data.validation_file')} {data.summary(val)}" if val else "")
         return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
                 "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
                 "mapping": ds.mapping, "default_model": DEFAULT_MODELS[ds.task]}
@@ -218,9 +224,13 @@ class Lab:
             t.step_limit = min(t.step_limit or self.limits["steps"], self.limits["steps"])
             t.time_limit_min = min(t.time_limit_min or self.limits["minutes"], self.limits["minutes"])
         try:
-            plan.estimate(cfg)
+            need = plan.estimate(cfg)["memory_gb"]
         except (modeling.ModelNotFound, ValueError, OSError) as exc:
             raise ValueError(str(exc)) from None
+        cap = self.limits.get("memory_gb")
+        if cap and need > cap:
+            raise ValueError(f"this demo runs jobs up to {cap:g} GB of estimated memory and this one needs "
+                             f"{need:.1f} GB: pick a smaller model, LoRA or QLoRA, a smaller batch or max length")
         return self.jobs.start(cfg, owners.current() if self.shared else None)
 
     @owned
@@ -232,6 +242,12 @@ class Lab:
     def cancel(self, run_id: str) -> bool:
         """Take a waiting run out of the queue, or end the running one without saving."""
         return self.jobs.cancel(run_id)
+
+    @owned
+    def delete(self, run_id: str) -> None:
+        """Delete a finished run and everything it saved (not undoable); a live run must be stopped first."""
+        self.jobs.delete(run_id)
+        self.server.forget(run_id)
 
     @owned
     def status(self, run_id: str) -> dict:

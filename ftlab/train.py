@@ -355,7 +355,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         run_dir.write_status(state="failed", phase="done", error=message, finished=time.time())
         return RunResult("failed", run_dir.status().get("step", 0), message)
     finally:
-        del s
+        trainer = s = None  # the trainer's evaluator holds the model too: both go before the heap is trimmed
         memory.release()
 
 

@@ -14,6 +14,7 @@ from conftest import launch_app, stop_app
 from gradio_client import Client
 
 from ftlab import owners
+from ftlab.runs import RunDir
 from ftlab.service import Lab, gradio_temp_dir
 
 
@@ -43,7 +44,7 @@ def test_another_session_cannot_see_or_touch_a_run(alice_run):
     assert lab.status(run_id)["state"] == "completed" and lab.report(run_id)
     as_("bob-session")
     assert lab.runs() == [] and lab.current_run() is None
-    for call in (lab.status, lab.stop, lab.cancel, lab.resume, lab.report, lab.export_zip, lab.probe_answers,
+    for call in (lab.status, lab.stop, lab.cancel, lab.resume, lab.delete, lab.report, lab.export_zip, lab.probe_answers,
                  lab.run_config, lab.preference_pairs_jsonl, lambda r: lab.chat(r, "hi"),
                  lambda r: list(lab.chat_stream(r, [], []))):
         with pytest.raises(ValueError, match=f"no run {run_id}"):
@@ -52,6 +53,9 @@ def test_another_session_cannot_see_or_touch_a_run(alice_run):
     assert lab.runs() == []
     as_(owners.OPERATOR)  # the operator (the /v1 API with its key) sees every run of the server
     assert run_id in [r["run_id"] for r in lab.runs()]
+    as_("alice-session")  # the owner deletes it, and it is gone for good
+    lab.delete(run_id)
+    assert lab.runs() == [] and not RunDir(run_id).path.exists()
 
 
 def test_only_samples_and_ones_own_uploads_are_read(alice_run, tmp_path):
@@ -121,10 +125,12 @@ def test_two_sessions_of_the_running_app_see_only_their_own_runs(shared_app, tin
     try:
         assert run_id in [r["run_id"] for r in a.predict(api_name="/runs")]
         assert b.predict(api_name="/runs") == []
-        for endpoint in ("/status", "/stop_training", "/cancel_training", "/resume_training"):
+        for endpoint in ("/status", "/stop_training", "/cancel_training", "/resume_training", "/delete_run"):
             with pytest.raises(Exception, match=f"no run {run_id}"):
                 b.predict(run_id, api_name=endpoint)
         assert a.predict(run_id, api_name="/status")["state"] in ("queued", "running")
+        with pytest.raises(Exception, match="stop or cancel it first"):  # not even its owner deletes a live run
+            a.predict(run_id, api_name="/delete_run")
     finally:
         a.predict(run_id, api_name="/cancel_training")
     deadline = time.time() + 60
@@ -172,8 +178,36 @@ def test_soak_fifty_mixed_requests_while_a_run_trains(shared_app, tiny_llama, ti
     assert len(results) == 50 and all(r is not None for r in results)
     assert all(set(r) >= {"base", "tuned"} for r in results if isinstance(r, dict) and "base" in r)
     assert wait_done(me, training)["state"] == "completed"
-    after = server.memory_info().rss
+    after = settled_rss(server)
     print(f"server RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB")
-    # The issue's bound is 10 %: met with this test alone (699 -> 723 MB) but not yet after the whole suite has run
-    # in the same session (798 -> 909 MB, +14 %); until that is understood this guards against real leaks only.
-    assert after <= 1.25 * before, f"RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB"
+    assert after <= 1.10 * before, f"RSS {before / 2**20:.0f} MB -> {after / 2**20:.0f} MB"
+
+
+def settled_rss(process, seconds: float = 10.0) -> int:
+    """The lowest RSS over a few seconds: the run is `completed` in its status a moment before its thread has
+    freed the model and handed the heap back."""
+    lowest = process.memory_info().rss
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        time.sleep(0.5)
+        lowest = min(lowest, process.memory_info().rss)
+    return lowest
+
+
+def test_a_public_demo_caps_runs_and_refuses_one_over_its_memory_cap(tiny_llama):
+    lab = Lab(demo=True, limits={"memory_gb": 0.001})
+    assert lab.shared and lab.limits["steps"] <= 300
+    as_("demo-session")
+    with pytest.raises(ValueError, match=r"this demo runs jobs up to 0.001 GB .* needs [\d.]+ GB: pick a smaller"):
+        start(lab, tiny_llama, max_steps=2)
+    assert lab.runs() == []  # nothing was queued
+
+
+def test_on_a_space_with_persistent_storage_runs_are_kept_in_data(tmp_path, monkeypatch):
+    from ftlab import paths
+
+    monkeypatch.setattr(paths, "SPACE_STORAGE", tmp_path)
+    monkeypatch.setenv("SPACE_ID", "someone/ftlab")
+    assert paths.default_home() == tmp_path / "ftlab"
+    monkeypatch.delenv("SPACE_ID")
+    assert paths.default_home() == Path.home() / ".cache" / "ftlab"

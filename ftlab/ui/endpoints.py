@@ -61,6 +61,10 @@ def register(lab: Lab) -> None:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint (same run id)."""
         return _call(lab.resume, run_id)
 
+    def delete_run(run_id: str) -> None:
+        """Delete a finished run and everything it saved (a queued or running run must be stopped first)."""
+        _call(lab.delete, run_id)
+
     def runs() -> list[dict]:
         """Every run, newest first (on a shared server, the caller's own)."""
         return lab.runs()
@@ -81,5 +85,5 @@ def register(lab: Lab) -> None:
         return _call(lab.import_adapter, path, base_model)
 
     for fn in (samples, inspect_data, formats, start_training, status, stop_training, cancel_training,
-               resume_training, runs, chat, classify, import_adapter):
+               resume_training, delete_run, runs, chat, classify, import_adapter):
         gr.api(fn, api_name=fn.__name__)
