@@ -20,11 +20,12 @@ class CleanReport:
     conflicts: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        parts = [f"whitespace stripped in {self.stripped} rows", f"{self.empty_dropped} empty rows dropped",
-                 f"{self.duplicates_dropped} exact duplicates dropped"]
+        from ftlab.i18n import t
+
+        text = t("data.cleaning", stripped=self.stripped, empty=self.empty_dropped, duplicates=self.duplicates_dropped)
         if self.conflicts:
-            parts.append(f"{len(self.conflicts)} texts with conflicting labels (kept: fix or remove them)")
-        return "Cleaning: " + ", ".join(parts) + "."
+            text += " " + t("data.cleaning.conflicts", n=len(self.conflicts))
+        return text
 
 
 def _strip(value):

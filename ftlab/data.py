@@ -269,14 +269,16 @@ def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, 
 
 def summary(ds: Dataset) -> str:
     """A short markdown description of a loaded dataset."""
-    text = (f"**{ds.path.name}**: {len(ds.rows)} rows, format **{ds.format}** ({ds.reason}); "
-            f"task: **{ds.task}**.")
+    from ftlab.i18n import t
+
+    text = t("data.summary.head", file=ds.path.name, rows=len(ds.rows), format=ds.format, reason=ds.reason,
+             task=ds.task)
     if ds.labels:
         counts = Counter(r["label"] for r in ds.rows)
-        text += " Labels: " + ", ".join(f"{k} ({counts[k]})" for k in ds.labels) + "."
+        text += " " + t("data.summary.labels", labels=", ".join(f"{k} ({counts[k]})" for k in ds.labels))
     text += " " + ds.cleaning.describe()
     if ds.cleaning.conflicts:
-        text += "\n\nConflicting duplicates:\n" + "\n".join(f"- {c}" for c in ds.cleaning.conflicts[:10])
+        text += "\n\n" + t("data.summary.conflicts") + "\n" + "\n".join(f"- {c}" for c in ds.cleaning.conflicts[:10])
     return text
 
 

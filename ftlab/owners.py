@@ -13,6 +13,8 @@ import functools
 import inspect
 import typing
 
+from ftlab import i18n
+
 OPERATOR = "\0operator"
 """The owner of requests with the operator's API key: every run."""
 _OWNER: contextvars.ContextVar[str | None] = contextvars.ContextVar("ftlab_owner", default=None)
@@ -28,13 +30,19 @@ def of(request) -> str | None:
     return getattr(request, "username", None) or getattr(request, "session_hash", None)
 
 
+def enter(request) -> None:
+    """Set the caller (and the language its browser session chose, see ftlab.i18n) for this context."""
+    _OWNER.set(of(request))
+    i18n.use(i18n.of_session(getattr(request, "session_hash", None)))
+
+
 def acting_as(owner: str | None):
     """Set the owner for the rest of this context (the /v1 routes and tests use it)."""
     return _OWNER.set(owner)
 
 
 def scoped(fn):
-    """`fn` with a first parameter Gradio fills with the request; the owner is set around each call (and each
+    """`fn` with a first parameter Gradio fills with the request; the owner (and language) is set around each call (and each
     resumption of a generator, which Gradio runs step by step in worker threads)."""
     import gradio as gr
 
@@ -49,7 +57,7 @@ def scoped(fn):
         def wrapper(request, *args, **kwargs):
             steps = fn(*args, **kwargs)
             while True:
-                _OWNER.set(of(request))
+                enter(request)
                 try:
                     item = next(steps)
                 except StopIteration:
@@ -58,7 +66,7 @@ def scoped(fn):
     else:
         @functools.wraps(fn)
         def wrapper(request, *args, **kwargs):
-            _OWNER.set(of(request))
+            enter(request)
             return fn(*args, **kwargs)
     wrapper.__signature__ = original.replace(parameters=[request_param, *original.parameters.values()])
     wrapper.__annotations__ = {**hints, "ftlab_request": gr.Request}

@@ -71,7 +71,10 @@ def _activations(cfg: RunConfig, tokens: int, hidden: int, layers: int, vocab: i
 
 
 def describe(result: dict) -> str:
-    parts = ", ".join(f"{k} {v:.2f}" for k, v in result["parts"].items())
-    return (f"Trains **{result['trainable']:,}** of {result['total']:,} parameters (**{result['percent']:.3g} %**) · "
-            f"estimated memory **{result['memory_gb']:.1f} GB** ({parts} GB)"
+    """The estimate in a line, in the caller's language (ftlab.i18n)."""
+    from ftlab.i18n import t
+
+    parts = ", ".join(f"{t('plan.' + k)} {v:.2f}" for k, v in result["parts"].items())
+    return (t("plan.describe", trainable=f"{result['trainable']:,}", total=f"{result['total']:,}",
+              percent=f"{result['percent']:.3g}", memory=f"{result['memory_gb']:.1f}", parts=parts)
             + (f"\n\n{result['precision']}" if result.get("precision") else ""))

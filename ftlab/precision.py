@@ -52,12 +52,11 @@ def describe(dtype) -> str:
 
 def explain(setting: str, device: str) -> str:
     """One line for the UI: the precision a run will train in, and why."""
+    from ftlab.i18n import t
+
     chosen = describe(autocast_dtype(setting, device))
     if setting != "auto":
-        return f"Precision **{chosen}** (as set)."
+        return t("precision.as_set", chosen=chosen)
     if device == "cuda":
-        return f"Precision auto → **{chosen}**: bf16 where the GPU has it, else fp16."
-    if chosen == "bf16":
-        return "Precision auto → **bf16** mixed precision: this CPU multiplies bf16 faster than fp32 (measured)."
-    return ("Precision auto → **fp32**: this CPU multiplies bf16 slower than fp32 (measured; it has no bf16 "
-            "units), so bf16 would slow training down. On a CPU or GPU with bf16 units, auto picks bf16.")
+        return t("precision.cuda", chosen=chosen)
+    return t("precision.cpu_bf16" if chosen == "bf16" else "precision.cpu_fp32")

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
+
+from ftlab import i18n
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Page, expect = sync_api.Page, sync_api.expect
@@ -35,8 +38,9 @@ def page(app_url):
         browser.close()
 
 
-def open_tab(page: Page, name: str) -> None:
-    tab = page.get_by_role("tab", name=name)
+def open_tab(page: Page, step: str, lang: str = "en") -> None:
+    """Open the tab of a step (data, model, train, compare, results, export, runs) by its name in `lang`."""
+    tab = page.get_by_role("tab", name=i18n.texts(f"tab.{step}", lang)["label"], exact=True)
     tab.click()
     expect(tab).to_have_attribute("aria-selected", "true")
 
@@ -59,5 +63,10 @@ def fill_number(page: Page, label: str, value: str) -> None:
 
 
 def shot(page: Page, path: Path) -> None:
+    """A full-page screenshot; also kept under $FTLAB_SCREENSHOTS when set (the README's pictures come from there)."""
     page.screenshot(path=path, full_page=True)
     print(f"screenshot: {path}")
+    keep = os.environ.get("FTLAB_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=Path(keep) / path.name, full_page=False)

@@ -66,10 +66,11 @@ def test_columns_mapped_by_hand_with_a_validation_file_reach_the_run_config(page
     upload(page, "val-upload", tmp_path / "held.csv")
     expect(summary).to_contain_text(re.compile(r"Validation file: held\.csv.*2 rows"))
 
-    open_tab(page, "2. Train")
+    open_tab(page, "model")
     wait_idle(page, "model")
     page.locator("#model").get_by_role("textbox").fill(str(tiny_bert))
     fill_number(page, "Epochs", "1")
+    open_tab(page, "train")
     progress = page.locator("#progress")
     shown = progress.locator("code").first
     before = shown.inner_text() if shown.count() else ""  # the page may show an earlier run at first

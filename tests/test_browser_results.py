@@ -34,7 +34,7 @@ def two_runs(app_home, tiny_bert, monkeypatch) -> list[str]:
 def test_results_tab_shows_flips_and_both_confusion_matrices_and_runs_tab_overlays_two_runs(
         page: Page, two_runs: list[str], tmp_path: Path):
     first, second = two_runs
-    open_tab(page, "5. Results")
+    open_tab(page, "results")
     choose(page, "results-run", re.compile(re.escape(first)))
     expect(page.locator("#results-summary")).to_contain_text(re.compile(r"Base vs tuned on \*?\*?24"))
     expect(page.locator("#results-summary")).to_contain_text(re.compile(r"\d+ fixed.*\d+ broken.*\d+ unchanged"))
@@ -59,7 +59,7 @@ def test_results_tab_shows_flips_and_both_confusion_matrices_and_runs_tab_overla
     expect(page.locator("#results-download")).to_be_visible()
     shot(page, tmp_path / "results.png")
 
-    open_tab(page, "6. Runs")
+    open_tab(page, "runs")
     expect(page.locator("#runs-list")).to_contain_text(first)
     picker = page.locator("#compare-runs input[role=combobox]")
     for run_id in (first, second):

@@ -24,7 +24,7 @@ def start_run(page: Page) -> str:
 def test_preset_estimate_queue_cancel_stop_and_resume(page: Page, tiny_llama: Path):
     choose(page, "sample", re.compile(r"^pirate_chat: "))
     expect(page.locator("#data-summary")).to_contain_text("format messages")
-    open_tab(page, "2. Train")
+    open_tab(page, "model")
     wait_idle(page, "model")
     page.locator("#model").get_by_role("textbox").fill(str(tiny_llama))
     choose(page, "preset", re.compile(r"^Quick demo"))
@@ -42,6 +42,7 @@ def test_preset_estimate_queue_cancel_stop_and_resume(page: Page, tiny_llama: Pa
     expect(page.get_by_role("spinbutton", name="Max steps (0: use epochs)")).to_be_visible()
     fill_number(page, "Max steps (0: use epochs)", "3000")
     fill_number(page, "Checkpoint every N steps (0: at each eval)", "5")
+    open_tab(page, "train")
     progress = page.locator("#progress")
     first = start_run(page)
     expect(progress).to_contain_text(re.compile(r"step [1-9]\d* / 3000"), timeout=TRAIN_TIMEOUT_MS)

@@ -1,26 +1,24 @@
-"""The Gradio app: one module per tab, composed here. The UI knows Gradio and the Lab service, not torch."""
+"""The Gradio app: one module per tab, composed here in the order of the job: Data -> Model & method -> Train ->
+Compare -> Results -> Export (and Runs, the history). Each step hands its state to the next and ends with a "Next"
+button; a language switch (English / 简体中文) redraws every text. The UI knows Gradio and the Lab, not torch."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from ftlab import owners
+from ftlab import i18n, owners
 from ftlab.service import Lab
-from ftlab.ui import chat_tab, classify_tab, data_tab, endpoints, results_tab, runs_tab, train_tab
+from ftlab.ui import (compare_tab, data_tab, endpoints, export_tab, model_tab, results_tab, runs_tab, train_tab,
+                      translate)
 from ftlab.ui.common import PRIVATE
-
-INTRO = """# ftlab: fine-tune, then compare base vs tuned
-**1. Data**: pick a sample or upload a CSV, TSV, JSON(L), Parquet or TXT file. **2. Train**: choose a model and method, press
-Start and watch the loss. **3. Chat** or **4. Classify**: the base and the tuned model answer the same input
-side by side. **5. Results**: base vs tuned on the validation split, example by example. **6. Runs**: every run,
-compared."""
-
+from ftlab.ui.translate import tr
 
 IDLE_SLEEP_S = 0.02
 """How often Gradio's queue looks for new events when it has none (its default, 1 ms, keeps an idle app at about
 10 % of a core, taken from a training run on a small machine; 20 ms delays an event's start by at most that)."""
 PROGRESS_SLEEP_S = 0.1
 """How often the queue looks for progress updates to send (default 10 ms)."""
+STEPS = ["data", "model", "train", "compare", "results", "export", "runs"]
 
 
 def queued(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
@@ -31,38 +29,97 @@ def queued(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
     return demo
 
 
+def mode_note(lab: Lab) -> str:
+    """What a shared server or a public demo holds each run to ("" for one's own machine)."""
+    if not lab.shared:
+        return ""
+    limits = {"steps": lab.limits["steps"], "minutes": f"{lab.limits['minutes']:g}"}
+    return translate.t("app.demo_note" if lab.demo else "app.shared_note", **limits)
+
+
+def go_to(button: gr.Button, tabs: gr.Tabs, step: str, then: tuple | None = None) -> None:
+    """`button` shows the tab of `step`, then runs `then` (fn, inputs, outputs): what the tab shows when it is
+    opened by hand (a tab opened from code gets no select event)."""
+    event = button.click(lambda: gr.Tabs(selected=step), None, tabs, **PRIVATE)
+    if then:
+        event.then(*then, **PRIVATE)
+
+
+def next_button(key: str, tabs: gr.Tabs, step: str) -> gr.Button:
+    return tr(key, gr.Button, variant="primary", elem_id=f"next-{step}")
+
+
 def build_app(lab: Lab | None = None) -> gr.Blocks:
     lab = lab or Lab()
     # shared mode: Gradio deletes the uploads and downloads it keeps once they are an hour old (checked every 30 min)
-    with gr.Blocks(title="ftlab", delete_cache=(1800, 3600) if lab.shared else None) as demo:
-        gr.Markdown(INTRO)
-        with gr.Tabs():
-            with gr.Tab("1. Data", id="data"):
+    with gr.Blocks(title="ftlab", delete_cache=(1800, 3600) if lab.shared else None) as demo, \
+            translate.collecting() as texts:
+        with gr.Row(equal_height=True):
+            tr("app.intro", gr.Markdown, elem_id="intro")
+            lang = gr.Radio([(name, code) for code, name in i18n.LANGS.items()], value=i18n.DEFAULT,
+                            label="Language / 语言", elem_id="lang", scale=0, min_width=200)
+        note = gr.Markdown(mode_note(lab), elem_id="mode-note")
+        translate.redraw(lambda: mode_note(lab), [], note)
+        with gr.Tabs(elem_id="steps") as tabs:
+            with tr("tab.data", gr.Tab, id="data", elem_id="tab-data"):
                 data = data_tab.build(lab)
-            with gr.Tab("2. Train", id="train"):
-                train = train_tab.build(lab, data)
-            with gr.Tab("3. Chat", id="chat") as chat_tab_item:
-                chat = chat_tab.build(lab)
-            with gr.Tab("4. Classify", id="classify") as classify_tab_item:
-                classify = classify_tab.build(lab)
-            with gr.Tab("5. Results", id="results") as results_tab_item:
+                to_model = next_button("nav.to_model", tabs, "model")
+            with tr("tab.model", gr.Tab, id="model", elem_id="tab-model"):
+                setup = model_tab.build(lab, data)
+                to_train = next_button("nav.to_train", tabs, "train")
+            with tr("tab.train", gr.Tab, id="train", elem_id="tab-train"):
+                train = train_tab.build(lab, data, setup)
+            with tr("tab.compare", gr.Tab, id="compare", elem_id="tab-compare") as compare_item:
+                compare = compare_tab.build(lab)
+                to_results = next_button("nav.to_results", tabs, "results")
+            with tr("tab.results", gr.Tab, id="results", elem_id="tab-results") as results_item:
                 results = results_tab.build(lab)
-            with gr.Tab("6. Runs", id="runs") as runs_tab_item:
+                to_export = next_button("nav.to_export", tabs, "export")
+            with tr("tab.export", gr.Tab, id="export", elem_id="tab-export") as export_item:
+                export = export_tab.build(lab)
+            with tr("tab.runs", gr.Tab, id="runs", elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(lab)
-        chat_tab_item.select(chat.refresh, None, chat.run, **PRIVATE)
-        classify_tab_item.select(classify.refresh, None, classify.run, **PRIVATE)
-        results_tab_item.select(results.refresh, None, results.run, **PRIVATE)
-        runs_tab_item.select(runs.refresh, None, runs.outputs, **PRIVATE)
+        show_compare = (compare.show, data.task, compare.outputs)
+        show_results = (results.refresh, None, results.run)
+        show_export = (export.refresh, export.run, export.run)
+        go_to(to_model, tabs, "model")
+        go_to(to_train, tabs, "train")
+        go_to(train.done, tabs, "compare", show_compare)
+        go_to(to_results, tabs, "results", show_results)
+        go_to(to_export, tabs, "export", show_export)
+        compare_item.select(*show_compare, **PRIVATE)
+        results_item.select(*show_results, **PRIVATE)
+        export_item.select(*show_export, **PRIVATE)
+        runs_item.select(runs.refresh, None, runs.outputs, **PRIVATE)
         demo.load(train.reattach, None, train.run_id, **PRIVATE)
-        demo.load(chat.refresh, None, chat.run, **PRIVATE)
-        demo.load(classify.refresh, None, classify.run, **PRIVATE)
+        demo.load(compare.show, data.task, compare.outputs, **PRIVATE)
+        wire_language(demo, lang, texts)
         endpoints.register(lab)
 
         def session_ended(request: gr.Request) -> None:
             """A browser tab closed: an anonymous session's uploads go (a logged-in user keeps theirs)."""
+            i18n.forget(request.session_hash)
             if not request.username:
                 lab.end_session(owners.of(request))
 
         demo.unload(session_ended)
     owners.scope_all(demo)  # every event and endpoint knows its caller (see ftlab.owners)
     return demo
+
+
+def wire_language(demo: gr.Blocks, lang: gr.Radio, texts: translate.Registry) -> None:
+    """The page opens in the language its address (`?lang=zh`) or the browser asks for; the switch redraws every
+    text made with `tr`, then the texts handlers wrote (`translate.redraw`)."""
+
+    def detect(request: gr.Request):
+        return i18n.from_request(request)
+
+    def switch(code: str, request: gr.Request):
+        i18n.remember(request.session_hash, code)
+        i18n.use(code)
+        return texts.updates(code)
+
+    demo.load(detect, None, lang, **PRIVATE)
+    event = lang.change(switch, lang, texts.components, **PRIVATE)
+    for fn, inputs, outputs in texts.redraws:
+        event = event.then(fn, inputs, outputs, **PRIVATE)

@@ -8,6 +8,8 @@ import gradio as gr
 
 from ftlab.config import DEFAULT_MODELS
 from ftlab.service import Lab
+from ftlab.ui.dashboard import state_name
+from ftlab.ui.translate import redraw, t, tr
 
 PRIVATE = {"api_visibility": "private"}
 """UI events stay off the API page; the stable API is ftlab/ui/endpoints.py."""
@@ -23,20 +25,26 @@ class RunPicker:
 def run_choices(lab: Lab, task: str) -> list[tuple[str, str]]:
     """Finished runs of `task` that have saved weights, newest first."""
     runs = [r for r in lab.runs() if r["task"] == task and r["has_weights"]]
-    return [(f"{r['run_id']} ({r['method']}, {r['state']}, {r['data']})", r["run_id"]) for r in runs]
+    return [(f"{r['run_id']} ({r['method']}, {state_name(r['state'])}, {r['data']})", r["run_id"]) for r in runs]
 
 
-def run_picker(lab: Lab, task: str, elem_id: str, info: str, include_base: bool = False) -> RunPicker:
-    """A run dropdown with a refresh button; with include_base, a last choice for the base model alone."""
+def run_picker(lab: Lab, task: str, elem_id: str, key: str, include_base: bool = False) -> RunPicker:
+    """A run dropdown (label and help from the locale `key`) with a refresh button; with include_base, a last
+    choice for the base model alone."""
 
-    def refresh():
+    def listed():
         choices = run_choices(lab, task)
         if include_base:
-            choices = choices + [(f"Base model only: {DEFAULT_MODELS[task]} (no run)", "")]
+            choices = choices + [(t("picker.base_only", model=DEFAULT_MODELS[task]), "")]
+        return choices
+
+    def refresh():
+        choices = listed()
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
     with gr.Row():
-        run = gr.Dropdown([], label="Fine-tuned run", info=info, elem_id=elem_id, scale=3)
-        reload_btn = gr.Button("↻ Refresh runs", scale=1, elem_id=f"{elem_id}-refresh")
+        run = tr(key, gr.Dropdown, choices=[], elem_id=elem_id, scale=3)
+        reload_btn = tr("picker.refresh", gr.Button, scale=1, elem_id=f"{elem_id}-refresh")
     reload_btn.click(refresh, None, run, **PRIVATE)
+    redraw(lambda: gr.update(choices=listed()), [], run)  # the choices' words in the new language, same choice
     return RunPicker(run, refresh)

@@ -8,22 +8,29 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ftlab.ui.translate import t, tr
+
 SMOOTHING = 0.8
 """Weight of the past in the smoothed train loss (an exponential moving average, as TensorBoard draws it)."""
+STATES = ("queued", "running", "stopping", "completed", "stopped", "cancelled", "failed", "interrupted")
 EVAL_PLOTTED = ("eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_precision", "eval_recall", "eval_bleu",
                 "eval_chrf", "eval_rougeL", "eval_exact_match")
 """Eval metrics drawn together; BLEU and chrF are 0-100 and drawn divided by 100, so all share a 0-1 axis."""
 
 
+def state_name(state: str) -> str:
+    """A run state in the caller's language."""
+    return t("state." + state) if state in STATES else state
+
+
 def _facts(snap: dict) -> list[str]:
-    names = {"train_loss": "train loss (mean of last 10 steps)", "eval_loss": "eval loss",
-             "eval_perplexity": "perplexity", "eval_accuracy": "eval accuracy", "eval_f1_macro": "macro F1",
-             "eval_bleu": "BLEU", "eval_rougeL": "ROUGE-L"}
-    facts = [f"{name} {snap[k]:.4f}" for k, name in names.items() if snap.get(k) is not None]
+    names = ("train_loss", "eval_loss", "eval_perplexity", "eval_accuracy", "eval_f1_macro", "eval_bleu",
+             "eval_rougeL")
+    facts = [f"{t('dash.' + k)} {snap[k]:.4f}" for k in names if snap.get(k) is not None]
     if snap.get("trainable_params"):
-        facts.append(f"trainable {snap['trainable_params']:,} of {snap['total_params']:,} parameters")
+        facts.append(t("dash.trainable", n=f"{snap['trainable_params']:,}", total=f"{snap['total_params']:,}"))
     if snap.get("precision"):
-        facts.append(f"precision {snap['precision']} on {snap.get('device', '?')}")
+        facts.append(t("dash.precision", precision=snap["precision"], device=snap.get("device", "?")))
     return facts
 
 
@@ -31,28 +38,29 @@ def _speed(metrics: list[dict]) -> str:
     last = next((m for m in reversed(metrics) if "tokens_per_s" in m), None)
     if not last:
         return ""
-    parts = [f"{last['tokens_per_s']:,.0f} tokens/s", f"{last.get('samples_per_s', 0):.2f} samples/s",
-             f"padding {100 * last.get('padding', 0):.0f} %",
-             f"grad norm {last['grad_norm']:.3f}", f"CPU RSS {last.get('rss_mb', 0):,.0f} MB"]
+    parts = [t("dash.tokens_s", n=f"{last['tokens_per_s']:,.0f}"), t("dash.samples_s", n=f"{last.get('samples_per_s', 0):.2f}"),
+             t("dash.padding", n=f"{100 * last.get('padding', 0):.0f}"),
+             t("dash.grad_norm", n=f"{last['grad_norm']:.3f}"), t("dash.rss", n=f"{last.get('rss_mb', 0):,.0f}")]
     if "gpu_mb" in last:
-        parts.append(f"GPU {last['gpu_mb']:,.0f} MB (peak {last['gpu_peak_mb']:,.0f} MB)")
+        parts.append(t("dash.gpu", n=f"{last['gpu_mb']:,.0f}", peak=f"{last['gpu_peak_mb']:,.0f}"))
     return " · ".join(parts)
 
 
 def progress_markdown(snap: dict) -> str:
     """A progress bar with step/total, ETA, elapsed, the latest losses, speed and memory, from a run snapshot."""
     if not snap:
-        return "No run yet: choose data, then press **Start**."
+        return t("dash.no_run")
     state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
     pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
     eta = snap.get("eta")
     phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
-    queued = f" (position {snap['queue_position']} in the queue)" if snap.get("queue_position") else ""
-    lines = [f"**Run** `{snap['run_id']}`: **{state}**{phase}{queued}",
+    queued = t("dash.queue", n=snap["queue_position"]) if snap.get("queue_position") else ""
+    lines = [t("dash.run", run=snap["run_id"], state=state_name(state)) + phase + queued,
              f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
              else "<progress style='width:100%'></progress>",
-             f"step {step} / {total or '?'}" + (f" · ETA {eta:.0f} s" if eta and state == "running" else "")
-             + (f" · elapsed {snap['elapsed']:.0f} s" if snap.get("elapsed") else ""),
+             t("dash.step", step=step, total=total or "?")
+             + (" · " + t("dash.eta", s=f"{eta:.0f}") if eta and state == "running" else "")
+             + (" · " + t("dash.elapsed", s=f"{snap['elapsed']:.0f}") if snap.get("elapsed") else ""),
              " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
     for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️"), ("error", "⚠️")):
         if snap.get(key):
@@ -119,13 +127,10 @@ class Dashboard:
 def build() -> Dashboard:
     progress = gr.Markdown(progress_markdown({}), elem_id="progress")
     with gr.Row():
-        loss = gr.LinePlot(x="step", y="loss", color="series", title="Loss: train (raw, smoothed) and eval",
-                           elem_id="loss-plot")
-        evals = gr.LinePlot(x="step", y="value", color="metric", title="Eval metrics (BLEU, chrF / 100)",
-                            elem_id="eval-plot")
+        loss = tr("dash.loss_plot", gr.LinePlot, x="step", y="loss", color="series", elem_id="loss-plot")
+        evals = tr("dash.eval_plot", gr.LinePlot, x="step", y="value", color="metric", elem_id="eval-plot")
     with gr.Row():
-        lr = gr.LinePlot(x="step", y="lr", title="Learning rate", elem_id="lr-plot")
-        grad = gr.LinePlot(x="step", y="grad_norm", title="Gradient norm", elem_id="grad-plot")
-    probes = gr.Dataframe(label="Probe prompts: base vs tuned at each evaluation (newest first)", wrap=True,
-                          interactive=False, elem_id="probes", max_height=360)
+        lr = tr("dash.lr_plot", gr.LinePlot, x="step", y="lr", elem_id="lr-plot")
+        grad = tr("dash.grad_plot", gr.LinePlot, x="step", y="grad_norm", elem_id="grad-plot")
+    probes = tr("dash.probes", gr.Dataframe, wrap=True, interactive=False, elem_id="probes", max_height=360)
     return Dashboard(progress, [loss, evals, lr, grad, probes])

@@ -2,6 +2,8 @@
 the file's columns onto the format's fields, add a validation file, and see the validation result and first rows.
 
 What the user settles here (format, column mapping, validation file) travels to the run's config as `options`.
+Its texts are the locale keys `data.*` and `sample.*` (ftlab/locales/data.yaml); the dataset summary itself comes
+from the engine (file, line and column details, in English) inside translated words.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ftlab import i18n
 from ftlab.formats import FIELDS, FORMATS
 from ftlab.service import Lab
 from ftlab.ui import insight_panel
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.translate import redraw, t, tr
 
 FILE_TYPES = [".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt", ".gz"]
 
@@ -27,6 +31,23 @@ class DataTab:
     summary: gr.Markdown
 
 
+def _text(key: str, fallback: str) -> str:
+    """The message `key` in the caller's language, or `fallback` where no locale file has it."""
+    return t(key) if key in i18n.catalog() else fallback
+
+
+def sample_choices(samples: list[dict]) -> list[tuple[str, str]]:
+    """`name: description` per bundled sample, the description in the caller's language (`sample.<name>`)."""
+    return [(f"{s['name']}: " + _text(f"sample.{s['name']}", s["description"]), s["name"]) for s in samples]
+
+
+def format_choices() -> list[tuple[str, str]]:
+    """auto-detect, then each format by its name (a technical id) and its task in the caller's language."""
+    return [(t("data.auto_detect"), "")] + [
+        (t("data.format_choice", name=f.name, task=_text(f"data.format_task.{f.task}", f.task)), f.name)
+        for f in FORMATS.values()]
+
+
 def column_updates(info: dict, fmt: str, show_all: bool = False) -> list:
     """One update per field dropdown: the file's columns as choices, the mapped column as value, shown only for
     the fields of the format in use (all of them while the format is unknown, or auto-detected from the user's
@@ -36,44 +57,55 @@ def column_updates(info: dict, fmt: str, show_all: bool = False) -> list:
     updates = []
     for name in FIELDS:
         value = mapping.get(name) or (name if name in columns else None)
-        updates.append(gr.update(choices=[("(none)", "")] + [(c, c) for c in columns], value=value or "",
+        updates.append(gr.update(choices=[(t("data.none"), "")] + [(c, c) for c in columns], value=value or "",
                                  visible=bool(columns) and name in shown))
     return updates
+
+
+def preview_headers() -> list[str]:
+    return [t("data.col_input"), t("data.col_answer")]
+
+
+def preview_table(rows: list[list[str]] | None) -> dict:
+    """The first rows (None: none) under headers in the caller's language."""
+    return {"headers": preview_headers(), "data": rows or []}
+
+
+def field_dropdown(name: str) -> gr.Dropdown:
+    """The file column mapped onto format field `name`: labelled by the field's own name (and in Chinese its
+    meaning), its help saying what the field holds (`data.field.<name>`; a field without one gets `data.field`)."""
+    key = f"data.field.{name}" if f"data.field.{name}" in i18n.catalog() else "data.field"
+    named = {} if "label" in i18n.catalog()[key] else {"label": name}
+    return tr(key, gr.Dropdown, choices=[], visible=False, elem_id=f"col-{name}", **named)
 
 
 def build(lab: Lab) -> DataTab:
     samples = lab.samples()
     source, path, task, options, val_path = gr.State(""), gr.State(""), gr.State(""), gr.State({}), gr.State("")
     with gr.Row():
-        sample = gr.Dropdown([(f"{s['name']}: {s['description']}", s["name"]) for s in samples], value=None,
-                             label="Sample dataset", info="Bundled examples; no upload needed.", elem_id="sample")
-        upload = gr.File(label="…or upload CSV, TSV, JSONL, JSON, Parquet or TXT (gzipped too)",
-                         file_types=FILE_TYPES, elem_id="upload")
-    summary = gr.Markdown("No dataset chosen yet.", elem_id="data-summary")
-    with gr.Accordion("Format, columns and validation file", open=False, elem_id="format-panel") as panel:
-        fmt = gr.Dropdown([("auto-detect", "")] + [(f"{f.name} ({f.task})", f.name) for f in FORMATS.values()],
-                          value="", label="Format", elem_id="format",
-                          info="Detected from the columns; override it when a file could be read more than one way.")
-        gr.Markdown("Which column of your file holds each field (when the names differ):")
+        sample = tr("data.sample", gr.Dropdown, choices=sample_choices(samples), value=None, elem_id="sample")
+        upload = tr("data.upload", gr.File, file_types=FILE_TYPES, elem_id="upload")
+    summary = gr.Markdown(t("data.no_dataset"), elem_id="data-summary")  # redrawn by `retell` below
+    with tr("data.format_panel", gr.Accordion, open=False, elem_id="format-panel") as panel:
+        fmt = tr("data.format", gr.Dropdown, choices=format_choices(), value="", elem_id="format")
+        tr("data.columns_intro", gr.Markdown)
         with gr.Row():
-            dropdowns = [gr.Dropdown([], label=name, visible=False, elem_id=f"col-{name}") for name in FIELDS]
-        val_upload = gr.File(label="Separate validation file (optional; otherwise a share of the rows is held out)",
-                             file_types=FILE_TYPES, elem_id="val-upload")
-    table = gr.Dataframe(headers=["input / text", "answer / label"], label="First rows", wrap=True,
-                         interactive=False)
+            dropdowns = [field_dropdown(name) for name in FIELDS]
+        val_upload = tr("data.val_upload", gr.File, file_types=FILE_TYPES, elem_id="val-upload")
+    table = tr("data.preview", gr.Dataframe, headers=preview_headers(), wrap=True, interactive=False)
 
     def show(src: str, fmt_v: str = "", columns: dict | None = None, val: str = ""):
         if not src:
-            return ["", "", "", {}, "No dataset chosen yet.", None, "", gr.update()] + column_updates({}, "")
+            return ["", "", "", {}, t("data.no_dataset"), preview_table(None), "", gr.update()] \
+                + column_updates({}, "")
         info = lab.inspect(src, fmt_v, columns, val)
         if not info["ok"]:
-            hint = ("\n\nMap the file's columns under **Format, columns and validation file** below."
-                    if info.get("columns") else "")
-            return [src, "", "", {}, "⚠️ This file can't be used yet.\n\n" + info["summary"] + hint, None,
+            hint = "\n\n" + t("data.map_hint") if info.get("columns") else ""
+            return [src, "", "", {}, t("data.unusable") + "\n\n" + info["summary"] + hint, preview_table(None),
                     gr.update(), gr.update(open=True) if hint else gr.update()] \
                 + column_updates({**info, "mapping": columns or {}}, fmt_v)  # keep their picks
         opts = {"format": info["format"], "columns": info["mapping"], "val_path": val}
-        return [src, src, info["task"], opts, "✅ " + info["summary"], info["preview"],
+        return [src, src, info["task"], opts, "✅ " + info["summary"], preview_table(info["preview"]),
                 gr.update(), gr.update()] + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v)
 
     def pick(src, uploaded, val):
@@ -99,6 +131,12 @@ def build(lab: Lab) -> DataTab:
         kept = lab.keep_upload(file) if file else ""
         return [kept] + show(src, fmt_v, columns or None, kept) + [columns]
 
+    def retell(src, fmt_v, val, columns):
+        """After a language switch: the summary, the first rows' headers and the "(none)" choices again, from
+        what the tab holds (every handler above ends in show(source, format, mapped, val_path))."""
+        shown = show(src, fmt_v, columns or None, val)
+        return [shown[4], shown[5], *shown[8:]]
+
     mapped = gr.State({})  # the columns the user mapped by hand ({} while they are guessed)
     outputs = [source, path, task, options, summary, table, fmt, panel, *dropdowns]
     sample.change(lambda s, v: pick(s, False, v) + [{}], [sample, val_path], outputs + [mapped], **PRIVATE)
@@ -109,5 +147,9 @@ def build(lab: Lab) -> DataTab:
         dropdown.input(remap, [source, fmt, val_path, *dropdowns], outputs + [mapped], **PRIVATE)
     for event in (val_upload.upload, val_upload.clear):
         event(set_val, [source, fmt, val_upload, mapped], [val_path, *outputs, mapped], **PRIVATE)
+    # the choices' labels are made here, not in the locale key: relabel them (values unchanged, so no .change)
+    redraw(lambda: (gr.update(choices=sample_choices(samples)), gr.update(choices=format_choices())), [],
+           [sample, fmt])
+    redraw(retell, [source, fmt, val_path, mapped], [summary, table, *dropdowns])
     insight_panel.build(lab, path, task, options)
     return DataTab(path, task, options, summary)

@@ -1,5 +1,5 @@
-"""Export a run from the Runs tab: the adapter or the merged model as a zip (with its model card), or pushed to
-the Hugging Face Hub with a token that stays in memory (a password field, never saved or logged)."""
+"""Export a run: the adapter or the merged model as a zip (with its model card), or pushed to the Hugging Face Hub
+with a token that stays in memory (a password field, never saved or logged)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,41 @@ import gradio as gr
 
 from ftlab.service import Lab
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.translate import t, tr
 
 
 def build(lab: Lab, runs: list[str]) -> gr.Dropdown:
-    with gr.Accordion("Export a run", open=False):
-        run = gr.Dropdown(runs, label="Run", elem_id="export-run")
-        merge = gr.Checkbox(False, label="Merge the adapter into the base model (full-precision reload)",
-                            elem_id="export-merge")
+    tr("export.about", gr.Markdown)
+    run = tr("export.run", gr.Dropdown, choices=runs, value=runs[0] if runs else None, elem_id="export-run")
+    merge = tr("export.merge", gr.Checkbox, False, elem_id="export-merge")
+    with gr.Row():
+        make_zip = tr("export.zip", gr.Button, variant="primary", elem_id="export-zip")
+        download = tr("export.download", gr.DownloadButton, visible=False, elem_id="export-download")
+    with tr("export.hub", gr.Accordion, open=False):
         with gr.Row():
-            make_zip = gr.Button("Make zip", elem_id="export-zip")
-            download = gr.DownloadButton("Download zip", visible=False, elem_id="export-download")
-        with gr.Row():
-            repo = gr.Textbox(label="Hub repo id", placeholder="your-name/my-tuned-model", elem_id="export-repo")
-            token = gr.Textbox(label="Hub token (write access; used once, never stored)", type="password",
-                               elem_id="export-token")
-            private = gr.Checkbox(True, label="Private repo")
-            push = gr.Button("Push to Hub", elem_id="export-push")
-        result = gr.Markdown("", elem_id="export-result")
+            repo = tr("export.repo", gr.Textbox, elem_id="export-repo")
+            token = tr("export.token", gr.Textbox, type="password", elem_id="export-token")
+            private = tr("export.private", gr.Checkbox, True)
+        push = tr("export.push", gr.Button, elem_id="export-push")
+    result = gr.Markdown("", elem_id="export-result")
 
     def zip_it(run_id, merge_v):
         if not run_id:
-            raise gr.Error("Pick a run to export.")
+            raise gr.Error(t("export.no_run"), title=t("banner.not_yet"))
         try:
             path = lab.export_zip(run_id, merge_v)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
-        return gr.update(value=path, visible=True), f"Ready: `{path.rsplit('/', 1)[-1]}`"
+            raise gr.Error(str(exc), title=t("banner.problem")) from None
+        return gr.update(value=path, visible=True), t("export.ready", name=path.rsplit("/", 1)[-1])
 
     def push_it(run_id, merge_v, repo_v, token_v, private_v):
         if not run_id:
-            raise gr.Error("Pick a run to export.")
+            raise gr.Error(t("export.no_run"), title=t("banner.not_yet"))
         try:
             url = lab.push_to_hub(run_id, repo_v, token_v, merge_v, private_v)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
-        return f"Pushed to {url}", ""
+            raise gr.Error(str(exc), title=t("banner.problem")) from None
+        return t("export.pushed", url=url), ""
 
     make_zip.click(zip_it, [run, merge], [download, result], **PRIVATE)
     push.click(push_it, [run, merge, repo, token, private], [result, token], **PRIVATE)

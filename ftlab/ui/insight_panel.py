@@ -1,5 +1,6 @@
 """The Data tab's insight panel: rows per split, token lengths against the max length, rows that would be cut,
-the label distribution, and one example with the tokens that carry loss highlighted."""
+the label distribution, and one example with the tokens that carry loss highlighted. Its texts are the locale keys
+`insight.*` (ftlab/locales/data.yaml)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,29 @@ import pandas as pd
 from ftlab.config import DEFAULT_MODELS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.translate import redraw, t, tr
 
 
 def stats_markdown(result: dict) -> str:
+    """The analysis in words, in the caller's language (the validation source is the engine's own text)."""
     splits = result["splits"]
-    cut = ("would be split into windows of that length (nothing is lost)" if result["windows"]
-           else "would be cut")
-    text = (f"Rows: **{splits['train']}** for training, **{splits['validation']}** for validation "
-            f"({splits['validation_from']}).\n\n"
-            f"Token lengths: mean **{result['mean_length']:.0f}**, longest **{result['longest']}**; "
-            f"**{result['truncated']}** of {len(result['lengths'])} rows are longer than the max length "
-            f"({result['max_length']}) and {cut}.")
+    text = t("insight.rows", train=splits["train"], validation=splits["validation"],
+             source=splits["validation_from"])
+    text += "\n\n" + t("insight.lengths_windows" if result["windows"] else "insight.lengths_cut",
+                       mean=f"{result['mean_length']:.0f}", longest=result["longest"], over=result["truncated"],
+                       rows=len(result["lengths"]), max_length=result["max_length"])
     if result["plain_template"]:
-        text += ("\n\nThis model has no chat template: ftlab uses a plain `### User:` / `### Assistant:` "
-                 "template for it.")
+        text += "\n\n" + t("insight.plain_template")
     return text
+
+
+def stats_text(shown: dict | None) -> str:
+    """What the stats area shows, from what `analyse` last put there: a result, or a message key and its fields."""
+    if not shown:
+        return ""
+    if "result" in shown:
+        return stats_markdown(shown["result"])
+    return t(shown["key"], **shown.get("fields", {}))
 
 
 def histogram(lengths: list[int], max_length: int, bins: int = 20) -> pd.DataFrame:
@@ -41,41 +50,46 @@ def histogram(lengths: list[int], max_length: int, bins: int = 20) -> pd.DataFra
 
 
 def build(lab: Lab, path: gr.State, task: gr.State, options: gr.State) -> None:
-    with gr.Accordion("Insight: token lengths, labels, which tokens are trained", open=False):
+    with tr("insight.panel", gr.Accordion, open=False):
         with gr.Row():
-            model = gr.Textbox(DEFAULT_MODELS["chat"], label="Tokenizer of model", elem_id="insight-model",
-                               info="Lengths depend on the model's tokenizer; set to the model you will train.")
-            max_len = gr.Number(TASK_DEFAULTS["chat"]["max_length"], label="Max length (tokens)", precision=0,
-                                minimum=8, elem_id="insight-max")
-            go = gr.Button("Analyse", elem_id="insight-go")
+            model = tr("insight.model", gr.Textbox, DEFAULT_MODELS["chat"], elem_id="insight-model")
+            max_len = tr("insight.max_length", gr.Number, TASK_DEFAULTS["chat"]["max_length"], precision=0,
+                         minimum=8, elem_id="insight-max")
+            go = tr("insight.go", gr.Button, elem_id="insight-go")
         stats = gr.Markdown(elem_id="insight-stats")
         with gr.Row():
-            lengths = gr.BarPlot(x="tokens", y="rows", title="Token lengths (rows per length range)",
-                                 y_lim=[0, None], elem_id="insight-lengths")
-            labels = gr.BarPlot(x="label", y="rows", title="Labels", y_lim=[0, None], elem_id="insight-labels")
-        example = gr.HighlightedText(label="First example: highlighted tokens carry the loss",
-                                     color_map={"loss": "green"}, elem_id="insight-example")
+            lengths = tr("insight.lengths", gr.BarPlot, x="tokens", y="rows", y_lim=[0, None],
+                         elem_id="insight-lengths")
+            labels = tr("insight.labels", gr.BarPlot, x="label", y="rows", y_lim=[0, None], elem_id="insight-labels")
+        example = tr("insight.example", gr.HighlightedText, color_map={"loss": "green"}, elem_id="insight-example")
+    shown = gr.State(None)  # what the stats area says, kept to say it again after a language switch
 
     def analyse(data_path, model_ref, n, opts):
         keep = (gr.update(),) * 3
+
+        def say(key, **fields):
+            note = {"key": key, "fields": fields}
+            return (stats_text(note),) + keep + (note,)
+
         if not data_path:
-            yield ("⚠️ Nothing to analyse: choose a sample or upload a file the Data tab accepts (✅) first.",) + keep
+            yield say("insight.nothing")
             return
-        yield ("Analysing… (the first use of a bundled model converts it once, about 40 s)",) + keep
+        yield say("insight.analysing")
         try:
             result = lab.insight(data_path, model_ref.strip(), int(n), opts)
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
-            yield (f"⚠️ Could not analyse: {exc}",) + keep
+            yield say("insight.failed", problem=str(exc))
             return
         label_df = pd.DataFrame({"label": list(result["labels"]), "rows": list(result["labels"].values())})
         bins = histogram(result["lengths"], result["max_length"])
         yield (stats_markdown(result), gr.BarPlot(value=bins, sort=list(bins["tokens"])),
                gr.BarPlot(value=label_df, visible=bool(result["labels"])),
-               gr.HighlightedText(value=result["example"], visible=bool(result["example"])))
+               gr.HighlightedText(value=result["example"], visible=bool(result["example"])), {"result": result})
 
-    def follow_task(t):
-        t = t if t in TASK_DEFAULTS else "chat"
-        return DEFAULT_MODELS[t], TASK_DEFAULTS[t]["max_length"]
+    def follow_task(task_v):
+        task_v = task_v if task_v in TASK_DEFAULTS else "chat"
+        return DEFAULT_MODELS[task_v], TASK_DEFAULTS[task_v]["max_length"]
 
     task.change(follow_task, task, [model, max_len], **PRIVATE)
-    go.click(analyse, [path, model, max_len, options], [stats, lengths, labels, example], **PRIVATE)
+    go.click(analyse, [path, model, max_len, options], [stats, lengths, labels, example, shown], **PRIVATE)
+    redraw(stats_text, [shown], stats)

@@ -17,15 +17,20 @@ import pandas as pd
 from ftlab import report as report_mod
 from ftlab.service import Lab
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.translate import redraw, t, tr
 
 CHANGES = ["all", "fixed", "broken", "unchanged"]
+"""The change filter's values (the report's `change` values, and all); their names on screen are in the locale."""
 SORTS = ["biggest improvement first", "biggest regression first"]
+"""The order's values; their names on screen are in the locale."""
+METRIC_COLUMNS = ["metric", "base", "tuned", "delta"]
 
 
 @dataclass
 class ResultsTab:
     run: gr.Dropdown
     refresh: object
+    """(chosen=None) -> the dropdown's update: fresh choices, `chosen` kept while listed, else the newest run."""
 
 
 def choices(lab: Lab) -> list[tuple[str, str]]:
@@ -35,22 +40,34 @@ def choices(lab: Lab) -> list[tuple[str, str]]:
 
 def summary(rep: dict) -> str:
     if not rep:
-        return "No report yet: a run writes one when it finishes (it needs a validation split)."
-    text = f"Base vs tuned on **{rep['rows_compared']}** validation rows, after step {rep['step']}."
+        return t("results.no_report")
+    text = t("results.summary", rows=rep["rows_compared"], step=rep["step"])
     if rep.get("changes"):
         c = rep["changes"]
-        text += f" **{c['fixed']} fixed**, **{c['broken']} broken**, {c['unchanged']} unchanged."
+        text += t("results.changes", fixed=c["fixed"], broken=c["broken"], unchanged=c["unchanged"])
     return text
+
+
+def metrics_frame(rep: dict) -> pd.DataFrame:
+    """Metric, base, tuned and delta (the headers in the caller's language)."""
+    frame = pd.DataFrame(report_mod.metrics_table(rep) or None, columns=METRIC_COLUMNS)
+    return frame.rename(columns={c: t(f"results.col_{c}") for c in METRIC_COLUMNS})
 
 
 def matrix(rep: dict, side: str) -> pd.DataFrame:
     labels = rep.get("labels", [])
     rows = rep.get("confusion_matrix", {}).get(side, [])
-    return pd.DataFrame([[f"true {labels[i]}", *row] for i, row in enumerate(rows)] or None,
-                        columns=["", *[f"predicted {name}" for name in labels]])
+    return pd.DataFrame([[t("results.true", label=labels[i]), *row] for i, row in enumerate(rows)] or None,
+                        columns=["", *[t("results.predicted", label=name) for name in labels]])
+
+
+def class_choices(rep: dict) -> list[tuple[str, str]]:
+    """The class filter: all, then each label (labels are data, shown as they are)."""
+    return [(t("results.all_classes"), "all"), *[(name, name) for name in rep.get("labels", [])]]
 
 
 def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = SORTS[0]) -> pd.DataFrame:
+    """The report's rows as they are in its CSV (technical column names, `change` values in English)."""
     rows = rep.get("rows", [])
     if rep.get("task") == "classify":
         rows = [r for r in rows if (label == "all" or r["label"] == label) and (change == "all" or r["change"] == change)]
@@ -71,27 +88,26 @@ def csv_file(rep: dict, run_id: str, folder: Path | None = None) -> str | None:
 
 def build(lab: Lab) -> ResultsTab:
     with gr.Row():
-        run = gr.Dropdown(choices(lab), value=None, label="Finished run", elem_id="results-run")
-        reload_btn = gr.Button("↻ Refresh", size="sm")
+        run = tr("results.run", gr.Dropdown, choices=choices(lab), value=None, elem_id="results-run")
+        reload_btn = tr("common.refresh", gr.Button, size="sm")
     about = gr.Markdown(summary({}), elem_id="results-summary")
-    table = gr.Dataframe(label="Metrics: base, tuned and the change", interactive=False, elem_id="results-metrics")
+    table = tr("results.metrics", gr.Dataframe, interactive=False, elem_id="results-metrics")
     with gr.Row(visible=False) as class_filters:
-        label = gr.Dropdown(["all"], value="all", label="Class", elem_id="flips-class")
-        change = gr.Radio(CHANGES, value="all", label="Change", elem_id="flips-change")
+        label = tr("results.class", gr.Dropdown, choices=class_choices({}), value="all", elem_id="flips-class")
+        change = tr("results.change", gr.Radio, choices=CHANGES, value="all", elem_id="flips-change")
     with gr.Row(visible=False) as chat_sort:
-        sort = gr.Radio(SORTS, value=SORTS[0], label="Order", elem_id="rows-sort")
-    rows = gr.Dataframe(label="Per example", interactive=False, wrap=True, elem_id="results-rows", max_height=480)
+        sort = tr("results.sort", gr.Radio, choices=SORTS, value=SORTS[0], elem_id="rows-sort")
+    rows = tr("results.rows", gr.Dataframe, interactive=False, wrap=True, elem_id="results-rows", max_height=480)
     with gr.Row(visible=False) as matrices:
-        base_cm = gr.Dataframe(label="Confusion matrix: base", interactive=False, elem_id="confusion-base")
-        tuned_cm = gr.Dataframe(label="Confusion matrix: tuned", interactive=False, elem_id="confusion-tuned")
-    download = gr.DownloadButton("Download rows (CSV)", visible=False, elem_id="results-download")
+        base_cm = tr("results.cm_base", gr.Dataframe, interactive=False, elem_id="confusion-base")
+        tuned_cm = tr("results.cm_tuned", gr.Dataframe, interactive=False, elem_id="confusion-tuned")
+    download = tr("results.download", gr.DownloadButton, visible=False, elem_id="results-download")
 
     def show(run_id):
         rep = lab.report(run_id) if run_id else {}
         classify = rep.get("task") == "classify"
-        return (summary(rep), pd.DataFrame(report_mod.metrics_table(rep) or None,
-                                           columns=["metric", "base", "tuned", "delta"]),
-                gr.update(visible=classify), gr.update(choices=["all", *rep.get("labels", [])], value="all"),
+        return (summary(rep), metrics_frame(rep),
+                gr.update(visible=classify), gr.update(choices=class_choices(rep), value="all"),
                 "all", gr.update(visible=bool(rep) and not classify), rows_frame(rep),
                 gr.update(visible=classify), matrix(rep, "base"), matrix(rep, "tuned"),
                 gr.update(value=csv_file(rep, run_id, lab.scratch_dir("ftlab-report-")) if rep else None,
@@ -100,12 +116,22 @@ def build(lab: Lab) -> ResultsTab:
     def filtered(run_id, label_v, change_v, sort_v):
         return rows_frame(lab.report(run_id) if run_id else {}, label_v, change_v, sort_v)
 
+    def retold(run_id):
+        """After a language switch: what `show` wrote in words, in the new language (filters and rows kept)."""
+        rep = lab.report(run_id) if run_id else {}
+        return (summary(rep), metrics_frame(rep), gr.update(choices=class_choices(rep)), matrix(rep, "base"),
+                matrix(rep, "tuned"))
+
     outputs = [about, table, class_filters, label, change, chat_sort, rows, matrices, base_cm, tuned_cm, download]
     run.change(show, run, outputs, **PRIVATE)
     gr.on([label.input, change.input, sort.input], filtered, [run, label, change, sort], rows, **PRIVATE)
+    redraw(retold, [run], [about, table, label, base_cm, tuned_cm])
 
-    def refresh():
-        return gr.update(choices=choices(lab))
+    def refresh(chosen=None):
+        """The runs with a report; `chosen` stays selected while it is listed, else the newest is."""
+        listed = choices(lab)
+        ids = [value for _, value in listed]
+        return gr.update(choices=listed, value=chosen if chosen in ids else (ids[0] if ids else None))
 
-    reload_btn.click(refresh, None, run, **PRIVATE)
+    reload_btn.click(refresh, run, run, **PRIVATE)
     return ResultsTab(run, refresh)

@@ -1,5 +1,5 @@
 """Runs tab: every run with its state, task, method, key metrics and duration; pick several to overlay their
-loss curves and see how their configs differ; export one (ftlab.ui.export_panel)."""
+loss curves and see how their configs differ."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import gradio as gr
 import pandas as pd
 
 from ftlab.service import Lab
-from ftlab.ui import export_panel
 from ftlab.ui.common import PRIVATE
-from ftlab.ui.dashboard import loss_frame
+from ftlab.ui.dashboard import loss_frame, state_name
+from ftlab.ui.translate import redraw, t, tr
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
 COLUMNS = ["run_id", "state", "task", "method", "model", "data", "step", "loss", "eval_loss", "key_metric",
            "duration_s"]
+"""The runs list's columns (the headers on screen are in the locale: runs.col_<column>)."""
 
 
 @dataclass
@@ -26,7 +27,11 @@ class RunsTab:
 
 
 def table(lab: Lab) -> pd.DataFrame:
-    return pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in lab.runs()], columns=COLUMNS)
+    """Every run, newest first; headers and states in the caller's language."""
+    rows = [{c: r.get(c) for c in COLUMNS} for r in lab.runs()]
+    for row in rows:
+        row["state"] = state_name(row["state"]) if row["state"] else row["state"]
+    return pd.DataFrame(rows, columns=COLUMNS).rename(columns={c: t(f"runs.col_{c}") for c in COLUMNS})
 
 
 def flat(config: dict, prefix: str = "") -> dict:
@@ -45,7 +50,8 @@ def config_diff(configs: dict[str, dict]) -> pd.DataFrame:
     keys = sorted({k for f in flats.values() for k in f})
     rows = [{"setting": k, **{run_id: str(f.get(k, "")) for run_id, f in flats.items()}} for k in keys
             if len({str(f.get(k)) for f in flats.values()}) > 1]
-    return pd.DataFrame(rows or None, columns=["setting", *flats])
+    frame = pd.DataFrame(rows or None, columns=["setting", *flats])
+    return frame.rename(columns={"setting": t("runs.setting")})
 
 
 def overlay(lab: Lab, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -56,46 +62,27 @@ def overlay(lab: Lab, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def build(lab: Lab) -> RunsTab:
-    runs = gr.Dataframe(table(lab), label="All runs (newest first)", interactive=False, elem_id="runs-list")
+    runs = tr("runs.list", gr.Dataframe, table(lab), interactive=False, elem_id="runs-list")
     with gr.Row():
-        picked = gr.Dropdown([r["run_id"] for r in lab.runs()], multiselect=True, label="Compare runs",
-                             elem_id="compare-runs", info="Pick two or more to overlay their curves.")
-        reload_btn = gr.Button("↻ Refresh", size="sm")
-    plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss of the chosen runs (smoothed train, eval)",
-                       elem_id="compare-plot")
-    diff = gr.Dataframe(label="Settings that differ", interactive=False, elem_id="config-diff")
+        picked = tr("runs.compare", gr.Dropdown, choices=[r["run_id"] for r in lab.runs()], multiselect=True,
+                    elem_id="compare-runs")
+        reload_btn = tr("common.refresh", gr.Button, size="sm")
+    plot = tr("runs.plot", gr.LinePlot, x="step", y="loss", color="series", elem_id="compare-plot")
+    diff = tr("runs.diff", gr.Dataframe, interactive=False, elem_id="config-diff")
+
     def compare(ids):
         loss, settings = overlay(lab, ids)
         names = list(dict.fromkeys(loss["series"]))  # a colour per series, so series added later show too
         return gr.update(value=loss, color_map={n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}), settings
 
     picked.change(compare, picked, [plot, diff], **PRIVATE)
-    export_run = export_panel.build(lab, [r["run_id"] for r in lab.runs() if r.get("has_weights")])
 
     def refresh(ids=None):
         listed = lab.runs()
         ids = [r for r in ids or [] if r in {x["run_id"] for x in listed}]
-        return (table(lab), gr.update(choices=[r["run_id"] for r in listed], value=ids),
-                gr.update(choices=[r["run_id"] for r in listed if r.get("has_weights")]))
+        return table(lab), gr.update(choices=[r["run_id"] for r in listed], value=ids)
 
-    reload_btn.click(refresh, picked, [runs, picked, export_run], **PRIVATE)
-    with gr.Accordion("Import an adapter trained elsewhere", open=False):
-        gr.Markdown("A zip of PEFT's `adapter_config.json` and `adapter_model.safetensors` becomes a run: chat with "
-                    "it beside its base, serve it, export it. Pickled weights (`.bin`, `.pt`) are refused.")
-        with gr.Row():
-            adapter_zip = gr.File(label="Adapter zip", file_types=[".zip"], elem_id="import-file")
-            base = gr.Textbox(label="Base model (empty: the one its config names)", elem_id="import-base")
-        import_btn = gr.Button("Import", elem_id="import-go")
-        imported = gr.Markdown("", elem_id="import-result")
-
-    def import_it(path, base_v, ids):
-        if not path:
-            raise gr.Error("Choose an adapter zip first.")
-        try:
-            run_id = lab.import_adapter(path, base_v or "")
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from None
-        return (f"Imported as run `{run_id}`: pick it in the Chat tab.", *refresh(ids))
-
-    import_btn.click(import_it, [adapter_zip, base, picked], [imported, runs, picked, export_run], **PRIVATE)
-    return RunsTab(lambda: refresh(), [runs, picked, export_run])
+    reload_btn.click(refresh, picked, [runs, picked], **PRIVATE)
+    redraw(lambda ids: (table(lab), config_diff({r: lab.run_config(r) for r in ids or []})), [picked],
+           [runs, diff])  # their headers and the runs' states in the new language
+    return RunsTab(lambda: refresh(), [runs, picked])

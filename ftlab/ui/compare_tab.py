@@ -1,0 +1,39 @@
+"""Compare tab: the tuned model next to its base on the same input: chat (ftlab.ui.chat_tab) for chat runs,
+labels and probabilities (ftlab.ui.classify_tab) for classifiers. It shows the one that fits the task at hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ftlab.service import Lab
+from ftlab.ui import chat_tab, classify_tab
+from ftlab.ui.common import PRIVATE, RunPicker
+from ftlab.ui.translate import tr
+
+
+@dataclass
+class CompareTab:
+    chat: RunPicker
+    classify: RunPicker
+    show: object
+    """(task) -> updates of `outputs`: the panel of that task shown, its runs refreshed."""
+    outputs: list
+
+
+def build(lab: Lab) -> CompareTab:
+    kind = tr("compare.kind", gr.Radio, value="chat", elem_id="compare-kind")
+    with gr.Group(visible=True) as chat_group:
+        chat = chat_tab.build(lab)
+    with gr.Group(visible=False) as classify_group:
+        classify = classify_tab.build(lab)
+
+    def show(task):
+        is_chat = task != "classify"
+        return ("chat" if is_chat else "classify", gr.update(visible=is_chat), gr.update(visible=not is_chat),
+                chat.refresh(), classify.refresh())
+
+    outputs = [kind, chat_group, classify_group, chat.run, classify.run]
+    kind.input(show, kind, outputs, **PRIVATE)
+    return CompareTab(chat, classify, show, outputs)
