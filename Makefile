@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make run   - create .venv, install pinned dependencies and the bundled models, start the app on 127.0.0.1:7860
-#   make test  - the same set-up, plus the test tools and Debian's chromium, then the whole test suite
+#   make test  - the same set-up, plus the test tools, Debian's chromium and a Chinese font (the 简体中文 screenshots),
+#                then the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,7 +28,8 @@ $(VENV)/.installed: requirements.txt requirements-bundled.txt
 	touch $@
 
 test-setup: setup $(VENV)/.test-installed
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	@test -x /usr/bin/chromium -a -d /usr/share/fonts/truetype/wqy || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei; }
 
 $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(PIP) install -q -r requirements-test.txt

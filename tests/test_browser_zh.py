@@ -88,6 +88,7 @@ def test_guided_flow_in_chinese_classifier_from_sample_to_export(page: Page, app
     expect(page.locator("#results-run input[role=combobox]")).to_have_value(re.compile(re.escape(run_id)))
     expect(page.locator("#results-summary")).to_contain_text(re.compile(r"[\u4e00-\u9fff]"))
     expect(page.locator("#results-summary")).to_contain_text("24")  # the validation rows compared
+    shot(page, tmp_path / "zh-5-results.png")
 
     # 6. 导出
     page.locator("#next-export").click()
