@@ -74,3 +74,13 @@ def test_results_tab_shows_flips_and_both_confusion_matrices_and_runs_tab_overla
     expect(plot).to_contain_text(f"{first} eval")
     expect(plot).to_contain_text(f"{second} eval")
     shot(page, tmp_path / "runs.png")
+
+    # Delete the second run, after a confirmation: it leaves the list and its folder is gone.
+    page.get_by_role("button", name="Delete a run").click()
+    choose(page, "delete-run", re.compile(re.escape(second)))
+    page.locator("#delete-ask").click()
+    expect(page.locator("#delete-question")).to_contain_text(f"Delete run {second}")
+    page.locator("#delete-yes").click()
+    expect(page.locator("#runs-list")).not_to_contain_text(second)
+    expect(page.locator("#runs-list")).to_contain_text(first)
+    assert not RunDir(second).path.exists() and RunDir(first).exists()

@@ -61,6 +61,40 @@ def overlay(lab: Lab, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return loss, config_diff({r: lab.run_config(r) for r in run_ids or []})
 
 
+def delete_panel(lab: Lab, runs: gr.Dataframe, picked: gr.Dropdown, refresh) -> None:
+    """Delete a finished run: pick it, press Delete, then confirm (it can't be undone)."""
+    with tr("runs.delete_panel", gr.Accordion, open=False):
+        with gr.Row():
+            doomed = tr("runs.delete_run", gr.Dropdown, choices=[], elem_id="delete-run")
+            ask = tr("runs.delete", gr.Button, variant="stop", elem_id="delete-ask")
+        with gr.Row(visible=False) as confirm_row:
+            question = gr.Markdown(elem_id="delete-question")
+            yes = tr("runs.delete_yes", gr.Button, variant="stop", elem_id="delete-yes")
+            no = tr("runs.delete_no", gr.Button, elem_id="delete-no")
+
+    def finished() -> list[str]:
+        return [r["run_id"] for r in lab.runs() if r["state"] not in ("queued", "running", "stopping")]
+
+    def confirm(run_id):
+        if not run_id:
+            raise gr.Error(t("runs.delete_pick"), title=t("banner.not_yet"))
+        return gr.update(visible=True), t("runs.delete_question", run=run_id)
+
+    def delete(run_id, ids):
+        try:
+            lab.delete(run_id)
+        except ValueError as exc:
+            raise gr.Error(str(exc), title=t("banner.problem")) from None
+        gr.Info(t("runs.deleted", run=run_id))
+        return (gr.update(visible=False), gr.update(choices=finished(), value=None),
+                *refresh([r for r in ids or [] if r != run_id]))
+
+    doomed.focus(lambda: gr.update(choices=finished()), None, doomed, **PRIVATE)
+    ask.click(confirm, doomed, [confirm_row, question], **PRIVATE)
+    no.click(lambda: gr.update(visible=False), None, confirm_row, **PRIVATE)
+    yes.click(delete, [doomed, picked], [confirm_row, doomed, runs, picked], **PRIVATE)
+
+
 def build(lab: Lab) -> RunsTab:
     runs = tr("runs.list", gr.Dataframe, table(lab), interactive=False, elem_id="runs-list")
     with gr.Row():
@@ -83,6 +117,7 @@ def build(lab: Lab) -> RunsTab:
         return table(lab), gr.update(choices=[r["run_id"] for r in listed], value=ids)
 
     reload_btn.click(refresh, picked, [runs, picked], **PRIVATE)
+    delete_panel(lab, runs, picked, refresh)
     redraw(lambda ids: (table(lab), config_diff({r: lab.run_config(r) for r in ids or []})), [picked],
            [runs, diff])  # their headers and the runs' states in the new language
     return RunsTab(lambda: refresh(), [runs, picked])
