@@ -130,8 +130,9 @@ def resolve(ref: str, fetch: bool = True) -> Resolved:
     if _has_weights(cached):
         return Resolved(cached, "cache")
     if not fetch:
-        raise NotFetched(f"{ref} is not on this machine yet: " + (
-            "its first use converts the bundled copy once (~40 s)" if ref in BUNDLED else "it downloads on first use"))
+        from ftlab.i18n import t
+
+        raise NotFetched(t("model.not_here_bundled" if ref in BUNDLED else "model.not_here", ref=ref))
     if ref in BUNDLED:
         looked.append(f"bundled package {BUNDLED[ref][0]}")
         with building:  # one conversion at a time; a second caller then finds the cache filled

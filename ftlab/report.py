@@ -71,10 +71,13 @@ def build(cfg: RunConfig, labels: list[str], val: Cases, base: dict, tuned: dict
     return out
 
 
-def metrics_table(result: dict) -> list[dict]:
-    """[{metric, base, tuned, delta}] for display."""
-    return [{"metric": k, "base": result["base"][k], "tuned": result["tuned"].get(k),
-             "delta": result["delta"].get(k)} for k in result.get("base", {})]
+def metrics_table(result: dict, digits: int = 4) -> list[dict]:
+    """[{metric, base, tuned, delta}] for display, rounded to `digits` places."""
+    def shown(value):
+        return round(value, digits) if isinstance(value, float) else value
+
+    return [{"metric": k, "base": shown(result["base"][k]), "tuned": shown(result["tuned"].get(k)),
+             "delta": shown(result["delta"].get(k))} for k in result.get("base", {})]
 
 
 def csv_text(result: dict) -> str:

@@ -201,6 +201,16 @@ class Lab:
         self.check_remote_code(cfg)
         return plan.estimate(cfg, fetch)
 
+    def check_data_fits(self, cfg: RunConfig) -> None:
+        """ValueError now, not a failed run later: the data has problems, or is for another task than the run's."""
+        d = cfg.data
+        info = self.inspect(d.path, d.format or "", d.columns or None, d.val_path or "")
+        if not info["ok"]:
+            raise ValueError(t("start.data_problems", problems="; ".join(info["problems"][:3])))
+        if info["task"] != cfg.task:
+            raise ValueError(t("start.task_mismatch", data=Path(d.path).name, data_task=t(f"task.{info['task']}"),
+                               task=t(f"task.{cfg.task}")))
+
     def check_remote_code(self, cfg: RunConfig) -> None:
         """On a shared server a model's own Python would run for anyone who asks: refused there unless the
         operator allows it (FTLAB_ALLOW_REMOTE_CODE=1)."""
@@ -219,6 +229,7 @@ class Lab:
         self.check_data_path(cfg.data.path)
         self.check_data_path(cfg.data.val_path)
         self.check_remote_code(cfg)
+        self.check_data_fits(cfg)
         if self.shared:  # the budget of every run on a shared server; a run's own lower limit stays
             t = cfg.train
             t.step_limit = min(t.step_limit or self.limits["steps"], self.limits["steps"])

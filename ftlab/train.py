@@ -279,8 +279,10 @@ class Trainer:
             next(batches)
         s.model.train()
         self.evaluator = Evaluator(self.cfg, self.run, s)
-        if not step:
+        if not step and s.val:
+            self.run.write_status(phase="evaluating the base model (step 0)")
             self.eval_and_log(s, 0)
+            self.run.write_status(phase="training")
         self.train_started, self.recent, pace = time.time(), [], Pace()
         while step < self.total and not self.cancel.is_set():
             began = time.time()

@@ -35,13 +35,14 @@ def test_guided_flow_in_chinese_classifier_from_sample_to_export(page: Page, app
     for step in ("model", "train", "compare", "results", "export"):  # every step is named in Chinese
         expect(page.get_by_role("tab", name=zh(f"tab.{step}", "label"), exact=True)).to_be_visible()
 
-    # 1. 数据: a message in Chinese when there is nothing to train yet, then the sample.
+    # 1. 数据: Next and Start say in Chinese that data comes first, and the page stays where it is.
     page.locator("#next-model").click()
-    selected(page, "model").to_have_attribute("aria-selected", "true")
-    page.locator("#next-train").click()
+    expect(page.locator(".toast-body").first).to_contain_text(zh("train.no_data"))
+    selected(page, "data").to_have_attribute("aria-selected", "true")
+    open_tab(page, "train", "zh")
     expect(page.locator("#train-summary")).to_contain_text(zh("train.no_data"))
     page.locator("#start").click()
-    expect(page.locator(".toast-body").first).to_contain_text(zh("train.no_data"))
+    expect(page.locator(".toast-body").last).to_contain_text(zh("train.no_data"))
     open_tab(page, "data", "zh")
     choose(page, "sample", re.compile(r"^sentiment"))
     expect(page.locator("#data-summary")).to_contain_text(re.compile(r"sentiment\.csv.*240 行"))
@@ -51,6 +52,7 @@ def test_guided_flow_in_chinese_classifier_from_sample_to_export(page: Page, app
     page.locator("#next-model").click()
     selected(page, "model").to_have_attribute("aria-selected", "true")
     wait_idle(page, "model")
+    expect(page.locator("#method-help")).to_contain_text(zh("method.lora.help"))  # drawn in Chinese from the start
     expect(page.locator("#task").get_by_label(zh("model.task", "choices")[1][0])).to_be_checked()  # 分类
     expect(page.locator("#model")).to_contain_text(zh("model.model", "info"))
     page.locator("#model").get_by_role("textbox").fill(str(tiny_bert))
@@ -101,7 +103,13 @@ def test_guided_flow_in_chinese_classifier_from_sample_to_export(page: Page, app
     assert any(n.endswith(".safetensors") for n in zipfile.ZipFile(download.value.path()).namelist())
     shot(page, tmp_path / "zh-6-export.png")
 
-    # Back to English: the same page relabels itself.
+    # Back to English: the same page relabels itself, texts drawn by handlers too.
     page.locator("#lang").get_by_label("English").check()
     expect(page.get_by_role("tab", name="6. Export", exact=True)).to_be_visible()
     expect(page.locator("#export-zip")).to_have_text("Make zip")
+    expect(page.locator("#export-result")).not_to_contain_text("已就绪")
+    open_tab(page, "model")
+    expect(page.locator("#method-help")).to_contain_text("Updates every weight")
+    expect(page.locator("#plan")).to_contain_text("estimated memory")
+    open_tab(page, "train")
+    expect(page.locator("#progress")).to_contain_text(f"Run {run_id}: completed")

@@ -11,6 +11,7 @@ from ftlab.service import Lab
 from ftlab.ui import (compare_tab, data_tab, endpoints, export_tab, model_tab, results_tab, runs_tab, train_tab,
                       translate)
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.data_tab import missing_data
 from ftlab.ui.translate import tr
 
 IDLE_SLEEP_S = 0.02
@@ -43,6 +44,12 @@ def go_to(button: gr.Button, tabs: gr.Tabs, step: str, then: tuple | None = None
     event = button.click(lambda: gr.Tabs(selected=step), None, tabs, **PRIVATE)
     if then:
         event.then(*then, **PRIVATE)
+
+
+def warn(message: str):
+    """A warning banner, and the page stays where it is."""
+    gr.Warning(message)
+    return gr.update()
 
 
 def next_button(key: str, tabs: gr.Tabs, step: str) -> gr.Button:
@@ -81,8 +88,9 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 runs = runs_tab.build(lab)
         show_compare = (compare.show, data.task, compare.outputs)
         show_results = (results.refresh, None, results.run)
-        show_export = (export.refresh, export.run, export.run)
-        go_to(to_model, tabs, "model")
+        show_export = (export.refresh, None, export.run)  # the newest run: most often the one just trained
+        to_model.click(lambda path, source: gr.Tabs(selected="model") if path else warn(missing_data(path, source)),
+                       [data.path, data.source], tabs, **PRIVATE)
         go_to(to_train, tabs, "train")
         go_to(train.done, tabs, "compare", show_compare)
         go_to(to_results, tabs, "results", show_results)
@@ -92,6 +100,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         export_item.select(*show_export, **PRIVATE)
         runs_item.select(runs.refresh, None, runs.outputs, **PRIVATE)
         demo.load(train.reattach, None, train.run_id, **PRIVATE)
+        demo.load(*setup.estimate, **PRIVATE)
         demo.load(compare.show, data.task, compare.outputs, **PRIVATE)
         wire_language(demo, lang, texts)
         endpoints.register(lab)

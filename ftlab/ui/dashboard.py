@@ -18,6 +18,19 @@ EVAL_PLOTTED = ("eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_precisi
 """Eval metrics drawn together; BLEU and chrF are 0-100 and drawn divided by 100, so all share a 0-1 axis."""
 
 
+PHASES = {"loading model and data": "phase.loading", "evaluating the base model": "phase.base_eval",
+          "training": "phase.training", "saving": "phase.saving", "comparing base and tuned": "phase.report"}
+"""The start of each phase a run writes in its status -> its locale key."""
+
+
+def phase_name(phase: str) -> str:
+    """A run's phase in the caller's language (an unknown one as written)."""
+    key = next((k for start, k in PHASES.items() if phase.startswith(start)), None)
+    if not key:
+        return phase
+    return t(key) + (t("phase.first_use") if "converts it once" in phase else "")
+
+
 def state_name(state: str) -> str:
     """A run state in the caller's language."""
     return t("state." + state) if state in STATES else state
@@ -53,7 +66,7 @@ def progress_markdown(snap: dict) -> str:
     state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
     pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
     eta = snap.get("eta")
-    phase = f" ({snap['phase']})" if snap.get("phase") and state == "running" else ""
+    phase = f" ({phase_name(snap['phase'])})" if snap.get("phase") and state == "running" else ""
     queued = t("dash.queue", n=snap["queue_position"]) if snap.get("queue_position") else ""
     lines = [t("dash.run", run=snap["run_id"], state=state_name(state)) + phase + queued,
              f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
@@ -101,8 +114,8 @@ def series_frame(metrics: list[dict], key: str) -> pd.DataFrame:
 def probes_frame(samples: list[dict]) -> pd.DataFrame:
     """The probe answers, newest step first: step, prompt, base answer, tuned answer."""
     rows = sorted(samples, key=lambda s: (-s["step"], s["probe"]))
-    return pd.DataFrame([{k: s[k] for k in ("step", "prompt", "base", "tuned")} for s in rows] or None,
-                        columns=["step", "prompt", "base", "tuned"])
+    names = {k: t(f"dash.col_{k}") for k in ("step", "prompt", "base", "tuned")}
+    return pd.DataFrame([{names[k]: s[k] for k in names} for s in rows] or None, columns=list(names.values()))
 
 
 @dataclass
@@ -132,5 +145,6 @@ def build() -> Dashboard:
     with gr.Row():
         lr = tr("dash.lr_plot", gr.LinePlot, x="step", y="lr", elem_id="lr-plot")
         grad = tr("dash.grad_plot", gr.LinePlot, x="step", y="grad_norm", elem_id="grad-plot")
-    probes = tr("dash.probes", gr.Dataframe, wrap=True, interactive=False, elem_id="probes", max_height=360)
+    probes = tr("dash.probes", gr.Dataframe, wrap=True, interactive=False, elem_id="probes", max_height=360,
+                column_widths=["8%", "22%", "35%", "35%"])
     return Dashboard(progress, [loss, evals, lr, grad, probes])

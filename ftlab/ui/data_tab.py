@@ -29,6 +29,13 @@ class DataTab:
     options: gr.State
     """{"format", "columns", "val_path"}: the data settings of the run to start."""
     summary: gr.Markdown
+    source: gr.State
+    """The file or sample chosen, usable or not (`path` is set only when it is usable)."""
+
+
+def missing_data(path: str, source: str) -> str:
+    """What stops a run for want of data, in the caller's language ("" when the data is usable)."""
+    return "" if path else t("data.fix_first") if source else t("train.no_data")
 
 
 def _text(key: str, fallback: str) -> str:
@@ -100,7 +107,8 @@ def build(lab: Lab) -> DataTab:
                 + column_updates({}, "")
         info = lab.inspect(src, fmt_v, columns, val)
         if not info["ok"]:
-            hint = "\n\n" + t("data.map_hint") if info.get("columns") else ""
+            mappable = any("map one to each" in p or "Map your columns" in p for p in info.get("problems", []))
+            hint = "\n\n" + t("data.map_hint") if info.get("columns") and mappable else ""
             return [src, "", "", {}, t("data.unusable") + "\n\n" + info["summary"] + hint, preview_table(None),
                     gr.update(), gr.update(open=True) if hint else gr.update()] \
                 + column_updates({**info, "mapping": columns or {}}, fmt_v)  # keep their picks
@@ -152,4 +160,4 @@ def build(lab: Lab) -> DataTab:
            [sample, fmt])
     redraw(retell, [source, fmt, val_path, mapped], [summary, table, *dropdowns])
     insight_panel.build(lab, path, task, options)
-    return DataTab(path, task, options, summary)
+    return DataTab(path, task, options, summary, source)

@@ -7,7 +7,7 @@ import gradio as gr
 
 from ftlab.service import Lab
 from ftlab.ui.common import PRIVATE
-from ftlab.ui.translate import t, tr
+from ftlab.ui.translate import redraw, t, tr
 
 
 def build(lab: Lab, runs: list[str]) -> gr.Dropdown:
@@ -44,5 +44,9 @@ def build(lab: Lab, runs: list[str]) -> gr.Dropdown:
         return t("export.pushed", url=url), ""
 
     make_zip.click(zip_it, [run, merge], [download, result], **PRIVATE)
+    # another run or setting: the zip made before is not of it, so it goes
+    gr.on([run.change, merge.change], lambda: (gr.update(value=None, visible=False), ""), None, [download, result],
+          **PRIVATE)
+    redraw(lambda: "", [], result)  # a message in the old language goes
     push.click(push_it, [run, merge, repo, token, private], [result, token], **PRIVATE)
     return run

@@ -34,6 +34,7 @@ def build(lab: Lab) -> ExportTab:
         imported = gr.Markdown("", elem_id="import-result")
 
     def refresh(chosen=None):
+        """The runs with weights, the newest (or `chosen`) selected."""
         runs = exportable(lab)
         return gr.update(choices=runs, value=chosen if chosen in runs else (runs[0] if runs else None))
 

@@ -92,4 +92,7 @@ def build(lab: Lab, path: gr.State, task: gr.State, options: gr.State) -> None:
 
     task.change(follow_task, task, [model, max_len], **PRIVATE)
     go.click(analyse, [path, model, max_len, options], [stats, lengths, labels, example, shown], **PRIVATE)
+    # other data: the last analysis is of the old data, so it goes (press Analyse again)
+    path.change(lambda: ("", gr.BarPlot(value=None), gr.BarPlot(value=None), gr.HighlightedText(value=None), None),
+                None, [stats, lengths, labels, example, shown], **PRIVATE)
     redraw(stats_text, [shown], stats)

@@ -15,7 +15,7 @@ from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.settings_panel import settings_panel
-from ftlab.ui.translate import t, tr
+from ftlab.ui.translate import redraw, t, tr
 
 
 @dataclass
@@ -24,6 +24,8 @@ class ModelTab:
     """Every input `config` takes, after the data tab's path and options."""
     config: object
     """(data_path, options, task, model, method, *settings) -> RunConfig"""
+    estimate: tuple
+    """(fn, inputs, output): the parameters and memory line, drawn when the page opens."""
 
 
 def method_help(name: str, blocked: list[str]) -> str:
@@ -60,6 +62,13 @@ def build(lab: Lab, data) -> ModelTab:
         d = TASK_DEFAULTS[new_task]
         return new_task, DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
 
+    def on_task_pick(new_task: str, model_v: str):
+        """The user picked a task: a default model of the other task follows it (a model they typed stays)."""
+        if model_v.strip() not in DEFAULT_MODELS.values() or model_v.strip() == DEFAULT_MODELS[new_task]:
+            return (gr.update(),) * 5
+        d = TASK_DEFAULTS[new_task]
+        return DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+
     def on_preset(name, task_v):
         if not name:
             return [gr.update()] * (len(fields) + 1)
@@ -82,9 +91,12 @@ def build(lab: Lab, data) -> ModelTab:
     inputs = [data.path, data.options, task, model, method, *fields]
     method.change(lambda m: method_help(m, blocked), method, help_md, **PRIVATE)
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
+    task.input(on_task_pick, [task, model], [model, epochs, lr, batch, max_len], **PRIVATE)
     preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)
     changes = [method.change, task.change, model.blur, model.submit, data.path.change,
                *(f.change for f in fields)]  # the estimate follows every setting, never stale
     gr.on(changes, partial(estimate, False), inputs, plan_md, trigger_mode="always_last", **PRIVATE)
     estimate_btn.click(partial(estimate, True), inputs, plan_md, **PRIVATE)
-    return ModelTab(inputs[2:], config)
+    redraw(lambda m: method_help(m, blocked), [method], help_md)
+    redraw(partial(estimate, False), inputs, plan_md)
+    return ModelTab(inputs[2:], config, (partial(estimate, False), inputs, plan_md))

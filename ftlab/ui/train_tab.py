@@ -11,6 +11,7 @@ from ftlab.jobs import RESUMABLE, Busy
 from ftlab.service import Lab
 from ftlab.ui import dashboard
 from ftlab.ui.common import PRIVATE
+from ftlab.ui.data_tab import missing_data
 from ftlab.ui.runs_tab import table as runs_list
 from ftlab.ui.translate import redraw, t, tr
 
@@ -48,15 +49,15 @@ def build(lab: Lab, data, setup) -> TrainTab:
         refresh_runs = tr("common.refresh", gr.Button, size="sm")
     timer = gr.Timer(POLL_S, active=False)  # ticks only while the shown run is queued, running or stopping
 
-    def what(data_path, options, task_v, model_v, method_v, *values):
+    def what(data_path, source, options, task_v, model_v, method_v, *values):
         """What Start will train, in one line (so nobody has to go back to check)."""
         if not data_path:
-            return t("train.no_data")
+            return missing_data(data_path, source)
         return t("train.will_train", model=model_v, method=t(f"method.{method_v}.label"), data=data_path.rsplit("/", 1)[-1])
 
-    def on_start(data_path, options, *settings):
+    def on_start(data_path, source, options, *settings):
         if not data_path:
-            raise gr.Error(t("train.no_data"), title=t("banner.not_yet"))
+            raise gr.Error(missing_data(data_path, source), title=t("banner.not_yet"))
         try:
             return lab.start(setup.config(data_path, options, *settings).to_dict())
         except Busy as exc:
@@ -91,8 +92,9 @@ def build(lab: Lab, data, setup) -> TrainTab:
                 gr.update(interactive=live), gr.update(interactive=state in RESUMABLE),
                 gr.update(choices=run_choices(lab), value=rid), gr.Timer(active=live), gr.update(visible=finished))
 
-    inputs = [data.path, data.options, *setup.inputs]
-    gr.on([data.path.change, *(c.change for c in setup.inputs)], what, inputs, summary, trigger_mode="always_last",
+    inputs = [data.path, data.source, data.options, *setup.inputs]
+    gr.on([data.path.change, data.source.change, *(c.change for c in setup.inputs)], what, inputs, summary,
+          trigger_mode="always_last",
           **PRIVATE)
     redraw(what, inputs, summary)
     start.click(on_start, inputs, run_id, **PRIVATE)
