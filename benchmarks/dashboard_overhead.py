@@ -92,7 +92,7 @@ def watch(mode: str, url: str, run_id: str) -> None:
                                         args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page()
             page.goto(url)
-            page.get_by_role("tab", name="2. Train").click()  # reattaches to the run and polls it
+            page.get_by_role("tab", name="3. Train").click()  # reattaches to the run and polls it
         while client.predict(run_id, api_name="/status")["state"] in ("queued", "running", "stopping"):
             time.sleep(2 if mode == "polled" else 5)
         if browser:
