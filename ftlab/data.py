@@ -243,8 +243,10 @@ def load_splits(dc, seed: int) -> Splits:
         return Splits(ds, ds.rows, val.rows, val.path.name)
     key = (lambda r: r["label"]) if ds.task == "classify" else None
     train, val = split(ds.rows, dc.val_fraction, seed, key=key)
-    how = (f"{len(val)} of {len(ds.rows)} rows held out (data.val_fraction {dc.val_fraction:g}, at least one)"
-           + (", stratified by label" if key else ""))
+    from ftlab.i18n import t
+
+    how = (t("data.held_out", n=len(val), total=len(ds.rows), fraction=f"{dc.val_fraction:g}")
+           + (t("data.stratified") if key else ""))
     return Splits(ds, train, val, how if val else "none")
 
 
@@ -267,12 +269,25 @@ def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, 
     return items[n_val:], items[:n_val]
 
 
+def reason_text(ds: Dataset) -> str:
+    """Why the format is what it is, in the caller's language."""
+    from ftlab.i18n import t
+
+    reason, known = ds.reason, FORMATS[ds.format].reason if ds.format in FORMATS else None
+    if not known or not reason.startswith(known):
+        return reason
+    rest = reason[len(known):]
+    if rest.startswith("; chosen by you"):
+        rest = t("format.chosen") + rest[len("; chosen by you"):].replace("detected:", t("format.detected"))
+    return t(f"format.{ds.format}.reason") + rest
+
+
 def summary(ds: Dataset) -> str:
     """A short markdown description of a loaded dataset."""
     from ftlab.i18n import t
 
-    text = t("data.summary.head", file=ds.path.name, rows=len(ds.rows), format=ds.format, reason=ds.reason,
-             task=ds.task)
+    text = t("data.summary.head", file=ds.path.name, rows=len(ds.rows), format=ds.format, reason=reason_text(ds),
+             task=t(f"task.{ds.task}"))
     if ds.labels:
         counts = Counter(r["label"] for r in ds.rows)
         text += " " + t("data.summary.labels", labels=", ".join(f"{k} ({counts[k]})" for k in ds.labels))

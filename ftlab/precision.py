@@ -1,7 +1,9 @@
 """Pick the training precision for this device: bf16 only where it is really faster (or on a GPU that has it).
 
 Some CPUs multiply bf16 matrices several times faster than fp32 (AMX / AVX512-BF16); others emulate it and are
-hundreds of times slower. `auto` measures once per process instead of guessing.
+hundreds of times slower. `auto` measures once per process instead of guessing, in the thread that trains: a bf16
+matmul run in another thread first left the training thread's fp32 steps ~40 % slower (the app's estimate, made
+in a web worker thread, did that to every run it started: benchmarks/RESULTS.md, "In the app").
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ def cpu_bf16_is_faster() -> bool:
     return _matmul_seconds(torch.bfloat16) < 0.8 * _matmul_seconds(torch.float32)
 
 
+def measured() -> bool:
+    """Whether this process has measured the CPU's bf16 speed yet."""
+    return cpu_bf16_is_faster.cache_info().currsize > 0
+
+
 def autocast_dtype(precision: str, device: str):
     """The dtype to autocast to (None: plain fp32)."""
     import torch
@@ -54,6 +61,8 @@ def explain(setting: str, device: str) -> str:
     """One line for the UI: the precision a run will train in, and why."""
     from ftlab.i18n import t
 
+    if setting == "auto" and device != "cuda" and not measured():
+        return t("precision.cpu_pending")  # measured by the run itself, in its own thread (see above)
     chosen = describe(autocast_dtype(setting, device))
     if setting != "auto":
         return t("precision.as_set", chosen=chosen)

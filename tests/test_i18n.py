@@ -99,3 +99,11 @@ def test_switching_language_relabels_every_component_made_from_a_key():
     assert changed >= 0.9 * len(switch.outputs), f"only {changed} of {len(switch.outputs)} texts change"
     assert "开始训练" in shown["zh"] and "Start training" in shown["en"]
     i18n.forget("session-1")
+
+
+def test_format_reasons_have_one_english_source_and_a_chinese_text():
+    from ftlab.formats import FORMATS
+
+    for name, fmt in FORMATS.items():
+        assert i18n.t(f"format.{name}.reason", "en") == fmt.reason
+        assert i18n.t(f"format.{name}.reason", "zh") != fmt.reason

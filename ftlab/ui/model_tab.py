@@ -11,7 +11,6 @@ import gradio as gr
 from ftlab import plan, presets
 from ftlab.config import DEFAULT_MODELS
 from ftlab.modeling import NotFetched
-from ftlab.presets import PRESETS
 from ftlab.service import TASK_DEFAULTS, Lab
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.settings_panel import settings_panel
