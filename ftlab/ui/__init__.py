@@ -19,7 +19,6 @@ IDLE_SLEEP_S = 0.02
 10 % of a core, taken from a training run on a small machine; 20 ms delays an event's start by at most that)."""
 PROGRESS_SLEEP_S = 0.1
 """How often the queue looks for progress updates to send (default 10 ms)."""
-STEPS = ["data", "model", "train", "compare", "results", "export", "runs"]
 
 
 def queued(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
@@ -52,7 +51,8 @@ def warn(message: str):
     return gr.update()
 
 
-def next_button(key: str, tabs: gr.Tabs, step: str) -> gr.Button:
+def next_button(key: str, step: str) -> gr.Button:
+    """The button at the foot of a tab that leads to `step` (wired by go_to)."""
     return tr(key, gr.Button, variant="primary", elem_id=f"next-{step}")
 
 
@@ -70,18 +70,18 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         with gr.Tabs(elem_id="steps") as tabs:
             with tr("tab.data", gr.Tab, id="data", elem_id="tab-data"):
                 data = data_tab.build(lab)
-                to_model = next_button("nav.to_model", tabs, "model")
+                to_model = next_button("nav.to_model", "model")
             with tr("tab.model", gr.Tab, id="model", elem_id="tab-model"):
                 setup = model_tab.build(lab, data)
-                to_train = next_button("nav.to_train", tabs, "train")
+                to_train = next_button("nav.to_train", "train")
             with tr("tab.train", gr.Tab, id="train", elem_id="tab-train"):
                 train = train_tab.build(lab, data, setup)
             with tr("tab.compare", gr.Tab, id="compare", elem_id="tab-compare") as compare_item:
                 compare = compare_tab.build(lab)
-                to_results = next_button("nav.to_results", tabs, "results")
+                to_results = next_button("nav.to_results", "results")
             with tr("tab.results", gr.Tab, id="results", elem_id="tab-results") as results_item:
                 results = results_tab.build(lab)
-                to_export = next_button("nav.to_export", tabs, "export")
+                to_export = next_button("nav.to_export", "export")
             with tr("tab.export", gr.Tab, id="export", elem_id="tab-export") as export_item:
                 export = export_tab.build(lab)
             with tr("tab.runs", gr.Tab, id="runs", elem_id="tab-runs") as runs_item:
