@@ -66,10 +66,13 @@ def test_guided_flow_in_chinese_classifier_from_sample_to_export(page: Page, app
     page.locator("#next-train").click()
     selected(page, "train").to_have_attribute("aria-selected", "true")
     expect(page.locator("#train-summary")).to_contain_text("全参数微调")
-    page.locator("#start").click()
     progress = page.locator("#progress")
+    shown = progress.locator("code").first
+    before = shown.inner_text() if shown.count() else ""  # the page shows the app's latest run, if any, at first
+    page.locator("#start").click()
+    expect(shown).not_to_have_text(before or "-")
+    run_id = shown.inner_text()
     expect(progress).to_contain_text(zh("state.completed"), timeout=TRAIN_TIMEOUT_MS)
-    run_id = progress.locator("code").first.inner_text()
     expect(progress).to_contain_text("训练")
     shot(page, tmp_path / "zh-3-train.png")
 
