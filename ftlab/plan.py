@@ -26,13 +26,13 @@ def _meta_model(cfg: RunConfig, path):
         return AutoModelForCausalLM.from_config(config, trust_remote_code=cfg.trust_remote_code)
 
 
-def _trainable(cfg: RunConfig, model) -> tuple[int, int, int]:
-    """(trainable, total, base) parameter counts after applying the run's method to `model`."""
+def _trainable(cfg: RunConfig, model) -> tuple[int, int, int, object]:
+    """(trainable, total, base) parameter counts after applying the run's method to `model`, and the model."""
     base = sum(p.numel() for p in model.parameters())
     method = methods.get(cfg.method)
     applied = methods.Lora.apply(method, model, cfg) if isinstance(method, methods.QLora) else method.apply(model, cfg)
     trainable, total = methods.trainable_parameters(applied)
-    return trainable, total, base
+    return trainable, total, base, applied
 
 
 def estimate(cfg: RunConfig, fetch: bool = True) -> dict:
@@ -41,33 +41,29 @@ def estimate(cfg: RunConfig, fetch: bool = True) -> dict:
     path = modeling.resolve(cfg.model_ref(), fetch).path
     with modeling.building:
         model = _meta_model(cfg, path)
-        trainable, total, base = _trainable(cfg, model)
-    config = model.config
-    hidden = getattr(config, "hidden_size", 768)
-    layers = getattr(config, "num_hidden_layers", 12)
-    vocab = getattr(config, "vocab_size", 32000) if cfg.task == "chat" else 2
+        trainable, total, base, applied = _trainable(cfg, model)
     width = 0.5 if cfg.method == "qlora" and cfg.quant.bits == 4 else 1 if cfg.method == "qlora" else 4
-    tokens = cfg.train.batch_size * cfg.train.max_length
-    per_layer = 1 if cfg.train.gradient_checkpointing else layers
     parts = {
         "weights": base * width + (total - base) * 4,
         "gradients": trainable * 4,
         "optimizer": trainable * OPTIMIZER_BYTES.get(cfg.train.optimizer, 8),
-        "activations": _activations(cfg, tokens, hidden, per_layer, vocab),
+        "activations": _activations(cfg, applied),
     }
     return {"trainable": trainable, "total": total, "percent": 100 * trainable / max(total, 1),
             "memory_gb": sum(parts.values()) / 1e9, "parts": {k: v / 1e9 for k, v in parts.items()},
             "precision": precision.explain(cfg.train.precision, modeling.device())}
 
 
-def _activations(cfg: RunConfig, tokens: int, hidden: int, layers: int, vocab: int) -> float:
-    """Bytes of one full batch's activations; a batch over the activation budget recomputes them instead (see
-    ftlab.checkpointing), which keeps about one layer's worth plus each layer's input."""
-    full = tokens * (hidden * 18 * layers + vocab * 8)
-    if cfg.train.gradient_checkpointing:
-        return full
+def _activations(cfg: RunConfig, model) -> float:
+    """Bytes of the largest batch's activations at their peak (every token scored, the worst case), after the
+    layers ftlab.checkpointing would recompute for it."""
+    estimate = checkpointing.Estimate(model)
+    rows, length = cfg.train.batch_size, cfg.train.max_length
+    scored = rows * length if cfg.task == "chat" else 0
     budget = checkpointing.budget_mb(cfg.train.activation_budget_mb, modeling.device()) * 2**20
-    return full if full <= budget else tokens * (hidden * 18 + hidden * layers + vocab * 8)
+    layers = estimate.layers if cfg.train.gradient_checkpointing else estimate.layers_to_recompute(
+        rows, length, scored, budget)
+    return estimate.peak(rows, length, scored, layers)
 
 
 def describe(result: dict) -> str:

@@ -238,7 +238,8 @@ class Trainer:
         for _ in range(t.grad_accum):
             tensors = _tensors(s, next(batches))
             mask = tensors["attention_mask"]
-            self.policy.prepare(*mask.shape)  # gradient checkpointing for this batch, if it is a long one
+            trained = int((tensors["labels"][:, 1:] != losses.IGNORE).sum()) if self.cfg.task == "chat" else 0
+            self.policy.prepare(*mask.shape, trained)  # recompute some layers' activations if it is a long batch
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():
                 loss = self.loss(s, tensors) / t.grad_accum
