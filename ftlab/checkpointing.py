@@ -136,10 +136,15 @@ class Policy:
             rows, length, trained, self.budget * 2**20)
         self.used += n > 0
         self.recomputed += n
-        self._switch(n)
+        self.set_layers(n)
         return n
 
-    def _switch(self, n: int) -> None:
+    def off(self) -> None:
+        """Every layer stores its activations again (after a trial, before the run's own policy takes over)."""
+        self.set_layers(0)
+
+    def set_layers(self, n: int) -> None:
+        """Recompute in the first `n` layers, store in the rest."""
         if self.blocks is None and n:
             _enable(self.model)
             self.blocks = _layers(self.model)

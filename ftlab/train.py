@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import (card, checkpointing, checkpoints, early_stopping, encode, evaluation, losses, memory, methods,
-                   modeling, optim, parallel, precision, runs, threads, token_cache)
-from ftlab.evaluator import Evaluator
+from ftlab import (card, checkpointing, checkpoints, early_stopping, heap, losses, memory, methods, modeling, optim,
+                   parallel, precision, run_setup, runs)
 from ftlab.config import RunConfig
+from ftlab.evaluator import Evaluator
+from ftlab.run_setup import Setup, save, setup
 from ftlab.runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -30,109 +30,6 @@ class RunResult:
     state: str  # completed | stopped | failed
     step: int
     error: str = ""
-
-
-@dataclass
-class Setup:
-    model: object
-    tokenizer: object
-    train: list
-    val: list
-    labels: list
-    autocast: object
-    device: str
-    cases: evaluation.Cases = field(default_factory=evaluation.Cases)
-    """The validation rows as the evaluator asks them (texts with labels, or prompts with reference replies)."""
-
-    def autocast_context(self):
-        import torch
-
-        return torch.autocast(self.device, dtype=self.autocast) if self.autocast is not None else nullcontext()
-
-
-def _examples(cfg: RunConfig, splits: data_mod.Splits, tok, model_dir) -> tuple[list, list]:
-    """Encoded training and validation examples (tokenized once, see ftlab.token_cache); chat rows with nothing to
-    learn (cut away) are dropped."""
-    fmt, labels = splits.dataset.format, splits.dataset.labels
-    index = {name: i for i, name in enumerate(labels)}
-
-    def encode_all(rows):
-        examples = [e for r in rows for e in encode.encode_row(tok, fmt, r, cfg.train.max_length, index,
-                                                               cfg.data.train_on_prompt)]
-        return [e for e in examples if "label" in e or any(x != encode.IGNORE for x in e["labels"])]
-
-    key = token_cache.key(train=splits.train, val=splits.val, fmt=fmt, labels=labels, max_length=cfg.train.max_length,
-                          train_on_prompt=cfg.data.train_on_prompt, tokenizer=token_cache.tokenizer_fingerprint(model_dir))
-    train, val = token_cache.cached(key, lambda: [encode_all(splits.train), encode_all(splits.val)])
-    return train, val
-
-
-def setup(cfg: RunConfig, device: str | None = None) -> Setup:
-    """Load data, tokenizer and model, and apply the method."""
-    import torch
-
-    problems = cfg.validate()
-    if problems:
-        raise ValueError("; ".join(problems))
-    splits = data_mod.load_splits(cfg.data, cfg.train.seed)
-    ds = splits.dataset
-    if ds.task != cfg.task:
-        raise ValueError(f"{ds.path.name} is {ds.format} data (task {ds.task}), but the run's task is {cfg.task}")
-    method = methods.get(cfg.method)
-    if method.unavailable():
-        raise RuntimeError(f"{method.label} cannot run here: {method.unavailable()}")
-    device = device or modeling.device()
-    threads.configure()
-    dtype = precision.autocast_dtype(cfg.train.precision, device)
-    where = modeling.resolve(cfg.model_ref()).path
-    tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
-    train, val = _examples(cfg, splits, tok, where)
-    quant = method.quantization(cfg, dtype or torch.float32)
-    with modeling.building:
-        torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
-        model = modeling.load_model(where, cfg.task, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
-                                    trust_remote_code=cfg.trust_remote_code)
-        if cfg.task == "classify" and model.config.pad_token_id is None:
-            model.config.pad_token_id = tok.pad_token_id
-        if quant is None:
-            model.to(device)
-        model = method.apply(model, cfg)
-    return Setup(model, tok, train, val, ds.labels, dtype, device, evaluation.cases(ds.format, splits.val, ds.labels))
-
-
-def _tensors(s: Setup, rows: list[dict]) -> dict:
-    """A padded batch of encoded rows, on the training device."""
-    return {k: v.to(s.device) for k, v in encode.collate(rows, s.tokenizer.pad_token_id).items()}
-
-
-def _total_steps(cfg: RunConfig, n_train: int, processes: int = 1) -> tuple[int, int]:
-    batches = math.ceil(n_train / cfg.train.batch_size)
-    per_epoch = max(1, math.ceil(batches / (cfg.train.grad_accum * processes)))
-    total = cfg.train.max_steps or max(1, math.ceil(cfg.train.epochs * per_epoch))
-    return min(total, cfg.train.step_limit or total), per_epoch
-
-
-def _batches(cfg: RunConfig, s: Setup, group: parallel.Group):
-    """Endless stream of length-grouped batches, reshuffled each epoch; each process of a data-parallel group
-    takes every n-th one."""
-    epoch, index = 0, 0
-    while True:
-        for batch in encode.length_grouped_batches(s.train, cfg.train.batch_size, cfg.train.seed + epoch):
-            if index % group.world == group.rank:
-                yield batch
-            index += 1
-        epoch += 1
-
-
-def save(s: Setup, run: RunDir, adapter: bool) -> None:
-    """Write the weights (safetensors) and tokenizer into adapter/ or model/, atomically."""
-    final = run.adapter_dir if adapter else run.model_dir
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    s.model.save_pretrained(tmp, safe_serialization=True)
-    s.tokenizer.save_pretrained(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
 
 
 class Pace:
@@ -236,10 +133,9 @@ class Trainer:
 
         t, tokens, rows, positions, loss_sum = self.cfg.train, 0, 0, 0, torch.zeros(())
         for _ in range(t.grad_accum):
-            tensors = _tensors(s, next(batches))
+            tensors = run_setup.tensors(s, next(batches))
             mask = tensors["attention_mask"]
-            trained = int((tensors["labels"][:, 1:] != losses.IGNORE).sum()) if self.cfg.task == "chat" else 0
-            self.policy.prepare(*mask.shape, trained)  # recompute some layers' activations if it is a long batch
+            self.policy.prepare(*mask.shape, _scored(self.cfg, tensors))  # recompute some layers if it is long
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():
                 loss = self.loss(s, tensors) / t.grad_accum
@@ -273,9 +169,7 @@ class Trainer:
         self.forward = self.group.wrap(s.model)
         self.policy = checkpointing.Policy(s.model, t.gradient_checkpointing,
                                            checkpointing.budget_mb(t.activation_budget_mb, s.device))
-        eval_every = t.eval_every or max(1, self.total // 4)
-        save_every = t.save_every or eval_every
-        batches = _batches(self.cfg, s, self.group)
+        batches = run_setup.batches(self.cfg, s, self.group)
         for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
             next(batches)
         s.model.train()
@@ -284,6 +178,17 @@ class Trainer:
             self.run.write_status(phase="evaluating the base model (step 0)")
             self.eval_and_log(s, 0)
             self.run.write_status(phase="training")
+        with heap.for_training(self.policy.budget, s.device) or nullcontext():
+            step = self.loop(s, step, batches, params, opt, sched)
+        if step == self.total or (self.stop.is_set() and not self.cancel.is_set()):
+            self.eval_and_log(s, step)  # a stopped run's eval loss is its saved weights', not an older one
+        return step
+
+    def loop(self, s: Setup, step: int, batches, params, opt, sched) -> int:
+        """Optimizer steps from `step` until the last, a stop, a cancel or early stopping; the step reached."""
+        t = self.cfg.train
+        eval_every = t.eval_every or max(1, self.total // 4)
+        save_every = t.save_every or eval_every
         self.train_started, self.recent, pace = time.time(), [], Pace()
         while step < self.total and not self.cancel.is_set():
             began = time.time()
@@ -310,8 +215,6 @@ class Trainer:
                 self.checkpoint(s, step, opt, sched)
             if self.stop.is_set():
                 break
-        if step == self.total or (self.stop.is_set() and not self.cancel.is_set()):
-            self.eval_and_log(s, step)  # a stopped run's eval loss is its saved weights', not an older one
         return step
 
 
@@ -333,7 +236,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         if cfg.train.auto_batch_size and not restored:
             _fit_batch_size(cfg, s, run_dir)
-        trainer.total, trainer.per_epoch = _total_steps(cfg, len(s.train), group.world)
+        trainer.total, trainer.per_epoch = run_setup.total_steps(cfg, len(s.train), group.world)
         trainable, total = methods.trainable_parameters(s.model)
         run_dir.write_status(phase="training", total_steps=trainer.total, trainable_params=trainable,
                              total_params=total, n_train=len(s.train), n_val=len(s.val), labels=s.labels,
@@ -362,20 +265,30 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         memory.release()
 
 
+def _scored(cfg: RunConfig, batch: dict) -> int:
+    """Tokens of a chat batch the output layer scores (what its loss trains on); 0 for a classifier."""
+    return int((batch["labels"][:, 1:] != losses.IGNORE).sum()) if cfg.task == "chat" else 0
+
+
 def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
     """Find the largest batch (from the configured one, halving) whose longest rows train without running out of
     memory; keep the effective batch with gradient accumulation."""
     longest = sorted(s.train, key=lambda e: len(e["input_ids"]), reverse=True)
+    policy = checkpointing.Policy(s.model, cfg.train.gradient_checkpointing,
+                                  checkpointing.budget_mb(cfg.train.activation_budget_mb, s.device))
 
-    def try_batch(size: int) -> None:
+    def try_batch(size: int) -> None:  # as the run will train it: the same loss, the same layers recomputed
+        batch = run_setup.tensors(s, longest[:size])
+        policy.prepare(*batch["attention_mask"].shape, _scored(cfg, batch))
         try:
             with s.autocast_context():
-                s.model(**_tensors(s, longest[:size])).loss.backward()
+                (losses.causal_loss(s.model, batch) if cfg.task == "chat" else s.model(**batch).loss).backward()
         finally:
             s.model.zero_grad(set_to_none=True)
 
     asked = cfg.train.batch_size
     size = memory.largest_batch(try_batch, min(asked, len(longest)))
+    policy.off()
     if size < asked:
         cfg.train.grad_accum *= -(-asked // size)
         cfg.train.batch_size = size

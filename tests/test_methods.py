@@ -9,7 +9,7 @@ import threading
 import pytest
 import torch
 
-from ftlab import infer, train
+from ftlab import infer, run_setup, train
 from ftlab.config import RunConfig
 from ftlab.methods import METHODS
 from ftlab.runs import RunDir
@@ -52,7 +52,7 @@ def test_method_trains_what_it_means_to_and_reloads_identically(task, method, ti
     assert not moved, f"frozen but changed: {moved[:5]}"
 
     train.save(s, run, METHODS[cfg.method].adapter)
-    batch = {k: v[:1] for k, v in train._tensors(s, s.train[:2]).items() if k != "labels"}
+    batch = {k: v[:1] for k, v in run_setup.tensors(s, s.train[:2]).items() if k != "labels"}
     expected = outputs(s.model, batch)
     pair = infer.load_pair(run.id, task)
     assert torch.allclose(outputs(pair.tuned, batch), expected, atol=1e-5)
