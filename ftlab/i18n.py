@@ -61,6 +61,12 @@ def t(key: str, lang: str | None = None, **fields) -> str:
     return text.format(**fields) if fields else text
 
 
+def t_or(key: str, fallback: str, lang: str | None = None) -> str:
+    """The message `key` in the caller's language, or `fallback` where no locale file has the key (texts that
+    come with data, such as a sample's description, are translated only where someone wrote one)."""
+    return t(key, lang) if key in catalog() else fallback
+
+
 def texts(key: str, lang: str | None = None) -> dict:
     """The component properties of `key` in `lang`; `choices` (a {value: {en, zh}} map) become (label, value)."""
     out = {}

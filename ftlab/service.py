@@ -204,11 +204,14 @@ class Lab:
     def check_data_fits(self, cfg: RunConfig) -> None:
         """ValueError now, not a failed run later: the data has problems, or is for another task than the run's."""
         d = cfg.data
-        info = self.inspect(d.path, d.format or "", d.columns or None, d.val_path or "")
-        if not info["ok"]:
-            raise ValueError(t("start.data_problems", problems="; ".join(info["problems"][:3])))
-        if info["task"] != cfg.task:
-            raise ValueError(t("start.task_mismatch", data=Path(d.path).name, data_task=t(f"task.{info['task']}"),
+        try:  # read as the run will read it, so the run takes the parsed rows from data.load's cache
+            ds = data.load_config(d)
+            if d.val_path:
+                data.load_validation(d.val_path, ds, d.columns, d.max_file_mb)
+        except data.DataError as exc:
+            raise ValueError(t("start.data_problems", problems="; ".join(exc.problems[:3]))) from None
+        if ds.task != cfg.task:
+            raise ValueError(t("start.task_mismatch", data=Path(d.path).name, data_task=t(f"task.{ds.task}"),
                                task=t(f"task.{cfg.task}")))
 
     def check_remote_code(self, cfg: RunConfig) -> None:

@@ -38,20 +38,15 @@ def missing_data(path: str, source: str) -> str:
     return "" if path else t("data.fix_first") if source else t("train.no_data")
 
 
-def _text(key: str, fallback: str) -> str:
-    """The message `key` in the caller's language, or `fallback` where no locale file has it."""
-    return t(key) if key in i18n.catalog() else fallback
-
-
 def sample_choices(samples: list[dict]) -> list[tuple[str, str]]:
     """`name: description` per bundled sample, the description in the caller's language (`sample.<name>`)."""
-    return [(f"{s['name']}: " + _text(f"sample.{s['name']}", s["description"]), s["name"]) for s in samples]
+    return [(f"{s['name']}: " + i18n.t_or(f"sample.{s['name']}", s["description"]), s["name"]) for s in samples]
 
 
 def format_choices() -> list[tuple[str, str]]:
     """auto-detect, then each format by its name (a technical id) and its task in the caller's language."""
     return [(t("data.auto_detect"), "")] + [
-        (t("data.format_choice", name=f.name, task=_text(f"data.format_task.{f.task}", f.task)), f.name)
+        (t("data.format_choice", name=f.name, task=i18n.t_or(f"data.format_task.{f.task}", f.task)), f.name)
         for f in FORMATS.values()]
 
 
