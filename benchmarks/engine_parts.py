@@ -1,9 +1,13 @@
-"""Benchmark: what two of the engine's speed-ups are worth on their own, on this machine.
+"""Benchmark: what three of the engine's speed-ups are worth on their own, on this machine.
 
 1. The loss through the output layer only where a token is trained (ftlab.losses) vs the model's own forward with
    labels (logits for every position): one LoRA training step (forward + backward) of SmolLM2-135M on batches of 4
    length-grouped rows of benchmarks/data/instructions.jsonl (max length 512), alternated, median of 5 each.
 2. Tokenization once (ftlab.token_cache): encoding 8,000 chat rows, then reading the same encoding back.
+3. Recomputing only the layers a long batch needs (ftlab.checkpointing): one LoRA step of the 4 longest rows (512
+   tokens) with every layer storing its activations, with the layers the 1 GB budget asks for recomputing, and with
+   every layer recomputing (what whole-model gradient checkpointing does), alternated, median of 3, with the
+   estimated peak of each.
 
 Run: .venv/bin/python benchmarks/engine_parts.py
 """
@@ -25,8 +29,9 @@ os.environ.setdefault("FTLAB_HOME", str(Path(tempfile.gettempdir()) / "ftlab-ben
 DATA = Path(__file__).resolve().parent / "data" / "instructions.jsonl"
 
 
-def loss_paths() -> None:
-    from ftlab import encode, losses, methods, modeling
+def workload():
+    """SmolLM2-135M with LoRA r=8 on all linear layers, its tokenizer, and the 160 rows encoded at 512 tokens."""
+    from ftlab import encode, methods, modeling
     from ftlab.config import DEFAULT_MODELS, RunConfig
 
     path = modeling.resolve(DEFAULT_MODELS["chat"]).path
@@ -35,7 +40,13 @@ def loss_paths() -> None:
     cfg.lora.r, cfg.lora.alpha = 8, 16
     model = methods.get("lora").apply(modeling.load_model(path, "chat"), cfg).train()
     rows = [json.loads(line)["messages"] for line in DATA.read_text().splitlines()[:160]]
-    examples = [encode.encode_chat(tok, m, 512) for m in rows]
+    return model, tok, [encode.encode_chat(tok, m, 512) for m in rows]
+
+
+def loss_paths() -> None:
+    from ftlab import encode, losses
+
+    model, tok, examples = workload()
     batches = encode.length_grouped_batches(examples, 4, seed=0)[:5]
     trained = sum(sum(x != -100 for x in e["labels"]) for b in batches for e in b)
     positions = sum(len(e["input_ids"]) for b in batches for e in b)
@@ -58,8 +69,33 @@ def loss_paths() -> None:
           f"trained positions only {short:.2f} s: {full / short:.2f}x")
 
 
+def recompute() -> None:
+    from ftlab import checkpointing, encode, losses
+
+    model, tok, examples = workload()
+    batch = encode.collate(sorted(examples, key=lambda e: -len(e["input_ids"]))[:4], tok.pad_token_id)
+    rows, length = batch["input_ids"].shape
+    scored = int((batch["labels"][:, 1:] != losses.IGNORE).sum())
+    policy = checkpointing.Policy(model, always=False, budget=1024)
+    modes = {"every layer stores": 0, "the layers the budget asks for": policy.estimate.layers_to_recompute(
+        rows, length, scored, 1024 * 2**20), "every layer recomputes": policy.estimate.layers}
+    times: dict[str, list[float]] = {mode: [] for mode in modes}
+    for _ in range(3):
+        for mode, layers in modes.items():
+            policy.set_layers(layers)
+            began = time.perf_counter()
+            losses.causal_loss(model, batch).backward()
+            model.zero_grad(set_to_none=True)
+            times[mode].append(time.perf_counter() - began)
+    for mode, layers in modes.items():
+        peak = policy.estimate.peak(rows, length, scored, layers) / 2**30
+        print(f"recompute: {rows} x {length} tokens, {mode} ({layers} of {policy.estimate.layers} layers "
+              f"recomputed): step median {statistics.median(times[mode]):.2f} s, estimated activation peak "
+              f"{peak:.2f} GB")
+
+
 def tokenization() -> None:
-    from ftlab import data, modeling, train
+    from ftlab import data, modeling, run_setup
     from ftlab.config import DEFAULT_MODELS, RunConfig
 
     folder = Path(tempfile.mkdtemp(prefix="ftlab-tokens-"))
@@ -78,7 +114,7 @@ def tokenization() -> None:
     timings = []
     for _ in range(2):
         began = time.perf_counter()
-        train._examples(cfg, splits, tok, path)
+        run_setup._examples(cfg, splits, tok, path)
         timings.append(time.perf_counter() - began)
     print(f"tokenization of {len(splits.train) + len(splits.val):,} rows: first {timings[0]:.2f} s, "
           f"from the cache {timings[1]:.2f} s: {timings[0] / timings[1]:.1f}x")
@@ -87,3 +123,4 @@ def tokenization() -> None:
 if __name__ == "__main__":
     loss_paths()
     tokenization()
+    recompute()
