@@ -6,7 +6,8 @@ back at once). The peak resident memory is then set by how the allocator fragmen
 and differs by hundreds of MB from run to run. Trimming after every layer would cost page faults on every
 allocation; the `Governor` trims only when the resident set passes a ceiling (the run's memory at the start of
 training plus its activation budget and some headroom), checking a few times a second, so short batches never
-pay for it and long ones stay near their real peak.
+pay for it and long ones stay near their real peak. When a trim gives little back, the memory is live (optimizer
+states made by the first step, say), and the ceiling moves up above it instead of trimming again and again.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ def resident_mb() -> float:
 
 
 class Governor:
-    """While active, hands free heap pages back to the system whenever the resident set passes `ceiling_mb`."""
+    """While active, hands free heap pages back to the system whenever the resident set passes `ceiling_mb`.
 
-    def __init__(self, ceiling_mb: float, every_s: float = 0.1):
-        self.ceiling, self.every = ceiling_mb, every_s
+    A trim that frees less than half of `headroom_mb` raises the ceiling to `headroom_mb` above what is left."""
+
+    def __init__(self, ceiling_mb: float, headroom_mb: float = 256, every_s: float = 0.1):
+        self.ceiling, self.headroom, self.every = ceiling_mb, headroom_mb, every_s
         self.trims = 0
         self._libc = _libc()
         self._stop = threading.Event()
@@ -58,17 +61,21 @@ class Governor:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.every):
-            if resident_mb() > self.ceiling:
+            before = resident_mb()
+            if before > self.ceiling:
                 self._libc.malloc_trim(0)
                 self.trims += 1
+                after = resident_mb()
+                if before - after < self.headroom / 2:
+                    self.ceiling = max(self.ceiling, after + self.headroom)
 
 
 def for_training(budget_mb: float, device: str) -> Governor | None:
     """A governor for a run on the CPU: ceiling = resident memory now + activation budget + a quarter of it."""
     if device != "cpu":
         return None
-    governor = Governor(0)
+    governor = Governor(0, headroom_mb=budget_mb / 4)
     if governor.works:
         governor._libc.malloc_trim(0)  # what the base model's evaluation left behind is not the run's
-        governor.ceiling = resident_mb() + budget_mb * 1.25
+        governor.ceiling = resident_mb() + budget_mb + governor.headroom
     return governor
