@@ -74,3 +74,17 @@ def test_rouge_counts_chinese_characters_as_words():
 def test_perplexity_weighs_rows_by_their_tokens():
     assert metrics.perplexity([2.0, 6.0], [1, 3]) == pytest.approx(math.exp(8 / 4))
     assert math.isnan(metrics.perplexity([], []))
+
+
+def test_runs_evaluating_at_the_same_time_each_get_their_own_scores():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def score(i: int):
+        tokens = i % 5 + 1
+        return (metrics.perplexity([0.5 * tokens * i], [tokens]), metrics.classification([i % 3, 1], [i % 3, 0], 3))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(score, range(200)))
+    for i, (perplexity, classification) in enumerate(results):
+        assert perplexity == pytest.approx(math.exp(0.5 * i))
+        assert classification["accuracy"] == 0.5

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftlab import data, encode, modeling, paths, train
+from ftlab import data, encode, modeling, paths, run_setup
 from ftlab.config import RunConfig
 
 
@@ -18,7 +18,7 @@ def setting(tiny_llama, tmp_path, monkeypatch):
 
 
 def encoded(cfg, tok, model_dir):
-    return train._examples(cfg, data.load_splits(cfg.data, cfg.train.seed), tok, model_dir)
+    return run_setup._examples(cfg, data.load_splits(cfg.data, cfg.train.seed), tok, model_dir)
 
 
 def entries():

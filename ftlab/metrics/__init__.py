@@ -13,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 _loaded: dict = {}
 _lock = threading.Lock()
+_computing: dict[str, threading.Lock] = {}
 
 
 def load(name: str):
@@ -22,11 +23,16 @@ def load(name: str):
     with _lock:
         if name not in _loaded:
             _loaded[name] = evaluate.load(str(HERE / f"{name}.py"))
+            _computing[name] = threading.Lock()
         return _loaded[name]
 
 
 def compute(name: str, predictions, references, **options) -> dict:
-    return load(name).compute(predictions=list(predictions), references=list(references), **options)
+    """One metric over whole lists. An evaluate module keeps the batch it computes on itself, so two runs
+    evaluating at once (two users, or a run and a resumed one) take turns with each module."""
+    module = load(name)
+    with _computing[name]:
+        return module.compute(predictions=list(predictions), references=list(references), **options)
 
 
 def classification(predictions: list[int], references: list[int], n_labels: int) -> dict:
