@@ -20,12 +20,12 @@ trained positions (three of them at the backward pass's peak).
 from __future__ import annotations
 
 FLOAT = 4
+"""Bytes per stored activation (fp32; a bf16 autocast run stores some in half the width: the estimate stays high)."""
 FUSED = ("sdpa", "flash_attention_2", "flash_attention_3")
 """Attention kernels that keep no attention weights for the backward pass (SDPA: only without attention dropout)."""
 LOGITS_AT_PEAK = 3
 """Vocabulary-wide vectors per scored token at the peak: the log-probabilities kept for the backward pass, then
 their gradient and the logits' gradient while the output layer's backward runs."""
-"""Bytes per stored activation (fp32; a bf16 autocast run stores some in half the width: the estimate stays high)."""
 
 
 def shape_of(model) -> tuple[int, int, int]:
@@ -88,10 +88,6 @@ class Estimate:
         return self.layers
 
 
-def activation_mb(model, rows: int, length: int, trained: int = 0) -> float:
-    return Estimate(model).total(rows, length, trained) / 2**20
-
-
 def budget_mb(setting: float, device: str) -> float:
     if setting > 0:
         return setting
@@ -129,6 +125,11 @@ class Policy:
         """Batches that recomputed at least one layer, for the run's record."""
         self.recomputed = 0
         """Layers recomputed over all batches."""
+
+    @classmethod
+    def for_run(cls, model, train, device: str) -> "Policy":
+        """The policy a run's training settings ask for (`train.gradient_checkpointing`, its activation budget)."""
+        return cls(model, train.gradient_checkpointing, budget_mb(train.activation_budget_mb, device))
 
     def prepare(self, rows: int, length: int, trained: int = 0) -> int:
         """Set the layers up for a batch of `rows` x `length` (`trained` tokens scored); the layers recomputed."""

@@ -138,7 +138,7 @@ class Trainer:
             self.policy.prepare(*mask.shape, _scored(self.cfg, tensors))  # recompute some layers if it is long
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():
-                loss = self.loss(s, tensors) / t.grad_accum
+                loss = batch_loss(self.cfg, s.model, tensors, self.forward) / t.grad_accum
             loss.backward()
             loss_sum += loss.detach().float().cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
@@ -146,14 +146,6 @@ class Trainer:
         sched.step()
         opt.zero_grad(set_to_none=True)
         return float(loss_sum), float(grad_norm), tokens, rows, positions
-
-    def loss(self, s: Setup, tensors: dict):
-        """The batch's loss: a chat model's through ftlab.losses (the output layer only where tokens are trained),
-        unless it is wrapped for data-parallel training, whose wrapper must see the forward pass."""
-        forward = self.forward or s.model
-        if self.cfg.task == "chat" and forward is s.model:
-            return losses.causal_loss(s.model, tensors)
-        return forward(**tensors).loss
 
     def log_step(self, step: int, loss: float, grad_norm: float, lr: float, pace: "Pace") -> None:
         """One metrics record: losses, LR, grad norm, throughput of the training steps alone, memory."""
@@ -167,8 +159,7 @@ class Trainer:
         params, opt, sched = self.optimizer(s)
         step = self.restore(s, opt, sched)
         self.forward = self.group.wrap(s.model)
-        self.policy = checkpointing.Policy(s.model, t.gradient_checkpointing,
-                                           checkpointing.budget_mb(t.activation_budget_mb, s.device))
+        self.policy = checkpointing.Policy.for_run(s.model, t, s.device)
         batches = run_setup.batches(self.cfg, s, self.group)
         for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
             next(batches)
@@ -265,6 +256,15 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         memory.release()
 
 
+def batch_loss(cfg: RunConfig, model, tensors: dict, forward=None):
+    """The batch's loss: a chat model's through ftlab.losses (the output layer only where tokens are trained),
+    unless it is wrapped for data-parallel training (`forward`), whose wrapper must see the forward pass."""
+    forward = forward or model
+    if cfg.task == "chat" and forward is model:
+        return losses.causal_loss(model, tensors)
+    return forward(**tensors).loss
+
+
 def _scored(cfg: RunConfig, batch: dict) -> int:
     """Tokens of a chat batch the output layer scores (what its loss trains on); 0 for a classifier."""
     return int((batch["labels"][:, 1:] != losses.IGNORE).sum()) if cfg.task == "chat" else 0
@@ -274,15 +274,14 @@ def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
     """Find the largest batch (from the configured one, halving) whose longest rows train without running out of
     memory; keep the effective batch with gradient accumulation."""
     longest = sorted(s.train, key=lambda e: len(e["input_ids"]), reverse=True)
-    policy = checkpointing.Policy(s.model, cfg.train.gradient_checkpointing,
-                                  checkpointing.budget_mb(cfg.train.activation_budget_mb, s.device))
+    policy = checkpointing.Policy.for_run(s.model, cfg.train, s.device)
 
     def try_batch(size: int) -> None:  # as the run will train it: the same loss, the same layers recomputed
         batch = run_setup.tensors(s, longest[:size])
         policy.prepare(*batch["attention_mask"].shape, _scored(cfg, batch))
         try:
             with s.autocast_context():
-                (losses.causal_loss(s.model, batch) if cfg.task == "chat" else s.model(**batch).loss).backward()
+                batch_loss(cfg, s.model, batch).backward()
         finally:
             s.model.zero_grad(set_to_none=True)
 
