@@ -207,19 +207,49 @@ READERS = {
 }
 
 
-def _payload(path: Path) -> tuple[bytes, str]:
-    """The file's bytes (un-gzipped) and the suffix that says how to read them."""
-    raw, inner = path.read_bytes(), path
+def _gunzip(path: Path, max_mb: float) -> bytes:
+    """A gzipped file's content, read in pieces and refused as soon as it passes `max_mb`: a few MB of gzip can
+    unpack to gigabytes (a decompression bomb)."""
+    limit, pieces, size = int(max_mb * 2**20), [], 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while piece := stream.read(2**20):
+                size += len(piece)
+                if size > limit:
+                    raise DataError([f"{path.name} unpacks to more than {max_mb:g} MB; the limit is {max_mb:g} MB "
+                                     "(data.max_file_mb)"])
+                pieces.append(piece)
+    except (OSError, EOFError) as exc:
+        raise DataError([f"{path.name}: not a readable gzip file ({exc})"]) from None
+    return b"".join(pieces)
+
+
+def _parquet_size_mb(raw: bytes) -> float:
+    """The uncompressed size a Parquet file declares (its columns can be compressed a thousandfold too)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(io.BytesIO(raw)).metadata
+    except Exception:  # noqa: BLE001 - a damaged file: the reader says what is wrong with it
+        return 0.0
+    return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)) / 2**20
+
+
+def _payload(path: Path, max_mb: float = 200) -> tuple[bytes, str]:
+    """The file's bytes (un-gzipped, at most `max_mb` of them) and the suffix that says how to read them."""
+    raw, inner = None, path
     if path.suffix.lower() == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError([f"{path.name}: not a readable gzip file ({exc})"]) from None
+        raw = _gunzip(path, max_mb)
         inner = Path(path.stem)
     suffix = inner.suffix.lower()
     if suffix not in READERS:
         raise DataError([f"{path.name}: unsupported file type {suffix or '(none)'}; "
                          f"use {', '.join(SUFFIXES)} (optionally .gz)"])
+    raw = path.read_bytes() if raw is None else raw
+    unpacked = _parquet_size_mb(raw) if suffix == ".parquet" else 0
+    if unpacked > max_mb:
+        raise DataError([f"{path.name} holds {unpacked:.3g} MB of data uncompressed; the limit is {max_mb:g} MB "
+                         "(data.max_file_mb)"])
     if not raw:
         raise DataError([f"{path.name}: the file is empty (0 bytes)"])
     return raw, suffix
@@ -229,11 +259,11 @@ def read_table(path: Path, max_mb: float = 200) -> Table:
     """Rows of a dataset file, the place each came from, and lines that did not parse."""
     path = Path(path)
     if not path.is_file():
-        raise DataError([f"{path}: no such file"])
+        raise DataError([f"{path.name}: no such file"])
     size_mb = path.stat().st_size / 2**20
     if size_mb > max_mb:
         raise DataError([f"{path.name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB (data.max_file_mb)"])
-    raw, suffix = _payload(path)
+    raw, suffix = _payload(path, max_mb)
     table = READERS[suffix](path.name, raw)
     if not table.rows:
         if table.header is not None:
