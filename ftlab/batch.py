@@ -30,9 +30,10 @@ def _best(probs: dict) -> tuple[str, float]:
     return label, round(probs[label], 4)
 
 
-def classify_file(classify, path: str | Path, max_mb: float = 200, folder: Path | None = None
+def classify_file(classify, path: str | Path, max_mb: float = 200, folder: Path | None = None, chunk: int = CHUNK
                   ) -> tuple[list[dict], Path]:
-    """`classify(texts)` gives [{"base": {label: p}, "tuned": {...}}]; returns the result rows and a CSV of them."""
+    """`classify(texts)` gives [{"base": {label: p}, "tuned": {...}}] for up to `chunk` texts at a time; returns
+    the result rows and a CSV of them."""
     table = read_table(Path(path), max_mb)
     rows = [r if isinstance(r, dict) else {"text": str(r)} for r in table.rows]
     text, pair, label = columns(rows)
@@ -42,8 +43,8 @@ def classify_file(classify, path: str | Path, max_mb: float = 200, folder: Path 
         raise DataError(empty)
     items = [[str(r[text]), str(r[pair])] if pair else str(r[text]) for r in rows]
     out = []
-    for i in range(0, len(items), CHUNK):
-        for row, item, result in zip(rows[i:i + CHUNK], items[i:i + CHUNK], classify(items[i:i + CHUNK])):
+    for i in range(0, len(items), chunk):
+        for row, item, result in zip(rows[i:i + chunk], items[i:i + chunk], classify(items[i:i + chunk])):
             (base, base_p), (tuned, tuned_p) = _best(result["base"]), _best(result["tuned"])
             line = {"text": row[text], **({"text_pair": row[pair]} if pair else {}), "base": base, "base_p": base_p,
                     "tuned": tuned, "tuned_p": tuned_p, "agree": base == tuned}

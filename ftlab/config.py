@@ -7,6 +7,9 @@ can show them all together. A run directory's config.yaml re-runs as it is.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,7 +165,9 @@ class RunConfig:
         """Every problem with this config, as messages naming the field."""
         from ftlab.methods import METHODS
 
-        problems = []
+        problems = type_problems(self)
+        if problems:  # the checks below compare numbers: a text or NaN where a number goes would mislead them
+            return problems
         if self.task not in TASKS:
             problems.append(f"task: {self.task!r} is not one of {', '.join(TASKS)}")
         if self.method not in METHODS:
@@ -229,6 +234,26 @@ class RunConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def set(self, key: str, value) -> None:
+        """Set one declared setting by name, converted as the UI and API send it (ValueError naming it): a
+        TrainConfig or DataConfig field (`epochs`, `format`), a section's (`lora.r`), or `trust_remote_code`."""
+        section, name = self._field(key)
+        setattr(section, name, coerce(key, _types(type(section))[name], value))
+
+    def _field(self, key: str):
+        """(section, field name) of a declared setting; nothing else (`train.__dict__`, `__class__`) is one."""
+        if key == "trust_remote_code":
+            return self, key
+        if "." in key:
+            head, name = key.split(".", 1)
+            if head in SECTIONS and name in _types(type(getattr(self, head))):
+                return getattr(self, head), name
+        else:
+            for section in (self.train, self.data):
+                if key in _types(type(section)) and key != "path":
+                    return section, key
+        raise ValueError(f"unknown setting {str(key)[:60]!r}")
+
     @classmethod
     def from_dict(cls, raw: dict) -> "RunConfig":
         raw = dict(raw or {})
@@ -242,7 +267,8 @@ class RunConfig:
             bad = set(sub) - {f.name for f in dataclasses.fields(klass)}
             if bad:
                 raise ValueError(f"unknown config keys in {key}: {', '.join(sorted(bad))}")
-            raw[key] = klass(**sub)
+            kinds = _types(klass)
+            raw[key] = klass(**{k: coerce(f"{key}.{k}", kinds[k], v) for k, v in sub.items()})
         return cls(**raw)
 
     def to_yaml(self, path: Path) -> None:
@@ -251,3 +277,66 @@ class RunConfig:
     @classmethod
     def from_yaml(cls, path: Path) -> "RunConfig":
         return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+
+
+SECTIONS = ("data", "lora", "freeze", "quant", "prompt", "train", "eval")
+"""The RunConfig fields that are sections of settings."""
+INT_MAX = 2**31 - 1
+LIMITS = {"train.seed": (0, 2**32 - 1), "train.max_steps": (0, 10_000_000), "train.epochs": (0, 10_000),
+          "train.batch_size": (1, 65_536), "train.grad_accum": (1, 65_536), "train.max_length": (1, 1_048_576),
+          "train.learning_rate": (0, 10), "train.time_limit_min": (0, 10_000_000), "lora.r": (1, 65_536),
+          "prompt.virtual_tokens": (1, 100_000), "eval.max_new_tokens": (0, 4096), "data.max_file_mb": (0, 1e7)}
+"""Bounds beyond the checks of `validate`, so that no number is absurd (a seed past 2**32, 1e300 steps); any
+other number lies within +-2**31."""
+
+
+@functools.cache
+def _types(klass) -> dict[str, type]:
+    """Field name -> its declared type (int, float, str, bool, dict, list or a section's class)."""
+    return {name: typing.get_origin(kind) or kind for name, kind in typing.get_type_hints(klass).items()}
+
+
+def coerce(key: str, kind: type, value):
+    """`value` as a field of type `kind`, as forms and JSON send it: a whole float for an int (4.0), a number or a
+    numeric text for a float (YAML 1.1 reads 1e-4 as a text), one line per item for a list. Anything else is
+    kept as it came, and `validate` names it."""
+    if kind is int and isinstance(value, float) and value.is_integer() and abs(value) <= INT_MAX:
+        return int(value)
+    if kind is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{key}: {value!r} is not a number") from None
+    if kind is list and isinstance(value, str):  # one item per line (probe prompts)
+        return [line.strip() for line in value.splitlines() if line.strip()]
+    return value
+
+
+def type_problems(cfg: RunConfig) -> list[str]:
+    """Every field whose value is not of its declared type, or is a number that is NaN, infinite or out of
+    bounds (LIMITS, else +-2**31): a text "false" for a flag, 2.5 for a batch size."""
+    problems = []
+    for name, kind in _types(RunConfig).items():
+        value = getattr(cfg, name)
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, kind):
+                problems.append(f"{name}: expected a section of settings")
+                continue
+            problems += [_problem(f"{name}.{n}", k, getattr(value, n)) for n, k in _types(kind).items()]
+        else:
+            problems.append(_problem(name, kind, value))
+    return [p for p in problems if p]
+
+
+def _problem(key: str, kind: type, value) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a text", dict: "a mapping",
+             list: "a list"}
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        return f"{key}: {str(value)[:40]!r} is not {names.get(kind, kind.__name__)}"
+    if kind in (int, float):
+        low, high = LIMITS.get(key, (-INT_MAX, INT_MAX))
+        if not math.isfinite(value) or not low <= value <= high:
+            return f"{key}: {value:.6g} must be a finite number from {low:g} to {high:g}"
+    return ""

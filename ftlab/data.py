@@ -148,15 +148,15 @@ def load(path_or_sample: str, max_mb: float = 200, max_rows: int = 0, fmt: str =
          columns: dict | None = None) -> Dataset:
     """Read, map, detect (or take `fmt`) and validate a dataset; raise DataError with every problem.
 
-    The last few results are kept, keyed by the file's identity (path, size, modification time) and the options:
-    the Data tab validates a file on upload and its insight panel reads it again. Treat the rows as read-only."""
+    The last few results are kept, keyed by the file itself (device, inode, size, modification time) and the
+    options: the Data tab validates a file on upload and its insight panel reads it again. Treat the rows as read-only."""
     path = resolve_path(path_or_sample)
     try:
         stat = path.stat()
     except OSError:
-        raise DataError([f"{path}: no such file"]) from None
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, max_mb, max_rows, fmt,
-           tuple(sorted((columns or {}).items())))
+        raise DataError([f"{Path(path).name}: no such file"]) from None
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, max_mb, max_rows, fmt,
+           tuple(sorted((columns or {}).items())))  # the file, not its name: a run's linked copy of an upload hits
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)

@@ -10,6 +10,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 
+MAX_NEW_TOKENS = 4096
+GREEDY_BELOW = 1e-4
+"""A temperature this low samples the most likely token anyway; dividing by it would overflow to inf."""
+
+
 @dataclass
 class GenConfig:
     max_new_tokens: int = 128
@@ -18,12 +23,27 @@ class GenConfig:
     top_p: float = 0.9
     seed: int = 0
 
+    def __post_init__(self):
+        """ValueError naming the setting: NaN or infinite numbers, a temperature outside [0, 2], top_p outside
+        (0, 1], a reply length outside [1, MAX_NEW_TOKENS]."""
+        problems = []
+        if not 0 <= self.temperature <= 2:  # False for NaN as well
+            problems.append(f"temperature {self.temperature} must be between 0 and 2")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p {self.top_p} must be above 0 and at most 1")
+        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            problems.append(f"max_new_tokens {self.max_new_tokens} must be between 1 and {MAX_NEW_TOKENS}")
+        if not 0 <= self.seed < 2**63:
+            problems.append(f"seed {self.seed} must be between 0 and 2**63 - 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
 
 def sample_next(logits, gen: GenConfig, generator) -> int:
     """Pick the next token from a 1-D logits vector (greedy at temperature 0, else nucleus sampling)."""
     import torch
 
-    if gen.temperature <= 0:
+    if gen.temperature < GREEDY_BELOW:
         return int(logits.argmax())
     probs = torch.softmax(logits.float() / gen.temperature, dim=-1)
     sorted_probs, order = probs.sort(descending=True)

@@ -18,7 +18,36 @@ from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.loading import NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own, shares_base
 from ftlab.runs import RUN_ID, RunDir
 
-__all__ = ["Busy", "ModelServer", "NotReady", "Pair", "load_pair"]
+__all__ = ["Busy", "ModelServer", "NotReady", "Pair", "PromptTooLong", "TooMany", "load_pair"]
+
+
+class PromptTooLong(ValueError):
+    """A prompt longer than the model's context (or the server's cap, FTLAB_MAX_PROMPT_TOKENS)."""
+
+
+def prompt_cap(model) -> int:
+    """The most prompt tokens a request may send: the model's context, or FTLAB_MAX_PROMPT_TOKENS when lower."""
+    context = getattr(getattr(model, "config", None), "max_position_embeddings", None) or 2048
+    configured = int(os.environ.get("FTLAB_MAX_PROMPT_TOKENS") or context)
+    return max(1, min(context, configured))
+
+
+MAX_INPUTS = int(os.environ.get("FTLAB_MAX_INPUTS", 64))
+"""Texts one classification request may hold (each is cut at 512 tokens)."""
+
+
+class TooMany(ValueError):
+    """More texts in one classification request than MAX_INPUTS."""
+
+
+def check_inputs(texts: list) -> None:
+    if len(texts) > MAX_INPUTS:
+        raise TooMany(f"{len(texts)} texts in one request; at most {MAX_INPUTS} (FTLAB_MAX_INPUTS): send them in "
+                      "several requests, or classify a file")
+
+
+CHARS_PER_TOKEN = 32
+"""A text of more than this many characters per allowed token is refused before it is tokenized."""
 
 
 class Busy(Exception):
@@ -141,11 +170,11 @@ class ModelServer:
             raise ValueError(f"run {run_id} is a {pair.task} run; use classify")
         tok = pair.tokenizer
         eos = _eos_ids(tok, pair.base)
-        base = generate.Decoder(pair.base, encode.prompt_ids(tok, base_history), gen, eos, pair.base_context,
+        base = generate.Decoder(pair.base, self.prompt_ids(pair, base_history), gen, eos, pair.base_context,
                                 pair.device, pair.use_cache)
         tuned = None
         if pair.tuned is not None:
-            tuned = generate.Decoder(pair.tuned, encode.prompt_ids(tok, tuned_history), gen, eos,
+            tuned = generate.Decoder(pair.tuned, self.prompt_ids(pair, tuned_history), gen, eos,
                                      pair.tuned_context, pair.device, pair.use_cache)
         decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
         texts = ("", "")
@@ -163,6 +192,22 @@ class ModelServer:
             pass
         return {"base": base, "tuned": tuned if run_id else None}
 
+    @staticmethod
+    def prompt_ids(pair: Pair, messages: list[dict]) -> list[int]:
+        """The conversation's token ids, or PromptTooLong: a prompt past the cap would hold the model's lock for
+        minutes and the memory of its attention."""
+        cap = prompt_cap(pair.base)
+        chars = sum(len(str(m.get("content", ""))) for m in messages)
+        if chars > cap * CHARS_PER_TOKEN:
+            raise PromptTooLong(f"the conversation has {chars:,} characters, far more than the {cap:,} tokens this "
+                                "model's prompts may have: shorten it or clear the conversation")
+        ids = encode.prompt_ids(pair.tokenizer, messages)
+        if len(ids) > cap:
+            raise PromptTooLong(f"the conversation is {len(ids):,} tokens; this model's prompts may have at most "
+                                f"{cap:,} (its context, or FTLAB_MAX_PROMPT_TOKENS): shorten it or clear the "
+                                "conversation")
+        return ids
+
     def pick(self, model: str, task: str) -> tuple[Pair, object, object]:
         """(pair, model, context) answering as `model`: a run id (its tuned model) or a base model id / folder."""
         run = RunDir(model) if RUN_ID.match(model or "") else None
@@ -179,7 +224,7 @@ class ModelServer:
         "stop" (end of turn or a stop string, which is cut off) or "length" (max new tokens)."""
         pair, chosen, context = self.pick(model, "chat")
         tok = pair.tokenizer
-        decoder = generate.Decoder(chosen, encode.prompt_ids(tok, messages), gen, _eos_ids(tok, chosen), context,
+        decoder = generate.Decoder(chosen, self.prompt_ids(pair, messages), gen, _eos_ids(tok, chosen), context,
                                    pair.device, pair.use_cache)
         sent = ""
         while not decoder.done:
@@ -199,12 +244,14 @@ class ModelServer:
 
     def predict(self, model: str, texts: list) -> list[dict]:
         """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`."""
+        check_inputs(texts)
         pair, chosen, context = self.pick(model, "classify")
         (probs,) = _probabilities(pair, texts, [(chosen, context)])
         return [{"label": max(p, key=p.get), "probabilities": p} for p in probs]
 
     def classify(self, run_id: str, texts: list) -> list[dict]:
         """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""
+        check_inputs(texts)
         pair = self.get(run_id, "classify")
         if pair.task != "classify":
             raise ValueError(f"run {run_id} is a {pair.task} run; use chat")

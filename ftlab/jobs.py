@@ -37,16 +37,21 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     result: train.RunResult | None = None
+    owner: str | None = None
+    """Who queued it, on a shared server (see JobManager.per_owner)."""
 
 
 class JobManager:
-    def __init__(self, on_finish=None, max_waiting: int = MAX_WAITING):
+    def __init__(self, on_finish=None, max_waiting: int = MAX_WAITING, per_owner: int = 0):
+        """`per_owner`: on a shared server, how many runs one owner may have waiting (0: no cap of its own), so
+        one session can't fill the queue for everyone."""
         self._lock = threading.Condition()
         self._waiting: deque[Job] = deque()
         self._active: Job | None = None
         self._jobs: dict[str, Job] = {}
         self._on_finish = on_finish or (lambda job: None)
         self._max_waiting = max_waiting
+        self._per_owner = per_owner
         self._worker: threading.Thread | None = None
 
     # submitting ---------------------------------------------------------------------------------------------
@@ -57,10 +62,10 @@ class JobManager:
         if problems:
             raise ValueError("; ".join(problems))
         with self._lock:
-            self._check_room()
-            return self._enqueue(Job(RunDir.create(cfg, owner), cfg))
+            self._check_room(owner)
+            return self._enqueue(Job(RunDir.create(cfg, owner), cfg, owner=owner))
 
-    def resume(self, run_id: str) -> str:
+    def resume(self, run_id: str, owner: str | None = None) -> str:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint, in the same run."""
         run = RunDir(run_id)
         if not run.exists():
@@ -69,13 +74,17 @@ class JobManager:
             state = run.status_given(self._is_live(run_id)).get("state")
             if state not in RESUMABLE:
                 raise ValueError(f"run {run_id} is {state}; only a {', '.join(RESUMABLE)} run can be resumed")
-            self._check_room()
+            self._check_room(owner)
             run.write_status(state="queued", note=None)
-            return self._enqueue(Job(run, run.config(), resume=True, previous=state))
+            return self._enqueue(Job(run, run.config(), resume=True, previous=state, owner=owner))
 
-    def _check_room(self) -> None:
+    def _check_room(self, owner: str | None) -> None:
         if len(self._waiting) >= self._max_waiting:
             raise Busy(f"busy: {len(self._waiting)} runs are already waiting; try again when one has finished")
+        mine = sum(1 for job in self._waiting if owner and job.owner == owner)
+        if self._per_owner and owner and mine >= self._per_owner:
+            raise Busy(f"busy: you already have {mine} runs waiting, the most one person may queue on this shared "
+                       "server; cancel one or wait until one starts")
 
     def _enqueue(self, job: Job) -> str:
         self._waiting.append(job)

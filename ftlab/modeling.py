@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -35,7 +36,44 @@ HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "*.tik
 
 
 class ModelNotFound(Exception):
-    """A model reference that no source could provide; the message names every place looked in."""
+    """A model reference that no source could provide; the message names every kind of place looked in (never a
+    server path: messages reach API callers)."""
+
+
+HUB_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+"""A Hugging Face Hub model id: `owner/name` (or a legacy bare name), as the Hub spells them."""
+MAX_REF = 1024
+"""Longer references are refused before any file system call (a 5,000-character id is no folder and no id)."""
+
+
+def hub_id(ref: str) -> bool:
+    """`ref` is a bundled model, or has a Hub id's form and names no file or folder here (a relative path that
+    looks like an id, `tests/data`, is a folder first)."""
+    if ref in BUNDLED:
+        return True
+    if not HUB_ID.match(ref or "") or ".." in ref or "--" in ref:
+        return False
+    return not Path(ref).exists()
+
+
+def operator_folder(ref: str) -> bool:
+    """`ref` is a folder inside one the operator lists in FTLAB_MODEL_DIRS (separated by the system's path
+    separator, `:`), and not inside FTLAB_HOME, where every user's runs and uploads are."""
+    allowed = [Path(p).expanduser().resolve() for p in os.environ.get("FTLAB_MODEL_DIRS", "").split(os.pathsep) if p]
+    try:
+        where = Path(ref).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return False
+    return (any(where.is_relative_to(folder) for folder in allowed)
+            and not where.is_relative_to(paths.home().resolve()))
+
+
+def short(ref: str, limit: int = 60) -> str:
+    """A reference as messages quote it: a path by its last part (messages name no server paths), at most
+    `limit` characters."""
+    if not HUB_ID.match(ref) and "/" in ref.strip("/"):
+        ref = Path(ref).name
+    return repr(ref if len(ref) <= limit else ref[:limit] + "…")
 
 
 @dataclass
@@ -120,30 +158,36 @@ def resolve(ref: str, fetch: bool = True) -> Resolved:
     ref = (ref or "").strip()
     if not ref:
         raise ModelNotFound("no model given")
+    if len(ref) > MAX_REF:
+        raise ModelNotFound(f"model {short(ref)} not found: a model id or folder has at most {MAX_REF} characters")
     local = Path(ref).expanduser()
     cached = cache_folder(ref)
-    looked = [f"local folder {local}", f"ftlab cache {cached}"]
-    if local.is_dir():
+    looked = ["a local folder", "ftlab's models cache"]
+    try:
+        is_dir, in_cache = local.is_dir(), _has_weights(cached)
+    except OSError:  # a name the file system refuses (too long a component, say): no folder, nothing cached
+        is_dir = in_cache = False
+    if is_dir:
         if _has_weights(local):
             return Resolved(local, "local")
-        raise ModelNotFound(f"{local} is a folder but holds no config.json with .safetensors weights")
-    if _has_weights(cached):
+        raise ModelNotFound(f"{local.name}: the folder holds no config.json with .safetensors weights")
+    if in_cache:
         return Resolved(cached, "cache")
     if not fetch:
         from ftlab.i18n import t
 
         raise NotFetched(t("model.not_here_bundled" if ref in BUNDLED else "model.not_here", ref=ref))
     if ref in BUNDLED:
-        looked.append(f"bundled package {BUNDLED[ref][0]}")
+        looked.append(f"the bundled package {BUNDLED[ref][0]}")
         with building:  # one conversion at a time; a second caller then finds the cache filled
             found = cached if _has_weights(cached) else _from_bundle(ref, cached)
         if found:
             return Resolved(found, "bundled")
-    looked.append(f"Hugging Face Hub {ref} (safetensors only)")
-    found = _from_hub(ref)
+    looked.append("the Hugging Face Hub (safetensors only)")
+    found = _from_hub(ref) if HUB_ID.match(ref) else None
     if found:
         return Resolved(found, "hub")
-    raise ModelNotFound(f"model {ref!r} not found. Looked in: " + "; ".join(looked))
+    raise ModelNotFound(f"model {short(ref)} not found. Looked in: " + "; ".join(looked))
 
 
 def first_use_note(ref: str) -> str:
@@ -202,12 +246,23 @@ def load_model(path: Path, task: str, *, labels: list[str] | None = None, quanti
     quiet_progress_bars()
     with building:
         if task == "chat":
-            return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+            return _cpu_packing_fits(AutoModelForCausalLM.from_pretrained(path, **kwargs))
         torch.manual_seed(seed)
         labels = labels or ["0", "1"]
-        return AutoModelForSequenceClassification.from_pretrained(
+        return _cpu_packing_fits(AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **kwargs)
+            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True, **kwargs))
+
+
+def _cpu_packing_fits(model):
+    """On a CPU with AVX512-BF16, bitsandbytes repacks a 4-bit layer for a bf16 kernel at its first forward in
+    eval mode. That fails on layers with fewer than 64 inputs or outputs not a multiple of 32 (small models,
+    heads), and computes in bf16, so a run's evaluations, its report and the served model would answer from other
+    numbers than training did (and than an AVX2 CPU does). Every 4-bit layer keeps the one kernel it trains with."""
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+    return model
 
 
 def weights_mb(ref: str) -> float:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -53,14 +54,32 @@ class RunDir:
 
     @classmethod
     def create(cls, cfg: RunConfig, owner: str | None = None) -> "RunDir":
-        """A new run directory; `owner` (shared mode) is kept as a hash in its own file, never in config.yaml."""
+        """A new run directory; `owner` (shared mode) is kept as a hash in its own file, never in config.yaml.
+        Uploaded data the run reads is kept with it (`cfg` is pointed at the run's copy)."""
         run = cls(new_run_id(cfg))
         run.path.mkdir(parents=True)
         if owner:
             (run.path / "owner").write_text(owner_key(owner))
+        run.keep_uploads(cfg)
         cfg.to_yaml(run.path / "config.yaml")
         run.write_status(state="queued", step=0, total_steps=0, created=time.time())
         return run
+
+    def keep_uploads(self, cfg: RunConfig) -> None:
+        """Link (or copy) the uploaded files `cfg.data` names into the run's data/ folder and point `cfg` there:
+        an upload goes when its browser session ends, and the run must still resume, re-run and report."""
+        uploads = paths.uploads_dir().resolve()
+        for field in ("path", "val_path"):
+            source = Path(getattr(cfg.data, field) or "")
+            if not source.name or not source.is_file() or not source.resolve().is_relative_to(uploads):
+                continue
+            target = self.path / "data" / field / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source.resolve(), target)  # no second copy of a large file on the same disk
+            except OSError:
+                shutil.copyfile(source, target)
+            setattr(cfg.data, field, str(target))
 
     def exists(self) -> bool:
         return (self.path / "config.yaml").is_file()

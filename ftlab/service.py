@@ -6,7 +6,6 @@ Gradio API endpoint (see ftlab/ui/endpoints.py and the README).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import os
@@ -20,15 +19,17 @@ from ftlab import data, formats, insight, methods, modeling, owners, paths, plan
 from ftlab.config import DEFAULT_MODELS, RunConfig
 from ftlab.generate import GenConfig
 from ftlab.i18n import t
-from ftlab.infer import ModelServer
+from ftlab.infer import MAX_INPUTS, ModelServer
 from ftlab.jobs import JobManager
 from ftlab.runs import RunDir, owner_key
 
 # What a run costs to start from the UI: the sample data trains in a few minutes on a CPU.
 SHARED_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 300)),
-                 "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 20))}
-"""Each run's budget in shared mode: at most this many steps and minutes (then it stops and saves)."""
-DEMO_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 200)),
+                 "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 20)),
+                 "waiting": int(os.environ.get("FTLAB_WAITING_PER_USER", 2))}
+"""Each run's budget in shared mode: at most this many steps and minutes (then it stops and saves); and how many
+runs one person may have waiting in the queue."""
+DEMO_LIMITS = {**SHARED_LIMITS, "steps": int(os.environ.get("FTLAB_STEP_LIMIT", 200)),
                "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 10)),
                "memory_gb": float(os.environ.get("FTLAB_DEMO_MAX_GB", 6))}
 """A public demo on a CPU Space: shorter runs, and none whose estimated memory is over `memory_gb`."""
@@ -61,7 +62,8 @@ class Lab:
         self.shared, self.demo = shared or demo, demo
         self.limits = {**(DEMO_LIMITS if demo else SHARED_LIMITS), **(limits or {})} if self.shared else {}
         self.server = ModelServer(training=self._training)
-        self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id))
+        self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id),
+                               per_owner=self.limits.get("waiting", 0))
 
     def _training(self) -> dict | None:
         """The live training run's status (with its ETA), or None: inference loads nothing that would starve it."""
@@ -71,14 +73,27 @@ class Lab:
     # who may see what (shared mode) -------------------------------------------------------------------------
     def check_owner(self, run_id: str | None) -> None:
         """ValueError("no run ...") unless the caller owns `run_id` (always fine outside shared mode; an empty id
-        means a base model, which anyone may use)."""
-        who = owners.current()
-        if not self.shared or not run_id or who == owners.OPERATOR:
+        means a base model, which anyone may use). A run that is missing and one that is someone else's get the
+        same answer."""
+        if not self.shared or not run_id or owners.is_operator():
             return
-        if not RunDir(run_id).owned_by(who):
+        if not RunDir(run_id).owned_by(owners.current()):
             raise ValueError(f"no run {run_id}")
 
-    def _visible(self, run_id: str) -> bool:
+    def owner(self) -> str | None:
+        """Who a new run or upload belongs to: the caller in shared mode (the operator's are nobody's)."""
+        return None if not self.shared or owners.is_operator() else owners.current()
+
+    def check_model(self, ref: str) -> None:
+        """Shared mode takes only a Hugging Face Hub id, a bundled model or a folder the operator lists in
+        FTLAB_MODEL_DIRS, never another folder on the server (another user's tuned weights are folders under the
+        runs folder). ValueError says what is accepted."""
+        if not self.shared or not ref or owners.is_operator() or modeling.hub_id(ref) or modeling.operator_folder(ref):
+            return
+        raise ValueError(f"model {modeling.short(ref)}: on this shared server a model is a Hugging Face Hub id "
+                         "(owner/name) or a bundled model, not a folder")
+
+    def visible(self, run_id: str) -> bool:
         try:
             self.check_owner(run_id)
             return True
@@ -87,8 +102,8 @@ class Lab:
 
     def uploads_folder(self) -> Path:
         """Where the caller's uploads are kept: one folder per owner in shared mode."""
-        who = owners.current()
-        if self.shared and who != owners.OPERATOR:
+        who = self.owner()
+        if self.shared and not owners.is_operator():
             if not who:
                 raise ValueError("uploads need a browser session")
             return paths.uploads_dir() / owner_key(who)
@@ -97,7 +112,7 @@ class Lab:
     def check_data_path(self, path: str, fresh_upload: bool = False) -> None:
         """Shared mode reads only samples and the caller's own uploads (`fresh_upload`: or a file the web server
         has just received), never other files on the server."""
-        if not self.shared or not path or path in data.SAMPLES or owners.current() == owners.OPERATOR:
+        if not self.shared or not path or path in data.SAMPLES or owners.is_operator():
             return
         where = Path(path).resolve()
         if fresh_upload and where.is_relative_to(gradio_temp_dir().resolve()):
@@ -108,9 +123,9 @@ class Lab:
     def scratch_dir(self, prefix: str) -> Path:
         """A new folder for a file handed to the caller (a zip, a CSV): in shared mode under the caller's own
         scratch folder, which goes when the session ends; else in the system's temporary folder."""
-        who = owners.current()
+        who = self.owner()
         parent = None
-        if self.shared and who and who != owners.OPERATOR:
+        if who:
             parent = paths.home() / "scratch" / owner_key(who)
             parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
@@ -157,6 +172,7 @@ class Lab:
         ftlab.insight); `options` holds data settings (format, columns, val_path, val_fraction)."""
         self.check_data_path(path)
         self.check_data_path((options or {}).get("val_path", ""))
+        self.check_model(model)
         return insight.analyse(path, model, max_length, options)
 
     def keep_upload(self, temp_path: str) -> str:
@@ -184,14 +200,7 @@ class Lab:
         cfg.data.path = data_path
         chosen = {k: v for k, v in settings.items() if v is not None}
         for key, value in {**TASK_DEFAULTS.get(task, {}), **chosen}.items():
-            if key == "trust_remote_code":
-                cfg.trust_remote_code = bool(value)
-                continue
-            section, name = _section(cfg, key)
-            current = getattr(section, name)
-            if isinstance(current, list) and isinstance(value, str):  # one item per line (probe prompts)
-                value = [line.strip() for line in value.splitlines() if line.strip()]
-            setattr(section, name, type(current)(value) if isinstance(current, (int, float, str)) else value)
+            cfg.set(key, value)
         return cfg
 
     def estimate(self, config: dict, fetch: bool = True) -> dict:
@@ -199,6 +208,7 @@ class Lab:
         With `fetch` False, a model not on this machine yet is not downloaded or converted (modeling.NotFetched)."""
         cfg = RunConfig.from_dict(config)
         self.check_remote_code(cfg)
+        self.check_model(cfg.model)
         return plan.estimate(cfg, fetch)
 
     def check_data_fits(self, cfg: RunConfig) -> None:
@@ -232,6 +242,7 @@ class Lab:
         self.check_data_path(cfg.data.path)
         self.check_data_path(cfg.data.val_path)
         self.check_remote_code(cfg)
+        self.check_model(cfg.model)
         self.check_data_fits(cfg)
         if self.shared:  # the budget of every run on a shared server; a run's own lower limit stays
             t = cfg.train
@@ -245,12 +256,12 @@ class Lab:
         if cap and need > cap:
             raise ValueError(f"this demo runs jobs up to {cap:g} GB of estimated memory and this one needs "
                              f"{need:.1f} GB: pick a smaller model, LoRA or QLoRA, a smaller batch or max length")
-        return self.jobs.start(cfg, owners.current() if self.shared else None)
+        return self.jobs.start(cfg, self.owner())
 
     @owned
     def resume(self, run_id: str) -> str:
         """Queue a stopped, interrupted or failed run to go on from its last checkpoint."""
-        return self.jobs.resume(run_id)
+        return self.jobs.resume(run_id, self.owner())
 
     @owned
     def cancel(self, run_id: str) -> bool:
@@ -273,7 +284,7 @@ class Lab:
 
     def runs(self) -> list[dict]:
         """Every run (in shared mode, the caller's), newest first."""
-        return [r for r in self.jobs.runs() if self._visible(r["run_id"])]
+        return [r for r in self.jobs.runs() if self.visible(r["run_id"])]
 
     @owned
     def probe_answers(self, run_id: str) -> list[dict]:
@@ -287,7 +298,7 @@ class Lab:
         from ftlab.importing import import_adapter
 
         self.check_data_path(path, fresh_upload=True)
-        return import_adapter(path, base, owners.current() if self.shared else None)
+        return import_adapter(path, base, self.owner(), check_base=self.check_model)
 
     @owned
     def run_config(self, run_id: str) -> dict:
@@ -335,7 +346,7 @@ class Lab:
     def current_run(self) -> str | None:
         """The training run, else the newest run: what a freshly loaded page should show."""
         active = self.jobs.active_id()
-        if active and self._visible(active):
+        if active and self.visible(active):
             return active
         runs = self.runs()
         return runs[0]["run_id"] if runs else None
@@ -349,6 +360,7 @@ class Lab:
     @owned
     def chat_stream(self, run_id, base_history, tuned_history, temperature=0.7, top_p=0.9, max_new_tokens=128,
                     base_ref=""):
+        self.check_model(base_ref)
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
         yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref)
 
@@ -365,7 +377,7 @@ class Lab:
 
         self.check_data_path(path, fresh_upload=True)
         rows, csv_path = classify_file(lambda texts: self.classify(run_id, texts), path,
-                                       folder=self.scratch_dir("ftlab-batch-"))
+                                       folder=self.scratch_dir("ftlab-batch-"), chunk=MAX_INPUTS)
         agree = sum(r["agree"] for r in rows)
         summary = f"{len(rows)} texts; base and tuned agree on {agree} ({100 * agree / len(rows):.0f} %)."
         if "label" in rows[0]:
@@ -377,17 +389,3 @@ class Lab:
     @owned
     def classify(self, run_id: str, texts: list) -> list[dict]:
         return self.server.classify(run_id, texts)
-
-
-def _section(cfg: RunConfig, key: str):
-    """The config section and field a setting names: `epochs` (train), `format` (data), `lora.r`..."""
-    if "." in key:
-        head, name = key.split(".", 1)
-        section = getattr(cfg, head, None)
-        if section is None or not dataclasses.is_dataclass(section) or not hasattr(section, name):
-            raise ValueError(f"unknown setting {key!r}")
-        return section, name
-    for section in (cfg.train, cfg.data):
-        if hasattr(section, key) and key != "path":
-            return section, key
-    raise ValueError(f"unknown setting {key!r}")

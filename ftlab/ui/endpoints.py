@@ -1,12 +1,14 @@
 """Stable Gradio API endpoints (callable with gradio_client). Names and arguments are documented in the README.
 
-Each is a thin, fully typed wrapper over a Lab method; errors come back as gr.Error messages.
+Each is a thin, fully typed wrapper over a Lab method; errors come back as gr.Error messages, with file names but
+no server paths (ftlab.redact).
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
+from ftlab import redact
 from ftlab.jobs import Busy
 from ftlab.service import Lab
 
@@ -15,9 +17,9 @@ def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except (Busy, ValueError, KeyError, FileNotFoundError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(redact.paths(str(exc))) from None
     except Exception as exc:  # noqa: BLE001 - any failure becomes a clear message to the caller
-        raise gr.Error(f"{type(exc).__name__}: {exc}") from None
+        raise gr.Error(redact.paths(f"{type(exc).__name__}: {exc}")) from None
 
 
 def register(lab: Lab) -> None:
@@ -30,7 +32,7 @@ def register(lab: Lab) -> None:
     def inspect_data(path: str, format: str = "", columns: dict | None = None, val_path: str = "") -> dict:
         """Validate a dataset (file path on the server, or a sample name), optionally with a format and a column
         mapping (field -> column): format, reason, rows, columns, mapping, preview; or every problem."""
-        return lab.inspect(path, format, columns, val_path)
+        return _call(lab.inspect, path, format, columns, val_path)
 
     def formats() -> list[dict]:
         """The dataset formats: name, task, fields and the fields each needs."""
@@ -67,7 +69,7 @@ def register(lab: Lab) -> None:
 
     def runs() -> list[dict]:
         """Every run, newest first (on a shared server, the caller's own)."""
-        return lab.runs()
+        return _call(lab.runs)
 
     def chat(run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
              max_new_tokens: int = 128) -> dict:
