@@ -53,6 +53,7 @@ def tiny_llama(smol_dir, tmp_path_factory) -> Path:
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         if (smol_dir / name).exists():
             shutil.copy(smol_dir / name, folder / name)
+    allow_model_folder(folder)
     return folder
 
 
@@ -72,7 +73,14 @@ def tiny_bert(tmp_path_factory) -> Path:
     BertModel(config).save_pretrained(folder)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(minilm / name, folder / name)
+    allow_model_folder(folder)
     return folder
+
+
+def allow_model_folder(folder: Path) -> None:
+    """A shared app (and a shared Lab) takes local model folders only from FTLAB_MODEL_DIRS: the tiny models'."""
+    listed = [p for p in os.environ.get("FTLAB_MODEL_DIRS", "").split(os.pathsep) if p]
+    os.environ["FTLAB_MODEL_DIRS"] = os.pathsep.join(listed + [str(folder)])
 
 
 def free_port() -> int:
@@ -117,8 +125,13 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(app_home):
-    """The real app on a free local port, with its own FTLAB_HOME (its log is app.log there)."""
+def app_server(app_home):
+    """The real app on a free local port, with its own FTLAB_HOME (its log is app.log there): (url, process)."""
     proc, url = launch_app(app_home)
-    yield url
+    yield url, proc
     stop_app(proc)
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server[0]

@@ -24,6 +24,7 @@ def config(task: str, method: str, model) -> RunConfig:
     cfg.train.learning_rate, cfg.train.batch_size, cfg.train.max_length = 1e-2, 2, 64
     cfg.freeze.last_layers, cfg.prompt.virtual_tokens = 1, 4
     cfg.quant.bits = 8 if method.endswith("-8bit") else 4
+    cfg.train.precision = "fp32"  # "auto" trains in bf16 on a CPU with bf16 units; reloading is compared in fp32
     return cfg
 
 

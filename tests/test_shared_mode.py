@@ -106,7 +106,7 @@ def test_every_run_keeps_to_the_step_and_time_budget(tiny_llama):
 
 
 @pytest.fixture(scope="module")
-def shared_app(tmp_path_factory):
+def shared_app(tmp_path_factory, tiny_llama, tiny_bert):  # the tiny models first: the app reads FTLAB_MODEL_DIRS
     home = tmp_path_factory.mktemp("shared-home")
     os.environ["FTLAB_SHARED"] = "1"
     try:
@@ -211,3 +211,23 @@ def test_on_a_space_with_persistent_storage_runs_are_kept_in_data(tmp_path, monk
     assert paths.default_home() == tmp_path / "ftlab"
     monkeypatch.delenv("SPACE_ID")
     assert paths.default_home() == Path.home() / ".cache" / "ftlab"
+
+
+def test_a_run_keeps_its_uploaded_data_after_the_session_that_uploaded_it_ends(tiny_llama):
+    """An anonymous session's uploads go when its tab closes; its runs still resume from their own copy."""
+    from ftlab import data
+
+    temp = gradio_temp_dir() / f"ftlab-test-{os.getpid()}" / "my-pirates.jsonl"
+    temp.parent.mkdir(parents=True, exist_ok=True)
+    temp.write_bytes(data.resolve_path("pirate_chat").read_bytes())
+    as_("erin-session")
+    lab = Lab(shared=True, limits={"minutes": 0.001})  # stops (and saves) after its first step
+    upload = lab.keep_upload(str(temp))
+    run_id = start(lab, tiny_llama, max_steps=50, **{"data.path": upload})
+    assert lab.jobs.wait(run_id, 300)["state"] == "stopped"
+    lab.end_session("erin-session")
+    assert not Path(upload).exists()
+    kept = Path(lab.run_config(run_id)["data"]["path"])
+    assert kept.is_relative_to(RunDir(run_id).path) and kept.name == "my-pirates.jsonl" and kept.is_file()
+    resumed = lab.jobs.wait(lab.resume(run_id), 300)
+    assert resumed["state"] == "stopped" and resumed["step"] > 1 and not resumed.get("error")
