@@ -168,6 +168,7 @@ class RunConfig:
         problems = type_problems(self)
         if problems:  # the checks below compare numbers: a text or NaN where a number goes would mislead them
             return problems
+        problems = bound_problems(self)
         if self.task not in TASKS:
             problems.append(f"task: {self.task!r} is not one of {', '.join(TASKS)}")
         if self.method not in METHODS:
@@ -284,10 +285,10 @@ SECTIONS = ("data", "lora", "freeze", "quant", "prompt", "train", "eval")
 INT_MAX = 2**31 - 1
 LIMITS = {"train.seed": (0, 2**32 - 1), "train.max_steps": (0, 10_000_000), "train.epochs": (0, 10_000),
           "train.batch_size": (1, 65_536), "train.grad_accum": (1, 65_536), "train.max_length": (1, 1_048_576),
-          "train.learning_rate": (0, 10), "train.time_limit_min": (0, 10_000_000), "lora.r": (1, 65_536),
-          "prompt.virtual_tokens": (1, 100_000), "eval.max_new_tokens": (0, 4096), "data.max_file_mb": (0, 1e7)}
-"""Bounds beyond the checks of `validate`, so that no number is absurd (a seed past 2**32, 1e300 steps); any
-other number lies within +-2**31."""
+          "train.time_limit_min": (0, 10_000_000), "lora.r": (1, 65_536), "prompt.virtual_tokens": (1, 100_000),
+          "eval.max_new_tokens": (0, 4096), "data.max_file_mb": (0, 10_000_000)}
+"""Upper bounds beyond the checks of `validate` (which name the lower ones), so that no number is absurd: 1e300
+steps, a seed past 2**32. Any other whole number lies within +-2**31; other decimals need only be finite."""
 
 
 @functools.cache
@@ -335,8 +336,21 @@ def _problem(key: str, kind: type, value) -> str:
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         return f"{key}: {str(value)[:40]!r} is not {names.get(kind, kind.__name__)}"
-    if kind in (int, float):
-        low, high = LIMITS.get(key, (-INT_MAX, INT_MAX))
-        if not math.isfinite(value) or not low <= value <= high:
-            return f"{key}: {value:.6g} must be a finite number from {low:g} to {high:g}"
+    if kind is float and not math.isfinite(value):
+        return f"{key}: {value} must be a finite number"
     return ""
+
+
+def bound_problems(cfg: RunConfig) -> list[str]:
+    """Every number past its bound (LIMITS; a whole number past +-2**31), and a negative seed."""
+    problems = []
+    for name, kind in _types(RunConfig).items():
+        if not dataclasses.is_dataclass(kind):
+            continue
+        for field_name, field_kind in _types(kind).items():
+            key, value = f"{name}.{field_name}", getattr(getattr(cfg, name), field_name)
+            low, high = LIMITS.get(key, (None, INT_MAX if field_kind is int else math.inf))
+            if field_kind in (int, float) and (value > high or (key == "train.seed" and value < low)):
+                problems.append(f"{key}: {value:.6g} must be " + (f"from {low:g} to {high:g}" if low is not None
+                                                                    else f"at most {high:g}"))
+    return problems

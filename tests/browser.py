@@ -46,9 +46,10 @@ def open_tab(page: Page, step: str, lang: str = "en") -> None:
 
 
 def choose(page: Page, elem_id: str, option: re.Pattern) -> None:
-    """Pick an option of a Gradio Dropdown: open its combobox, click the option."""
+    """Pick an option of a Gradio Dropdown: open its combobox, click the option (its own: another dropdown's
+    list, redrawn by an update, may still be open with the same names)."""
     page.locator(f"#{elem_id} input[role=combobox]").click()
-    page.get_by_role("option", name=option).click()
+    page.locator(f"#{elem_id}").get_by_role("option", name=option).click()
 
 
 def wait_idle(page: Page, elem_id: str, timeout: int = STEP_TIMEOUT_MS) -> None:

@@ -105,7 +105,7 @@ def test_a_base_model_answers_by_its_id_and_an_unknown_model_is_404(served, tiny
     url, _, _, server = served
     assert ask(client(url), str(tiny_llama), PROMPTS[3]).choices[0].message.content == \
         expected(server, str(tiny_llama), PROMPTS[3])[0]
-    with pytest.raises(openai.NotFoundError, match="not found"):
+    with pytest.raises(openai.NotFoundError, match="does not exist or you do not have access to it"):
         ask(client(url), "no-such/model-anywhere", PROMPTS[3])
 
 

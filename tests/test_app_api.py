@@ -54,8 +54,12 @@ def test_sample_classification_run_beats_the_base_on_training_rows(client, tiny_
     assert status["state"] == "completed", status.get("error")
     with open(paths.ASSETS / "samples" / "sentiment.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    results = client.predict(run_id, [r["text"] for r in rows], api_name="/classify")
+    texts = [r["text"] for r in rows]  # a request holds at most 64 texts (FTLAB_MAX_INPUTS)
+    results = [x for i in range(0, len(texts), 64) for x in client.predict(run_id, texts[i:i + 64],
+                                                                          api_name="/classify")]
     assert len(results) == len(rows)
+    with pytest.raises(Exception, match="240 texts in one request; at most 64"):
+        client.predict(run_id, texts, api_name="/classify")
 
     def accuracy(side):
         return sum(max(res[side], key=res[side].get) == row["label"] for res, row in zip(results, rows)) / len(rows)

@@ -36,7 +36,8 @@ def test_missing_model_names_every_place_looked(tmp_path):
         modeling.resolve("nobody/no-such-model")
     message = str(err.value)
     assert "nobody/no-such-model" in message
-    assert "local folder" in message and "ftlab cache" in message and "Hugging Face Hub" in message
+    assert "a local folder" in message and "models cache" in message and "Hugging Face Hub" in message
+    assert str(modeling.paths.home()) not in message  # messages name places, not server paths
 
 
 def test_folder_without_safetensors_is_refused(tmp_path):
