@@ -63,7 +63,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ftlab import api
     from ftlab.service import Lab
-    from ftlab.ui import build_app, queued
+    from ftlab.ui import CSS, build_app, queued
 
     warm_up()
     lab = Lab(shared=args.shared, demo=args.demo or cpu_space())
@@ -71,7 +71,7 @@ def main(argv=None):
     auth = logins(args.auth)
     queued(demo).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
-        auth=auth, prevent_thread_lock=True)
+        auth=auth, prevent_thread_lock=True, css=CSS)
     api.mount(demo.app, lab, logins=bool(auth))  # the OpenAI-compatible /v1 routes, on the same server
     print(f"OpenAI-compatible API: http://{args.host}:{args.port}/v1", flush=True)
     demo.block_thread()

@@ -40,6 +40,9 @@ class Dataset:
     """Format field -> file column, where they differ."""
     labels: list[str] = field(default_factory=list)
     cleaning: cleaning.CleanReport = field(default_factory=cleaning.CleanReport)
+    label_like: list[str] = field(default_factory=list)
+    """Columns left unused that look like class labels (few values, repeated): a chat or text dataset with one
+    is most likely a classification file mapped by half, and the UI asks before training a language model."""
 
     @property
     def task(self) -> str:
@@ -208,9 +211,21 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
     notes += [table.layout] if table.layout else []
     used = {mapping.get(f, f) for f in chosen.fields}
     unused = [c for c in file_columns if c not in used]
+    label_like = [c for c in unused if chosen.task != "classify" and looks_like_labels([r.get(c) for r in
+                                                                                        table.rows])]
     notes += ["not used: " + ", ".join(f"`{c}`" for c in unused)] if unused else []
     reason += "".join(f"; {n}" for n in notes)
-    return Dataset(path, chosen.name, reason, rows, places, table.unit, file_columns, mapping, labels, report)
+    return Dataset(path, chosen.name, reason, rows, places, table.unit, file_columns, mapping, labels, report,
+                   label_like)
+
+
+def looks_like_labels(values: list) -> bool:
+    """A column of short texts or whole numbers, with at most 20 distinct values each repeated on average
+    (sentiment, topic, 0/1): what a classification file's label column holds."""
+    present = [str(v).strip() for v in values if isinstance(v, (str, int)) and str(v).strip()]
+    distinct = set(present)
+    return (len(present) >= 4 and 2 <= len(distinct) <= 20 and len(distinct) <= len(present) / 2
+            and all(len(v) <= 40 for v in distinct))
 
 
 def load_config(dc) -> Dataset:

@@ -84,10 +84,16 @@ def saved_heads_off(model):
             wrapper.enable_adapters(True)
 
 
-def loss(model, examples: list, pad_id: int, batch_size: int, device: str, autocast) -> tuple[float, list, int]:
+def _none(done: int) -> None:
+    """No one is told of progress."""
+
+
+def loss(model, examples: list, pad_id: int, batch_size: int, device: str, autocast,
+         progress=_none) -> tuple[float, list, int]:
     """(mean loss per scored token or row, predicted label ids for classification, tokens scored). Chat rows are
     scored in length order (less padding; the mean is the same) through ftlab.losses (no logits where nothing is
-    scored); classification keeps the rows' order, which the predictions follow."""
+    scored); classification keeps the rows' order, which the predictions follow. `progress(n)` after each batch
+    of n rows (as do the functions below)."""
     import torch
 
     chat = bool(examples) and "labels" in examples[0]
@@ -97,6 +103,7 @@ def loss(model, examples: list, pad_id: int, batch_size: int, device: str, autoc
     with torch.no_grad(), autocast():
         for i in range(0, len(examples), batch_size):
             batch = {k: v.to(device) for k, v in encode.collate(examples[i : i + batch_size], pad_id).items()}
+            progress(len(batch["input_ids"]))
             if chat:
                 scored = losses.token_losses(model, batch)
                 total, weight = total + float(scored.sum()), weight + len(scored)
@@ -107,7 +114,8 @@ def loss(model, examples: list, pad_id: int, batch_size: int, device: str, autoc
     return total / max(weight, 1), predicted, weight
 
 
-def classify(model, tok, prompts: list, device: str, autocast, batch_size: int = 16) -> list[tuple[int, float]]:
+def classify(model, tok, prompts: list, device: str, autocast, batch_size: int = 16,
+             progress=_none) -> list[tuple[int, float]]:
     """(label id, probability) of each (text, text_pair)."""
     import torch
 
@@ -121,11 +129,12 @@ def classify(model, tok, prompts: list, device: str, autocast, batch_size: int =
             probs = torch.softmax(model(**enc).logits.float(), -1)
             best = probs.max(-1)
             out += list(zip(best.indices.tolist(), best.values.tolist()))
+            progress(len(firsts))
     return out
 
 
 def generate(model, tok, conversations: list, max_new_tokens: int, device: str, autocast,
-             batch_size: int = 8) -> list[str]:
+             batch_size: int = 8, progress=_none) -> list[str]:
     """Greedy replies to conversations, left-padded in batches."""
     import torch
 
@@ -139,16 +148,18 @@ def generate(model, tok, conversations: list, max_new_tokens: int, device: str, 
             out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                  do_sample=False, pad_token_id=tok.pad_token_id, use_cache=True)
         replies += [tok.decode(row[width:], skip_special_tokens=True).strip() for row in out]
+        progress(len(ids))
     return replies
 
 
-def answer(model, tok, task: str, prompts: list, max_new_tokens: int, device: str, autocast) -> list:
+def answer(model, tok, task: str, prompts: list, max_new_tokens: int, device: str, autocast,
+           progress=_none) -> list:
     """Replies (chat) or (label id, probability) pairs (classification)."""
     if not prompts:
         return []
     if task == "classify":
-        return classify(model, tok, prompts, device, autocast)
-    return generate(model, tok, prompts, max_new_tokens, device, autocast)
+        return classify(model, tok, prompts, device, autocast, progress=progress)
+    return generate(model, tok, prompts, max_new_tokens, device, autocast, progress=progress)
 
 
 def scores(task: str, predictions: list, references: list, n_labels: int, loss_value: float, tokens: int) -> dict:

@@ -165,7 +165,7 @@ class Lab:
         summary = data.summary(ds) + (f"\n\n{t('data.validation_file')} {data.summary(val)}" if val else "")
         return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
                 "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
-                "mapping": ds.mapping, "default_model": DEFAULT_MODELS[ds.task]}
+                "mapping": ds.mapping, "default_model": DEFAULT_MODELS[ds.task], "label_like": ds.label_like}
 
     def insight(self, path: str, model: str, max_length: int, options: dict | None = None) -> dict:
         """Rows per split, token lengths, rows over max_length, label counts and a loss-marked example (see

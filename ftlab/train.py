@@ -98,16 +98,23 @@ class Trainer:
         if self.group.main:
             self.emit({"step": step, "time": time.time() - self.started, **result})
             self.run.write_status(**result, **({"warning": warning} if warning else {}))
+            self.phase("training")
         return result
+
+    def phase(self, name: str) -> None:
+        """Say in the run's status what it is doing now, and since when (the UI ticks the time)."""
+        self.run.write_status(phase=name, phase_started=time.time(), phase_done=None, phase_total=None)
 
     def checkpoint(self, s: Setup, step: int, opt, sched) -> None:
         import torch
 
         if not self.group.main:
             return
+        self.phase("writing a checkpoint")
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                  "early": self.early.state()}
         checkpoints.save(self.run.path, step, s.model, state)
+        self.phase("training")
 
     def restore(self, s: Setup, opt, sched) -> int:
         """Put the checkpoint's weights, optimizer, schedule and random state back; the step to go on from."""
@@ -166,9 +173,7 @@ class Trainer:
         s.model.train()
         self.evaluator = Evaluator(self.cfg, self.run, s)
         if not step and s.val:
-            self.run.write_status(phase="evaluating the base model (step 0)")
             self.eval_and_log(s, 0)
-            self.run.write_status(phase="training")
         with heap.for_training(self.policy.budget, s.device) or nullcontext():
             step = self.loop(s, step, batches, params, opt, sched)
         if step == self.total or (self.stop.is_set() and not self.cancel.is_set()):
@@ -222,24 +227,24 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group)
     s = None
     try:
-        run_dir.write_status(state="running", started=time.time(), error="", finished=None,
+        run_dir.write_status(state="running", started=time.time(), error="", finished=None, phase_started=time.time(),
                              phase="loading model and data" + modeling.first_use_note(cfg.model_ref()))
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         if cfg.train.auto_batch_size and not restored:
             _fit_batch_size(cfg, s, run_dir)
         trainer.total, trainer.per_epoch = run_setup.total_steps(cfg, len(s.train), group.world)
         trainable, total = methods.trainable_parameters(s.model)
-        run_dir.write_status(phase="training", total_steps=trainer.total, trainable_params=trainable,
+        run_dir.write_status(phase="training", phase_started=time.time(), total_steps=trainer.total,
+                             trainable_params=trainable,
                              total_params=total, n_train=len(s.train), n_val=len(s.val), labels=s.labels,
                              precision=precision.describe(s.autocast), device=s.device, processes=group.world)
         step = trainer.train(s)
         if trainer.cancel.is_set():
             trainer.status(step, state="cancelled", phase="done", finished=time.time())
             return RunResult("cancelled", step)
-        run_dir.write_status(phase="saving")
+        trainer.phase("saving")
         if group.main:
             save(s, run_dir, methods.get(cfg.method).adapter)
-            run_dir.write_status(phase="comparing base and tuned on the validation split")
             card.write(run_dir, cfg, s, trainer.evaluator.final_report(step) if s.val else {})
         state = "stopped" if step < trainer.total and not trainer.early_stopped else "completed"
         trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)

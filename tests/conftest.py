@@ -116,6 +116,17 @@ def launch_app(home: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("app did not start:\n" + (home / "app.log").read_text())
 
 
+def wait_done(client, run_id: str, timeout: float = 600) -> dict:
+    """Poll a run's /status through a gradio_client until it is no longer queued, running or stopping."""
+    deadline, status = time.time() + timeout, {}
+    while time.time() < deadline:
+        status = client.predict(run_id, api_name="/status")
+        if status["state"] not in ("queued", "running", "stopping"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish in {timeout:g} s: {status}")
+
+
 def stop_app(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

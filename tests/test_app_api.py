@@ -1,29 +1,18 @@
 """The real app on a local port, driven with gradio_client through the documented API names."""
 
 import csv
-import time
 
 import pytest
+from conftest import wait_done
 from gradio_client import Client
 
 from ftlab import paths
 
-FINAL = {"completed", "stopped", "cancelled", "failed", "interrupted"}
 
 
 @pytest.fixture(scope="module")
 def client(app_url):
     return Client(app_url, verbose=False)
-
-
-def wait_done(client, run_id, timeout=240):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = client.predict(run_id, api_name="/status")
-        if status["state"] in FINAL:
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} did not finish: {status}")
 
 
 def test_sample_chat_lora_run_then_base_and_tuned_reply_differently(client, tiny_llama):

@@ -6,7 +6,6 @@ Every error message on the way is checked for server paths."""
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import TEST_HOME, launch_app, stop_app
+from conftest import TEST_HOME, launch_app, stop_app, wait_done
 from gradio_client import Client
 
 pytestmark = pytest.mark.slow
@@ -43,16 +42,6 @@ def shared(tmp_path_factory, smol_dir, tiny_llama, tiny_bert):
         os.environ.update({k: v for k, v in saved.items() if v is not None})
     yield url, proc, home, secret
     stop_app(proc)
-
-
-def wait_done(client: Client, run_id: str, timeout: float = 300) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = client.predict(run_id, api_name="/status")
-        if status["state"] not in ("queued", "running", "stopping"):
-            return status
-        time.sleep(0.5)
-    raise TimeoutError(run_id)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import launch_app, stop_app
+from conftest import launch_app, stop_app, wait_done
 from gradio_client import Client
 
 from ftlab import owners
@@ -136,16 +136,6 @@ def test_two_sessions_of_the_running_app_see_only_their_own_runs(shared_app, tin
     deadline = time.time() + 60
     while a.predict(run_id, api_name="/status")["state"] not in ("cancelled", "failed") and time.time() < deadline:
         time.sleep(0.5)
-
-
-def wait_done(client: Client, run_id: str, timeout: float = 600) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = client.predict(run_id, api_name="/status")
-        if status["state"] not in ("queued", "running", "stopping"):
-            return status
-        time.sleep(1)
-    raise TimeoutError(run_id)
 
 
 def test_soak_fifty_mixed_requests_while_a_run_trains(shared_app, tiny_llama, tiny_bert):

@@ -21,6 +21,14 @@ PROGRESS_SLEEP_S = 0.1
 """How often the queue looks for progress updates to send (default 10 ms)."""
 
 
+CSS = """
+button:disabled, button[disabled] { opacity: 0.4; cursor: not-allowed; filter: grayscale(60%); }
+.vote-button { border: 1px solid var(--button-secondary-border-color, #999) !important; font-weight: 600; }
+"""
+"""A disabled button looks disabled (Stop before a run, Resume while it trains); vote buttons look like buttons.
+Passed to `launch(css=...)` (Gradio 6 takes page styles there)."""
+
+
 def queued(demo: gr.Blocks, concurrency: int = 4) -> gr.Blocks:
     """`demo.queue(...)` with calmer idle loops (see IDLE_SLEEP_S): the app should cost nothing while it waits."""
     demo.queue(default_concurrency_limit=concurrency)
@@ -71,7 +79,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
             with tr("tab.data", gr.Tab, id="data", elem_id="tab-data"):
                 data = data_tab.build(lab)
                 to_model = next_button("nav.to_model", "model")
-            with tr("tab.model", gr.Tab, id="model", elem_id="tab-model"):
+            with tr("tab.model", gr.Tab, id="model", elem_id="tab-model") as model_item:
                 setup = model_tab.build(lab, data)
                 to_train = next_button("nav.to_train", "train")
             with tr("tab.train", gr.Tab, id="train", elem_id="tab-train"):
@@ -86,11 +94,15 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 export = export_tab.build(lab)
             with tr("tab.runs", gr.Tab, id="runs", elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(lab)
-        show_compare = (compare.show, data.task, compare.outputs)
-        show_results = (results.refresh, None, results.run)
-        show_export = (export.refresh, None, export.run)  # the newest run: most often the one just trained
-        to_model.click(lambda path, source: gr.Tabs(selected="model") if path else warn(missing_data(path, source)),
-                       [data.path, data.source], tabs, **PRIVATE)
+        current = train.run_id  # the page's current run: the one started, or picked in Train or Compare
+        show_compare = (compare.show, [data.task, current], compare.outputs)
+        show_results = (results.refresh, current, results.run)
+        show_export = (export.refresh, current, export.run)  # later tabs open on the current run
+        def to_model_step(path, source, doubt, plain_ok):
+            problem = missing_data(path, source, doubt, plain_ok)
+            return warn(problem) if problem else gr.Tabs(selected="model")
+
+        to_model.click(to_model_step, [data.path, data.source, data.doubt, data.plain_ok], tabs, **PRIVATE)
         go_to(to_train, tabs, "train")
         go_to(train.done, tabs, "compare", show_compare)
         go_to(to_results, tabs, "results", show_results)
@@ -99,9 +111,13 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         results_item.select(*show_results, **PRIVATE)
         export_item.select(*show_export, **PRIVATE)
         runs_item.select(runs.refresh, None, runs.outputs, **PRIVATE)
+        demo.load(*data.restore, **PRIVATE)
         demo.load(train.reattach, None, train.run_id, **PRIVATE)
         demo.load(*setup.estimate, **PRIVATE)
+        model_item.select(*setup.estimate, **PRIVATE)  # a model converted or fetched since says so now
         demo.load(compare.show, data.task, compare.outputs, **PRIVATE)
+        for picker in (compare.chat, compare.classify):  # a run picked to compare becomes the current run
+            picker.run.input(lambda rid, now: rid or now, [picker.run, current], current, **PRIVATE)
         wire_language(demo, lang, texts)
         endpoints.register(lab)
 

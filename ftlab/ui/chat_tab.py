@@ -94,7 +94,8 @@ def build(lab: Lab) -> RunPicker:
         again = tr("chat.regenerate", gr.Button, scale=1, elem_id="chat-regenerate")
         clear = tr("chat.clear", gr.Button, scale=1, elem_id="chat-clear")
     with gr.Row(visible=False) as vote_row:
-        vote_buttons = [tr(key, gr.Button, size="sm", elem_id=f"vote-{i}") for i, key in enumerate(VOTES.values())]
+        vote_buttons = [tr(key, gr.Button, variant="secondary", elem_id=f"vote-{i}", elem_classes=["vote-button"])
+                        for i, key in enumerate(VOTES.values())]
         export = tr("chat.export", gr.DownloadButton, size="sm", elem_id="votes-export")
     verdict = gr.Markdown("", elem_id="vote-result")
     base_hist, tuned_hist, swap, revealed = gr.State([]), gr.State([]), gr.State(False), gr.State(False)
@@ -156,6 +157,7 @@ def build(lab: Lab) -> RunPicker:
     again.click(regenerate, gen_inputs, outputs, **PRIVATE)
     reset_outputs = [base_hist, tuned_hist, left, right, swap, revealed, verdict, winner, vote_row]
     clear.click(reset, blind, reset_outputs, **PRIVATE)
+    run.change(reset, blind, reset_outputs, **PRIVATE)  # another run: its own conversation
     blind.change(reset, blind, reset_outputs, **PRIVATE)  # switching modes starts a fresh conversation
     for button, side in zip(vote_buttons, VOTES):
         button.click(lambda *a, s=side: vote(s, *a), [run, base_hist, tuned_hist, blind, swap],

@@ -19,7 +19,7 @@ PRIVATE = {"api_visibility": "private"}
 class RunPicker:
     run: gr.Dropdown
     refresh: object
-    """An event handler returning the dropdown's fresh choices (newest run selected)."""
+    """(chosen=None) -> the dropdown's fresh choices, `chosen` selected while listed, else the newest run."""
 
 
 def run_choices(lab: Lab, task: str) -> list[tuple[str, str]]:
@@ -38,13 +38,15 @@ def run_picker(lab: Lab, task: str, elem_id: str, key: str, include_base: bool =
             choices = choices + [(t("picker.base_only", model=DEFAULT_MODELS[task]), "")]
         return choices
 
-    def refresh():
+    def refresh(chosen=None):
+        """Fresh choices with `chosen` (the page's current run) selected while it is listed, else the newest."""
         choices = listed()
-        return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+        ids = [value for _, value in choices]
+        return gr.Dropdown(choices=choices, value=chosen if chosen in ids else (ids[0] if ids else None))
 
     with gr.Row():
         run = tr(key, gr.Dropdown, choices=[], elem_id=elem_id, scale=3)
         reload_btn = tr("picker.refresh", gr.Button, scale=1, elem_id=f"{elem_id}-refresh")
-    reload_btn.click(refresh, None, run, **PRIVATE)
+    reload_btn.click(refresh, run, run, **PRIVATE)
     redraw(lambda: gr.update(choices=listed()), [], run)  # the choices' words in the new language, same choice
     return RunPicker(run, refresh)

@@ -29,11 +29,21 @@ def build(lab: Lab) -> CompareTab:
     with gr.Group(visible=False) as classify_group:
         classify = classify_tab.build(lab)
 
-    def show(task):
+    def show(task, current=None):
+        """The panel of the current run's task (else `task`, the data's), on the current run."""
+        task = run_task(lab, current) or task
         is_chat = task != "classify"
         return ("chat" if is_chat else "classify", gr.update(visible=is_chat), gr.update(visible=not is_chat),
-                chat.refresh(), classify.refresh())
+                chat.refresh(current), classify.refresh(current))
 
     outputs = [kind, chat_group, classify_group, chat.run, classify.run]
     kind.input(show, kind, outputs, **PRIVATE)
     return CompareTab(chat, classify, show, outputs)
+
+
+def run_task(lab: Lab, run_id: str | None) -> str | None:
+    """The task of a run the caller may see, or None."""
+    try:
+        return lab.run_config(run_id).get("task") if run_id else None
+    except ValueError:
+        return None

@@ -19,16 +19,42 @@ EVAL_PLOTTED = ("eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_precisi
 
 
 PHASES = {"loading model and data": "phase.loading", "evaluating the base model": "phase.base_eval",
-          "training": "phase.training", "saving": "phase.saving", "comparing base and tuned": "phase.report"}
+          "reusing the base model's evaluation": "phase.base_reused", "evaluating (step": "phase.eval",
+          "writing a checkpoint": "phase.checkpoint", "training": "phase.training", "saving": "phase.saving",
+          "comparing base and tuned": "phase.report"}
 """The start of each phase a run writes in its status -> its locale key."""
+LIVE = ("queued", "running", "stopping")
 
 
-def phase_name(phase: str) -> str:
+def phase_name(phase: str, snap: dict | None = None) -> str:
     """A run's phase in the caller's language (an unknown one as written)."""
     key = next((k for start, k in PHASES.items() if phase.startswith(start)), None)
     if not key:
         return phase
-    return t(key) + (t("phase.first_use") if "converts it once" in phase else "")
+    step = phase.rsplit("step ", 1)[-1].rstrip(")") if "step " in phase else ""
+    return (t(key, step=step, run=(snap or {}).get("base_reused_from") or "?")
+            + (t("phase.first_use") if "converts it once" in phase else ""))
+
+
+def phase_line(snap: dict) -> str:
+    """While a run is live: what it is doing, rows done / total where they are counted, and for how long (the
+    time ticks with every refresh, so a long phase never looks frozen)."""
+    if not snap.get("phase") or snap.get("state") not in ("running", "stopping"):
+        return ""
+    parts = [phase_name(snap["phase"], snap)]
+    if snap.get("phase_total"):
+        parts.append(t("phase.rows", done=snap.get("phase_done") or 0, total=snap["phase_total"]))
+    if snap.get("phase_started") and snap.get("now"):
+        parts.append(t("phase.for", s=f"{max(0, snap['now'] - snap['phase_started']):.0f}"))
+    return " · ".join(parts)
+
+
+def elapsed(snap: dict) -> float | None:
+    """Seconds since the run started: counted to now while it is live (the status' own figure is written at
+    steps only), else as the run last wrote it."""
+    if snap.get("state") in LIVE and snap.get("started") and snap.get("now"):
+        return snap["now"] - snap["started"]
+    return snap.get("elapsed")
 
 
 def state_name(state: str) -> str:
@@ -65,15 +91,15 @@ def progress_markdown(snap: dict) -> str:
         return t("dash.no_run")
     state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
     pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
-    eta = snap.get("eta")
-    phase = f" ({phase_name(snap['phase'])})" if snap.get("phase") and state == "running" else ""
+    eta, spent = snap.get("eta"), elapsed(snap)
     queued = t("dash.queue", n=snap["queue_position"]) if snap.get("queue_position") else ""
-    lines = [t("dash.run", run=snap["run_id"], state=state_name(state)) + phase + queued,
+    lines = [t("dash.run", run=snap["run_id"], state=state_name(state)) + queued,
              f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
              else "<progress style='width:100%'></progress>",
              t("dash.step", step=step, total=total or "?")
              + (" · " + t("dash.eta", s=f"{eta:.0f}") if eta and state == "running" else "")
-             + (" · " + t("dash.elapsed", s=f"{snap['elapsed']:.0f}") if snap.get("elapsed") else ""),
+             + (" · " + t("dash.elapsed", s=f"{spent:.0f}") if spent else ""),
+             phase_line(snap),
              " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
     for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️"), ("error", "⚠️")):
         if snap.get(key):
@@ -93,17 +119,26 @@ def loss_frame(metrics: list[dict], run: str = "") -> pd.DataFrame:
     """Rows (step, loss, series): train, train (smoothed) and eval, each prefixed with `run` when given."""
     train = [m for m in metrics if "train_loss" in m]
     prefix = f"{run} " if run else ""
-    rows = [{"step": m["step"], "loss": m["train_loss"], "series": prefix + "train"} for m in train]
-    rows += [{"step": m["step"], "loss": v, "series": prefix + "train (smoothed)"}
+    names = {k: prefix + t(f"dash.series_{k}") for k in ("train", "smoothed", "eval")}
+    rows = [{"step": m["step"], "loss": m["train_loss"], "series": names["train"]} for m in train]
+    rows += [{"step": m["step"], "loss": v, "series": names["smoothed"]}
              for m, v in zip(train, smoothed([m["train_loss"] for m in train]))]
-    rows += [{"step": m["step"], "loss": m["eval_loss"], "series": prefix + "eval"} for m in metrics if "eval_loss" in m]
+    rows += [{"step": m["step"], "loss": m["eval_loss"], "series": names["eval"]} for m in metrics if "eval_loss" in m]
     return pd.DataFrame(rows or None, columns=["step", "loss", "series"])
 
 
 def eval_frame(metrics: list[dict]) -> pd.DataFrame:
     rows = [{"step": m["step"], "value": m[k] / (100 if k in ("eval_bleu", "eval_chrf") else 1),
-             "metric": k.removeprefix("eval_")} for m in metrics for k in EVAL_PLOTTED if k in m]
+             "metric": t("metric." + k.removeprefix("eval_"))} for m in metrics for k in EVAL_PLOTTED if k in m]
     return pd.DataFrame(rows or None, columns=["step", "value", "metric"])
+
+
+def eval_title(cfg: dict) -> str:
+    """The eval plot's title for a run's task: what it plots, and on how many rows (chat scores only the first
+    `eval.generate_rows`, the Results tab all `eval.report_rows`: the two BLEUs differ for that)."""
+    if cfg.get("task") == "classify":
+        return t("dash.eval_title_classify")
+    return t("dash.eval_title_chat", n=cfg.get("eval", {}).get("generate_rows", "?"))
 
 
 def series_frame(metrics: list[dict], key: str) -> pd.DataFrame:
@@ -127,13 +162,16 @@ class Dashboard:
         return [self.progress, *self.plots]
 
     @staticmethod
-    def values(snap: dict, samples: list[dict] | None) -> list:
+    def values(snap: dict, samples: list[dict] | None, cfg: dict | None = None) -> list:
         """New values for the progress text and, only where there is something new, the plots (`snap` has
         "metrics") and the probe table (`samples` is not None): a redrawn plot costs the browser far more than the
-        server, and it would compete with training for the same cores."""
+        server, and it would compete with training for the same cores. With the run's config (`cfg`, given when
+        the run shown changes), the eval plot is titled for its task: a classifier's names no BLEU."""
         metrics = snap.get("metrics")
         plots = ([loss_frame(metrics), eval_frame(metrics), series_frame(metrics, "lr"),
                   series_frame(metrics, "grad_norm")] if metrics is not None else [gr.update()] * 4)
+        if cfg:
+            plots[1] = gr.update(title=eval_title(cfg), **({"value": plots[1]} if metrics is not None else {}))
         return [progress_markdown(snap), *plots, probes_frame(samples) if samples is not None else gr.update()]
 
 

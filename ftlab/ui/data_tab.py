@@ -31,10 +31,18 @@ class DataTab:
     summary: gr.Markdown
     source: gr.State
     """The file or sample chosen, usable or not (`path` is set only when it is usable)."""
+    doubt: gr.State
+    """An unused column that looks like labels ("" when none): Next waits until `plain_ok` is ticked or it is mapped."""
+    plain_ok: gr.Checkbox
+    restore: tuple
+    """(fn, inputs, outputs) for the page's load: the data chosen before a reload, chosen again."""
 
 
-def missing_data(path: str, source: str) -> str:
-    """What stops a run for want of data, in the caller's language ("" when the data is usable)."""
+def missing_data(path: str, source: str, doubt: str = "", plain_ok: bool = True) -> str:
+    """What stops a run for want of data, in the caller's language ("" when the data is usable); `doubt`, a
+    label-like column left unused that the user has not accepted (`plain_ok`), stops it too."""
+    if path and doubt and not plain_ok:
+        return t("data.label_like_next", column=doubt)
     return "" if path else t("data.fix_first") if source else t("train.no_data")
 
 
@@ -88,6 +96,8 @@ def build(lab: Lab) -> DataTab:
         sample = tr("data.sample", gr.Dropdown, choices=sample_choices(samples), value=None, elem_id="sample")
         upload = tr("data.upload", gr.File, file_types=FILE_TYPES, elem_id="upload")
     summary = gr.Markdown(t("data.no_dataset"), elem_id="data-summary")  # redrawn by `retell` below
+    plain_ok = tr("data.label_like_confirm", gr.Checkbox, False, visible=False, elem_id="plain-ok")
+    doubt = gr.State("")
     with tr("data.format_panel", gr.Accordion, open=False, elem_id="format-panel") as panel:
         fmt = tr("data.format", gr.Dropdown, choices=format_choices(), value="", elem_id="format")
         tr("data.columns_intro", gr.Markdown)
@@ -99,17 +109,20 @@ def build(lab: Lab) -> DataTab:
     def show(src: str, fmt_v: str = "", columns: dict | None = None, val: str = ""):
         if not src:
             return ["", "", "", {}, t("data.no_dataset"), preview_table(None), "", gr.update()] \
-                + column_updates({}, "")
+                + column_updates({}, "") + [""]
         info = lab.inspect(src, fmt_v, columns, val)
         if not info["ok"]:
             mappable = any("map one to each" in p or "Map your columns" in p for p in info.get("problems", []))
             hint = "\n\n" + t("data.map_hint") if info.get("columns") and mappable else ""
             return [src, "", "", {}, t("data.unusable") + "\n\n" + info["summary"] + hint, preview_table(None),
                     gr.update(), gr.update(open=True) if hint else gr.update()] \
-                + column_updates({**info, "mapping": columns or {}}, fmt_v)  # keep their picks
+                + column_updates({**info, "mapping": columns or {}}, fmt_v) + [""]  # keep their picks
         opts = {"format": info["format"], "columns": info["mapping"], "val_path": val}
-        return [src, src, info["task"], opts, "✅ " + info["summary"], preview_table(info["preview"]),
-                gr.update(), gr.update()] + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v)
+        label_like = (info.get("label_like") or [""])[0]
+        warning = t("data.label_like", column=label_like, task=t(f"task.{info['task']}")) + "\n\n" if label_like else ""
+        return [src, src, info["task"], opts, warning + "✅ " + info["summary"], preview_table(info["preview"]),
+                gr.update(), gr.update(open=True) if label_like else gr.update()] \
+            + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v) + [label_like]
 
     def pick(src, uploaded, val):
         kept = lab.keep_upload(src) if (src and uploaded) else src
@@ -138,12 +151,14 @@ def build(lab: Lab) -> DataTab:
         """After a language switch: the summary, the first rows' headers and the "(none)" choices again, from
         what the tab holds (every handler above ends in show(source, format, mapped, val_path))."""
         shown = show(src, fmt_v, columns or None, val)
-        return [shown[4], shown[5], *shown[8:]]
+        return [shown[4], shown[5], *shown[8:8 + len(FIELDS)]]
 
     mapped = gr.State({})  # the columns the user mapped by hand ({} while they are guessed)
-    outputs = [source, path, task, options, summary, table, fmt, panel, *dropdowns]
-    sample.change(lambda s, v: pick(s, False, v) + [{}], [sample, val_path], outputs + [mapped], **PRIVATE)
-    upload.upload(lambda f, v: pick(f, True, v) + [{}], [upload, val_path], outputs + [mapped], **PRIVATE)
+    outputs = [source, path, task, options, summary, table, fmt, panel, *dropdowns, doubt]
+    sample.input(lambda s, v: pick(s, False, v) + [{}], [sample, val_path], outputs + [mapped], **PRIVATE)
+    upload.upload(lambda f, v: pick(f, True, v) + [{}], [upload, val_path], outputs + [mapped], **PRIVATE) \
+        .then(lambda: gr.update(value=None), None, sample, **PRIVATE)  # the sample no longer is the data
+    doubt.change(lambda d: gr.update(visible=bool(d), value=False), doubt, plain_ok, **PRIVATE)
     upload.clear(lambda v: pick("", False, v) + [{}], val_path, outputs + [mapped], **PRIVATE)
     fmt.input(reformat, [source, fmt, val_path, *dropdowns], outputs + [mapped], **PRIVATE)
     for dropdown in dropdowns:
@@ -155,4 +170,18 @@ def build(lab: Lab) -> DataTab:
            [sample, fmt])
     redraw(retell, [source, fmt, val_path, mapped], [summary, table, *dropdowns])
     insight_panel.build(lab, path, task, options)
-    return DataTab(path, task, options, summary, source)
+    remembered = gr.BrowserState({}, storage_key="ftlab-data")  # this browser's last usable data, across reloads
+    gr.on([path.change, options.change], lambda p, o: {"source": p, "options": o} if p else gr.update(),
+          [path, options], remembered, **PRIVATE)
+
+    def restore(saved, val):
+        """The remembered sample or upload, read as it was (format, columns), shown again; nothing when it is gone
+        or no longer the caller's."""
+        src, opts = (saved or {}).get("source"), (saved or {}).get("options") or {}
+        fmt_v, columns = opts.get("format", ""), opts.get("columns") or None
+        if not src or not lab.inspect(src, fmt_v, columns).get("ok"):
+            return [gr.update()] * (len(outputs) + 2)
+        return show(src, fmt_v, columns, val) + [columns or {}, src if src in {s["name"] for s in samples} else None]
+
+    return DataTab(path, task, options, summary, source, doubt, plain_ok,
+                   (restore, [remembered, val_path], outputs + [mapped, sample]))

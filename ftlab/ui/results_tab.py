@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from ftlab import i18n
 from ftlab import report as report_mod
 from ftlab.service import Lab
 from ftlab.ui.common import PRIVATE
@@ -50,7 +51,8 @@ def summary(rep: dict) -> str:
 
 def metrics_frame(rep: dict) -> pd.DataFrame:
     """Metric, base, tuned and delta (the headers in the caller's language)."""
-    frame = pd.DataFrame(report_mod.metrics_table(rep) or None, columns=METRIC_COLUMNS)
+    rows = [{**r, "metric": i18n.t_or(f"metric.{r['metric']}", r["metric"])} for r in report_mod.metrics_table(rep)]
+    frame = pd.DataFrame(rows or None, columns=METRIC_COLUMNS)
     return frame.rename(columns={c: t(f"results.col_{c}") for c in METRIC_COLUMNS})
 
 
@@ -66,14 +68,35 @@ def class_choices(rep: dict) -> list[tuple[str, str]]:
     return [(t("results.all_classes"), "all"), *[(name, name) for name in rep.get("labels", [])]]
 
 
+CHAT_ORDER = ["base", "tuned", "base_score", "tuned_score", "improvement", "prompt", "reference"]
+"""A chat report's columns on screen: the comparison first, the long prompt and reference last."""
+CHAT_NAMES = {"base": "base_reply", "tuned": "tuned_reply"}
+MAX_CHARS = 300
+"""A longer text is cut in the table (a click on the cell shows all of it; the CSV holds every word)."""
+
+
 def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = SORTS[0]) -> pd.DataFrame:
-    """The report's rows as they are in its CSV (technical column names, `change` values in English)."""
+    """The report's rows as a person reads them: a chat report's comparison columns first, headers and change
+    values in the caller's language (the CSV download keeps the report's own names)."""
     rows = rep.get("rows", [])
+    if not rows:
+        return pd.DataFrame(None)
+    columns = list(rows[0])
     if rep.get("task") == "classify":
         rows = [r for r in rows if (label == "all" or r["label"] == label) and (change == "all" or r["change"] == change)]
+        names = {value: name for name, value in i18n.texts("results.change")["choices"]}
+        rows = [{**r, "change": names.get(r["change"], r["change"])} for r in rows]
     else:
         rows = sorted(rows, key=lambda r: r["improvement"], reverse=sort == SORTS[0])
-    return pd.DataFrame(rows or None, columns=list(rep["rows"][0]) if rep.get("rows") else None)
+        columns = [c for c in CHAT_ORDER if c in columns] + [c for c in columns if c not in CHAT_ORDER]
+    frame = pd.DataFrame(rows or None, columns=columns)
+    chat = rep.get("task") != "classify"
+    return frame.rename(columns={c: t("results.row_" + (CHAT_NAMES.get(c, c) if chat else c)) for c in columns})
+
+
+def widths(rep: dict) -> list[str] | None:
+    """Column widths that keep a chat report's base and tuned replies in view at 1400 px."""
+    return ["27%", "27%", "8%", "8%", "9%", "13%", "8%"] if rep.get("task") == "chat" else None
 
 
 def csv_file(rep: dict, run_id: str, folder: Path | None = None) -> str | None:
@@ -97,7 +120,8 @@ def build(lab: Lab) -> ResultsTab:
         change = tr("results.change", gr.Radio, choices=CHANGES, value="all", elem_id="flips-change")
     with gr.Row(visible=False) as chat_sort:
         sort = tr("results.sort", gr.Radio, choices=SORTS, value=SORTS[0], elem_id="rows-sort")
-    rows = tr("results.rows", gr.Dataframe, interactive=False, wrap=True, elem_id="results-rows", max_height=480)
+    rows = tr("results.rows", gr.Dataframe, interactive=False, wrap=True, elem_id="results-rows", max_height=480,
+              max_chars=MAX_CHARS)
     with gr.Row(visible=False) as matrices:
         base_cm = tr("results.cm_base", gr.Dataframe, interactive=False, elem_id="confusion-base")
         tuned_cm = tr("results.cm_tuned", gr.Dataframe, interactive=False, elem_id="confusion-tuned")
@@ -108,7 +132,8 @@ def build(lab: Lab) -> ResultsTab:
         classify = rep.get("task") == "classify"
         return (summary(rep), metrics_frame(rep),
                 gr.update(visible=classify), gr.update(choices=class_choices(rep), value="all"),
-                "all", gr.update(visible=bool(rep) and not classify), rows_frame(rep),
+                "all", gr.update(visible=bool(rep) and not classify),
+                gr.update(value=rows_frame(rep), column_widths=widths(rep)),
                 gr.update(visible=classify), matrix(rep, "base"), matrix(rep, "tuned"),
                 gr.update(value=csv_file(rep, run_id, lab.scratch_dir("ftlab-report-")) if rep else None,
                           visible=bool(rep)))
@@ -120,12 +145,12 @@ def build(lab: Lab) -> ResultsTab:
         """After a language switch: what `show` wrote in words, in the new language (filters and rows kept)."""
         rep = lab.report(run_id) if run_id else {}
         return (summary(rep), metrics_frame(rep), gr.update(choices=class_choices(rep)), matrix(rep, "base"),
-                matrix(rep, "tuned"))
+                matrix(rep, "tuned"), rows_frame(rep))
 
     outputs = [about, table, class_filters, label, change, chat_sort, rows, matrices, base_cm, tuned_cm, download]
     run.change(show, run, outputs, **PRIVATE)
     gr.on([label.input, change.input, sort.input], filtered, [run, label, change, sort], rows, **PRIVATE)
-    redraw(retold, [run], [about, table, label, base_cm, tuned_cm])
+    redraw(retold, [run], [about, table, label, base_cm, tuned_cm, rows])
 
     def refresh(chosen=None):
         """The runs with a report; `chosen` stays selected while it is listed, else the newest is."""

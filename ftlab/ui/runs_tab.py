@@ -27,11 +27,32 @@ class RunsTab:
 
 
 def table(lab: Lab) -> pd.DataFrame:
-    """Every run, newest first; headers and states in the caller's language."""
-    rows = [{c: r.get(c) for c in COLUMNS} for r in lab.runs()]
-    for row in rows:
+    """Every run, newest first, as a person reads it: headers, states and the key metric's name in the caller's
+    language, losses to three decimals, durations in minutes and seconds."""
+    rows = []
+    for run in lab.runs():
+        row = {c: run.get(c) for c in COLUMNS}
         row["state"] = state_name(row["state"]) if row["state"] else row["state"]
+        row["loss"], row["eval_loss"] = rounded(row["loss"]), rounded(row["eval_loss"])
+        if row["key_metric"] is not None:
+            row["key_metric"] = t(f"runs.key_{run['task']}", v=rounded(row["key_metric"]))
+        row["duration_s"] = duration(row["duration_s"])
+        rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS).rename(columns={c: t(f"runs.col_{c}") for c in COLUMNS})
+
+
+def rounded(value) -> str:
+    """A metric as it matters: three decimals (more for a tiny value), "" for none."""
+    if value is None:
+        return ""
+    return f"{value:.3f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
+
+
+def duration(seconds) -> str:
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return t("runs.duration", m=minutes, s=rest) if minutes else t("runs.duration_s", s=rest)
 
 
 def flat(config: dict, prefix: str = "") -> dict:
@@ -56,7 +77,8 @@ def config_diff(configs: dict[str, dict]) -> pd.DataFrame:
 
 def overlay(lab: Lab, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames = [loss_frame(lab.status(r).get("metrics", []), r) for r in run_ids or []]
-    frames = [f[~f["series"].str.endswith(" train")] for f in frames if len(f)]  # smoothed train and eval only
+    raw = " " + t("dash.series_train")
+    frames = [f[~f["series"].str.endswith(raw)] for f in frames if len(f)]  # smoothed train and eval only
     loss = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["step", "loss", "series"])
     return loss, config_diff({r: lab.run_config(r) for r in run_ids or []})
 

@@ -88,7 +88,8 @@ def build(lab: Lab, data, setup) -> TrainTab:
             return (*board.values(snap, samples), now, *[gr.update()] * 7)
         live = state in ("queued", "running", "stopping")
         finished = state in ("completed", "stopped")
-        return (*board.values(snap, samples), now, runs_list(lab), gr.update(interactive=state == "running"),
+        cfg = lab.run_config(rid) if rid and not same_run else None
+        return (*board.values(snap, samples, cfg), now, runs_list(lab), gr.update(interactive=state == "running"),
                 gr.update(interactive=live), gr.update(interactive=state in RESUMABLE),
                 gr.update(choices=run_choices(lab), value=rid), gr.Timer(active=live), gr.update(visible=finished))
 
@@ -98,8 +99,15 @@ def build(lab: Lab, data, setup) -> TrainTab:
           **PRIVATE)
     redraw(what, inputs, summary)
     start.click(on_start, inputs, run_id, **PRIVATE)
-    stop.click(lambda rid: lab.stop(rid) if rid else None, run_id, None, **PRIVATE)
-    cancel.click(lambda rid: lab.cancel(rid) if rid else None, run_id, None, **PRIVATE)
+    def signal(action):
+        """A Stop or Cancel handler: it asks the run, and returns nothing (the event has no outputs)."""
+        def handler(rid) -> None:
+            if rid:
+                action(rid)
+        return handler
+
+    stop.click(signal(lab.stop), run_id, None, **PRIVATE)
+    cancel.click(signal(lab.cancel), run_id, None, **PRIVATE)
     resumed = resume.click(on_resume, run_id, run_id, **PRIVATE)
     shown_state = gr.State({})
     outputs = [*board.outputs(), shown_state, runs_table, stop, cancel, resume, shown_run, timer, done]
