@@ -15,6 +15,9 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def first_step_s(learning_rate: float) -> tuple[float, str | None]:

@@ -24,6 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_HOME = os.environ["FTLAB_HOME"]
 
 
+APP_FIXTURES = {"app_url", "app_server", "page", "shared_app", "shared", "guarded", "served", "client"}
+"""Fixtures that start the real app or a browser: a test using one is `slow` (the quick lane leaves it out)."""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if APP_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The throw-away home holds a converted model and every test run (~1 GB): it goes with the session."""
     shutil.rmtree(TEST_HOME, ignore_errors=True)

@@ -14,7 +14,7 @@ from ftlab import i18n
 from ftlab.presets import PRESETS
 from ftlab.service import Lab
 
-ALLOWED_SAME = re.compile(r"^[\W\d_]*$|^(LoRA|DoRA|IA3|P-tuning|BLEU|ROUGE-L|LoRA alpha|LoRA dropout)$")
+ALLOWED_SAME = re.compile(r"^[\W\d_]*$|^(LoRA|DoRA|IA3|P-tuning|BLEU|ROUGE-L|chrF|LoRA alpha|LoRA dropout)$")
 """Texts that may read the same in both languages: names of methods and metrics, symbols, empty notes."""
 
 

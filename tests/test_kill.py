@@ -6,8 +6,12 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
 from conftest import launch_app, stop_app
 from gradio_client import Client
+
+pytestmark = pytest.mark.slow  # starts and kills the app
 
 
 def wait_for(client: Client, run_id: str, done, timeout: float = 240) -> dict:

@@ -3,6 +3,8 @@ so an epoch takes half the steps; one run directory is written, by the main proc
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -12,6 +14,8 @@ from pathlib import Path
 from conftest import free_port
 
 from ftlab.config import RunConfig
+
+pytestmark = pytest.mark.slow  # two processes under accelerate launch
 
 ROOT = Path(__file__).resolve().parent.parent
 
