@@ -4,6 +4,8 @@ of those measures again."""
 
 from __future__ import annotations
 
+import pytest
+
 from ftlab import train
 from ftlab.config import RunConfig
 from ftlab.runs import RunDir
@@ -25,6 +27,7 @@ def step0(run: RunDir) -> dict:
     return next(m for m in run.metrics() if m["step"] == 0)
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_base_and_data_reuses_the_base_evaluation(tiny_llama):
     first = run_with(tiny_llama, learning_rate=5e-3)
     second = run_with(tiny_llama, learning_rate=1e-3, **{"lora.r": 4})  # nothing the base's answers depend on

@@ -48,6 +48,7 @@ def outcome(tiny_llama, tmp_path_factory):
     return json.loads(lines[-1][len("RESULT "):])
 
 
+@pytest.mark.slow
 def test_out_of_memory_fails_the_run_with_the_batch_size_to_try(outcome):
     too_big = outcome["too_big"]
     assert too_big["state"] == "failed"

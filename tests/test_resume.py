@@ -72,6 +72,7 @@ def test_nan_loss_stops_the_run_at_that_step_with_a_message(tiny_llama):
         "completed"
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_a_run_whose_eval_loss_stops_improving(tiny_llama):
     cfg = config(tiny_llama, max_steps=40, eval_every=1, early_stopping_patience=2, learning_rate=3.0)
     cfg.data.val_fraction = 0.1

@@ -113,6 +113,7 @@ def test_cancel_ends_a_running_job_without_saving(tiny_llama):
     assert snap["state"] == "cancelled" and RunDir(run_id).weights_dir() is None
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_in_the_queue_and_completes(tiny_llama):
     jobs = JobManager()
     run_id = jobs.start(chat_config(tiny_llama, max_steps=4, save_every=2))
