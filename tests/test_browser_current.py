@@ -88,7 +88,9 @@ def test_the_run_started_stays_current_and_its_phases_tick(page: Page, tiny_llam
     expect(page.locator("#results-run input[role=combobox]")).to_have_value(re.compile(re.escape(newer.id)))
 
 
-def test_a_classifiers_train_tab_draws_its_own_metrics_and_names_no_bleu(page: Page, app_url: str, tiny_bert: Path):
+def test_in_chinese_a_classifier_draws_its_own_metrics_and_stays_current(page: Page, app_url: str, tiny_bert: Path,
+                                                                         tiny_llama: Path, app_home: Path,
+                                                                         monkeypatch):
     page.goto(app_url + "?lang=zh")
     choose(page, "sample", re.compile(r"^sentiment: "))
     page.locator("#next-model").click()
@@ -96,11 +98,26 @@ def test_a_classifiers_train_tab_draws_its_own_metrics_and_names_no_bleu(page: P
     page.locator("#model").get_by_role("textbox").fill(str(tiny_bert))
     page.locator("#next-train").click()
     page.locator("#start").click()
-    expect(page.locator("#progress")).to_contain_text("已完成", timeout=TRAIN_TIMEOUT_MS)
+    progress = page.locator("#progress")
+    expect(progress).to_contain_text("已完成", timeout=TRAIN_TIMEOUT_MS)
+    run_id = progress.locator("code").first.inner_text()
     plot = page.locator("#eval-plot")
     expect(plot).to_contain_text(i18n.t("dash.eval_title_classify", "zh"))
     expect(plot).to_contain_text("准确率")  # the legend in Chinese
     expect(plot).not_to_contain_text("BLEU")
+
+    monkeypatch.setenv("FTLAB_HOME", str(app_home))  # a newer run, of the other task, appears meanwhile
+    cfg = RunConfig(task="chat", model=str(tiny_llama), method="lora")
+    cfg.data.path, cfg.train.max_steps, cfg.eval.report_rows = "pirate_chat", 1, 2
+    newer = RunDir.create(cfg)
+    assert train.run(cfg, newer).state == "completed" and newer.id > run_id
+    page.locator("#to-compare").click()
+    expect(page.locator("#classify-run input[role=combobox]")).to_have_value(re.compile(re.escape(run_id)))
+    page.locator("#next-results").click()
+    expect(page.locator("#results-run input[role=combobox]")).to_have_value(re.compile(re.escape(run_id)))
+    expect(page.locator("#results-metrics")).to_contain_text("准确率")
+    page.locator("#next-export").click()
+    expect(page.locator("#export-run input[role=combobox]")).to_have_value(run_id)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
