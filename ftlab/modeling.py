@@ -173,6 +173,10 @@ def resolve(ref: str, fetch: bool = True) -> Resolved:
         raise ModelNotFound(f"{local.name}: the folder holds no config.json with .safetensors weights")
     if in_cache:
         return Resolved(cached, "cache")
+    if not fetch and ref in BUNDLED and not BUNDLED[ref][1]:  # a bundled folder needs no conversion: it is here
+        found = _from_bundle(ref, cached)
+        if found:
+            return Resolved(found, "bundled")
     if not fetch:
         from ftlab.i18n import t
 

@@ -23,7 +23,9 @@ PROGRESS_SLEEP_S = 0.1
 
 CSS = """
 button:disabled, button[disabled] { opacity: 0.4; cursor: not-allowed; filter: grayscale(60%); }
-.vote-button { border: 1px solid var(--button-secondary-border-color, #999) !important; font-weight: 600; }
+.vote-button { border: 1px solid #8a8a8a !important; border-radius: 6px !important; font-weight: 600;
+               background: var(--button-secondary-background-fill) !important; }
+.vote-button:hover { border-color: #444 !important; }
 """
 """A disabled button looks disabled (Stop before a run, Resume while it trains); vote buttons look like buttons.
 Passed to `launch(css=...)` (Gradio 6 takes page styles there)."""

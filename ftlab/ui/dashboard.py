@@ -101,6 +101,8 @@ def progress_markdown(snap: dict) -> str:
              + (" · " + t("dash.elapsed", s=f"{spent:.0f}") if spent else ""),
              phase_line(snap),
              " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
+    if snap.get("base_reused_from"):
+        lines.append("ℹ️ " + t("dash.base_reused", run=snap["base_reused_from"]))
     for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️"), ("error", "⚠️")):
         if snap.get(key):
             lines.append(f"{mark} {snap[key]}")
@@ -157,9 +159,10 @@ def probes_frame(samples: list[dict]) -> pd.DataFrame:
 class Dashboard:
     progress: gr.Markdown
     plots: list
+    eval_title: gr.Markdown
 
     def outputs(self) -> list:
-        return [self.progress, *self.plots]
+        return [self.progress, *self.plots, self.eval_title]
 
     @staticmethod
     def values(snap: dict, samples: list[dict] | None, cfg: dict | None = None) -> list:
@@ -168,21 +171,27 @@ class Dashboard:
         server, and it would compete with training for the same cores. With the run's config (`cfg`, given when
         the run shown changes), the eval plot is titled for its task: a classifier's names no BLEU."""
         metrics = snap.get("metrics")
-        plots = ([loss_frame(metrics), eval_frame(metrics), series_frame(metrics, "lr"),
-                  series_frame(metrics, "grad_norm")] if metrics is not None else [gr.update()] * 4)
-        if cfg:
-            plots[1] = gr.update(title=eval_title(cfg), **({"value": plots[1]} if metrics is not None else {}))
-        return [progress_markdown(snap), *plots, probes_frame(samples) if samples is not None else gr.update()]
+        plots = ([drawn(loss_frame(metrics)), drawn(eval_frame(metrics)), drawn(series_frame(metrics, "lr")),
+                  drawn(series_frame(metrics, "grad_norm"))] if metrics is not None else [gr.update()] * 4)
+        return [progress_markdown(snap), *plots, probes_frame(samples) if samples is not None else gr.update(),
+                eval_title(cfg) if cfg else gr.update()]
+
+
+def drawn(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """A plot's new value; None for no rows, which clears it (an empty frame would leave the last run's lines)."""
+    return frame if len(frame) else None
 
 
 def build() -> Dashboard:
     progress = gr.Markdown(progress_markdown({}), elem_id="progress")
     with gr.Row():
         loss = tr("dash.loss_plot", gr.LinePlot, x="step", y="loss", color="series", elem_id="loss-plot")
-        evals = tr("dash.eval_plot", gr.LinePlot, x="step", y="value", color="metric", elem_id="eval-plot")
+        with gr.Column():
+            title = gr.Markdown("", elem_id="eval-title")  # what the plot shows, for the shown run's task
+            evals = tr("dash.eval_plot", gr.LinePlot, x="step", y="value", color="metric", elem_id="eval-plot")
     with gr.Row():
         lr = tr("dash.lr_plot", gr.LinePlot, x="step", y="lr", elem_id="lr-plot")
         grad = tr("dash.grad_plot", gr.LinePlot, x="step", y="grad_norm", elem_id="grad-plot")
     probes = tr("dash.probes", gr.Dataframe, wrap=True, interactive=False, elem_id="probes", max_height=360,
                 column_widths=["8%", "22%", "35%", "35%"])
-    return Dashboard(progress, [loss, evals, lr, grad, probes])
+    return Dashboard(progress, [loss, evals, lr, grad, probes], title)

@@ -155,7 +155,11 @@ def build(lab: Lab) -> DataTab:
 
     mapped = gr.State({})  # the columns the user mapped by hand ({} while they are guessed)
     outputs = [source, path, task, options, summary, table, fmt, panel, *dropdowns, doubt]
-    sample.input(lambda s, v: pick(s, False, v) + [{}], [sample, val_path], outputs + [mapped], **PRIVATE)
+    def pick_sample(name, val):
+        """A sample chosen; closing the list without a choice (an empty value) keeps the data as it is."""
+        return pick(name, False, val) + [{}] if name else [gr.update()] * (len(outputs) + 1)
+
+    sample.input(pick_sample, [sample, val_path], outputs + [mapped], **PRIVATE)
     upload.upload(lambda f, v: pick(f, True, v) + [{}], [upload, val_path], outputs + [mapped], **PRIVATE) \
         .then(lambda: gr.update(value=None), None, sample, **PRIVATE)  # the sample no longer is the data
     doubt.change(lambda d: gr.update(visible=bool(d), value=False), doubt, plain_ok, **PRIVATE)

@@ -96,7 +96,7 @@ def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = S
 
 def widths(rep: dict) -> list[str] | None:
     """Column widths that keep a chat report's base and tuned replies in view at 1400 px."""
-    return ["27%", "27%", "8%", "8%", "9%", "13%", "8%"] if rep.get("task") == "chat" else None
+    return ["24%", "24%", "7%", "7%", "8%", "15%", "15%"] if rep.get("task") == "chat" else None
 
 
 def csv_file(rep: dict, run_id: str, folder: Path | None = None) -> str | None:

@@ -118,7 +118,8 @@ def delete_panel(lab: Lab, runs: gr.Dataframe, picked: gr.Dropdown, refresh) -> 
 
 
 def build(lab: Lab) -> RunsTab:
-    runs = tr("runs.list", gr.Dataframe, table(lab), interactive=False, elem_id="runs-list")
+    runs = tr("runs.list", gr.Dataframe, table(lab), interactive=False, elem_id="runs-list", wrap=True,
+              max_chars=40)  # a long model path is cut (a click shows it): every column stays in view
     with gr.Row():
         picked = tr("runs.compare", gr.Dropdown, choices=[r["run_id"] for r in lab.runs()], multiselect=True,
                     elem_id="compare-runs")

@@ -45,7 +45,8 @@ def build(lab: Lab, data, setup) -> TrainTab:
     board = dashboard.build()
     done = tr("nav.to_compare", gr.Button, variant="primary", visible=False, elem_id="to-compare")
     with tr("train.all_runs", gr.Accordion, open=False):
-        runs_table = tr("train.runs_table", gr.Dataframe, runs_list(lab), interactive=False, elem_id="runs-table")
+        runs_table = tr("train.runs_table", gr.Dataframe, runs_list(lab), interactive=False, elem_id="runs-table",
+                        wrap=True, max_chars=40)
         refresh_runs = tr("common.refresh", gr.Button, size="sm")
     timer = gr.Timer(POLL_S, active=False)  # ticks only while the shown run is queued, running or stopping
 
@@ -115,7 +116,13 @@ def build(lab: Lab, data, setup) -> TrainTab:
     timer.tick(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)
     run_id.change(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)
     resumed.then(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)  # same id: no change
-    redraw(lambda rid: dashboard.progress_markdown(lab.status(rid) if rid else {}), [run_id], board.progress)
+    def retold(rid):
+        """After a language switch: everything the dashboard wrote in words (legends, headers, title) again."""
+        if not rid:
+            return [dashboard.progress_markdown({}), *[gr.update()] * 6]
+        return board.values(lab.status(rid), lab.probe_answers(rid), lab.run_config(rid))
+
+    redraw(retold, [run_id], board.outputs())
     refresh_runs.click(lambda: runs_list(lab), None, runs_table, **PRIVATE)
     redraw(lambda: (runs_list(lab), gr.update(choices=run_choices(lab))), [], [runs_table, shown_run])
     shown_run.input(lambda rid: rid, shown_run, run_id, **PRIVATE)
