@@ -294,6 +294,7 @@ def reason_text(ds: Dataset) -> str:
     rest = reason[len(known):]
     if rest.startswith("; chosen by you"):
         rest = t("format.chosen") + rest[len("; chosen by you"):].replace("detected:", t("format.detected"))
+    rest = rest.replace("; your column mapping", t("format.your_mapping")).replace("; not used:", t("format.unused"))
     return t(f"format.{ds.format}.reason") + rest
 
 

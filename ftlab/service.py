@@ -249,14 +249,25 @@ class Lab:
             t.step_limit = min(t.step_limit or self.limits["steps"], self.limits["steps"])
             t.time_limit_min = min(t.time_limit_min or self.limits["minutes"], self.limits["minutes"])
         try:
-            need = plan.estimate(cfg)["memory_gb"]
+            need = self.memory_need(cfg)
         except (modeling.ModelNotFound, ValueError, OSError) as exc:
             raise ValueError(str(exc)) from None
         cap = self.limits.get("memory_gb")
-        if cap and need > cap:
+        if cap and need is not None and need > cap:
             raise ValueError(f"this demo runs jobs up to {cap:g} GB of estimated memory and this one needs "
                              f"{need:.1f} GB: pick a smaller model, LoRA or QLoRA, a smaller batch or max length")
         return self.jobs.start(cfg, self.owner())
+
+    def memory_need(self, cfg: RunConfig) -> float | None:
+        """The run's estimated memory (GB), checked before it queues (a model that can't be found fails here).
+        None for a bundled model not converted yet where no memory cap applies: Start answers at once and the run
+        converts it, in a phase that says so (converting here kept the page without a run for ~15 s)."""
+        try:
+            return plan.estimate(cfg, fetch=False)["memory_gb"]
+        except modeling.NotFetched:
+            if cfg.model_ref() in modeling.BUNDLED and not self.limits.get("memory_gb"):
+                return None
+            return plan.estimate(cfg)["memory_gb"]
 
     @owned
     def resume(self, run_id: str) -> str:

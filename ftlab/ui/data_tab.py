@@ -175,14 +175,15 @@ def build(lab: Lab) -> DataTab:
     redraw(retell, [source, fmt, val_path, mapped], [summary, table, *dropdowns])
     insight_panel.build(lab, path, task, options)
     remembered = gr.BrowserState({}, storage_key="ftlab-data")  # this browser's last usable data, across reloads
-    gr.on([path.change, options.change], lambda p, o: {"source": p, "options": o} if p else gr.update(),
-          [path, options], remembered, **PRIVATE)
+    gr.on([path.change, options.change],
+          lambda p, o, f: {"source": p, "options": o, "chosen_format": f} if p else gr.update(),
+          [path, options, fmt], remembered, **PRIVATE)
 
     def restore(saved, val):
         """The remembered sample or upload, read as it was (format, columns), shown again; nothing when it is gone
         or no longer the caller's."""
         src, opts = (saved or {}).get("source"), (saved or {}).get("options") or {}
-        fmt_v, columns = opts.get("format", ""), opts.get("columns") or None
+        fmt_v, columns = (saved or {}).get("chosen_format") or "", opts.get("columns") or None  # detected: again
         if not src or not lab.inspect(src, fmt_v, columns).get("ok"):
             return [gr.update()] * (len(outputs) + 2)
         return show(src, fmt_v, columns, val) + [columns or {}, src if src in {s["name"] for s in samples} else None]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ftlab import i18n
 from ftlab.service import Lab
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.dashboard import loss_frame, state_name
@@ -33,6 +34,8 @@ def table(lab: Lab) -> pd.DataFrame:
     for run in lab.runs():
         row = {c: run.get(c) for c in COLUMNS}
         row["state"] = state_name(row["state"]) if row["state"] else row["state"]
+        row["task"] = i18n.t_or(f"task.{row['task']}", row["task"])
+        row["method"] = i18n.t_or(f"method.{row['method']}.label", row["method"])
         row["loss"], row["eval_loss"] = rounded(row["loss"]), rounded(row["eval_loss"])
         if row["key_metric"] is not None:
             row["key_metric"] = t(f"runs.key_{run['task']}", v=rounded(row["key_metric"]))
