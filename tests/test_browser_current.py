@@ -1,7 +1,8 @@
 """Real-browser tests of the guided flow following the person's run: Compare, Results and Export open on the run
 started on this page even when a newer run exists; every phase of a run says what it is doing and its time ticks
 (the base model's evaluation, each mid-run evaluation); a CSV mapped by half is flagged before Next, in English and
-in 简体中文; a classifier's Train tab names no BLEU; the Results table keeps base and tuned in view at 1400 px."""
+in 简体中文; the Results table keeps base and tuned in view at 1400 px. The classifier in 简体中文:
+tests/test_browser_zh_current.py."""
 
 from __future__ import annotations
 
@@ -98,32 +99,6 @@ def test_the_run_started_stays_current_and_its_phases_tick(page: Page, tiny_llam
     choose(page, "classify-run", re.compile(re.escape(newer.id)))
     open_tab(page, "results")
     expect(page.locator("#results-run input[role=combobox]")).to_have_value(re.compile(re.escape(newer.id)))
-
-
-def test_in_chinese_a_classifier_draws_its_own_metrics_and_stays_current(page: Page, app_url: str, tiny_bert: Path,
-                                                                         tiny_llama: Path, app_home: Path,
-                                                                         monkeypatch):
-    page.goto(app_url + "?lang=zh")
-    choose(page, "sample", re.compile(r"^sentiment: "))
-    page.locator("#next-model").click()
-    wait_idle(page, "model")
-    page.locator("#model").get_by_role("textbox").fill(str(tiny_bert))
-    page.locator("#next-train").click()
-    page.locator("#start").click()
-    progress = page.locator("#progress")
-    expect(progress).to_contain_text("已完成", timeout=TRAIN_TIMEOUT_MS)
-    run_id = progress.locator("code").first.inner_text()
-    plot = page.locator("#eval-plot")
-    expect(page.locator("#eval-title")).to_have_text(i18n.t("dash.eval_title_classify", "zh"))
-    expect(plot).to_contain_text("准确率")  # the legend in Chinese
-    expect(plot).not_to_contain_text("BLEU")
-    expect(page.locator("#probes")).to_contain_text(i18n.t("dash.col_prompt", "zh"))
-
-    monkeypatch.setenv("FTLAB_HOME", str(app_home))  # a newer run, of the other task, appears meanwhile
-    newer_run("chat", tiny_llama, run_id)
-    next_steps_stay_on(page, run_id, "classify-run", "准确率")
-    page.locator("#next-export").click()
-    expect(page.locator("#export-run input[role=combobox]")).to_have_value(run_id)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ftlab import i18n
 from ftlab.ui.translate import t, tr
 
 SMOOTHING = 0.8
@@ -16,6 +17,9 @@ STATES = ("queued", "running", "stopping", "completed", "stopped", "cancelled", 
 EVAL_PLOTTED = ("eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_precision", "eval_recall", "eval_bleu",
                 "eval_chrf", "eval_rougeL", "eval_exact_match")
 """Eval metrics drawn together; BLEU and chrF are 0-100 and drawn divided by 100, so all share a 0-1 axis."""
+SERIES = ("train", "train (smoothed)", "eval")
+"""The loss plot's series. Series and metric names on the plots are the same in every language (their titles are
+translated): the browser keeps the names a plot first drew, and a language switch would leave its lines undrawn."""
 
 
 PHASES = {"loading model and data": "phase.loading", "evaluating the base model": "phase.base_eval",
@@ -121,7 +125,7 @@ def loss_frame(metrics: list[dict], run: str = "") -> pd.DataFrame:
     """Rows (step, loss, series): train, train (smoothed) and eval, each prefixed with `run` when given."""
     train = [m for m in metrics if "train_loss" in m]
     prefix = f"{run} " if run else ""
-    names = {k: prefix + t(f"dash.series_{k}") for k in ("train", "smoothed", "eval")}
+    names = {k: prefix + name for k, name in zip(("train", "smoothed", "eval"), SERIES)}
     rows = [{"step": m["step"], "loss": m["train_loss"], "series": names["train"]} for m in train]
     rows += [{"step": m["step"], "loss": v, "series": names["smoothed"]}
              for m, v in zip(train, smoothed([m["train_loss"] for m in train]))]
@@ -131,7 +135,7 @@ def loss_frame(metrics: list[dict], run: str = "") -> pd.DataFrame:
 
 def eval_frame(metrics: list[dict]) -> pd.DataFrame:
     rows = [{"step": m["step"], "value": m[k] / (100 if k in ("eval_bleu", "eval_chrf") else 1),
-             "metric": t("metric." + k.removeprefix("eval_"))} for m in metrics for k in EVAL_PLOTTED if k in m]
+             "metric": i18n.t("metric." + k.removeprefix("eval_"), "en")} for m in metrics for k in EVAL_PLOTTED if k in m]
     return pd.DataFrame(rows or None, columns=["step", "value", "metric"])
 
 

@@ -80,8 +80,7 @@ def config_diff(configs: dict[str, dict]) -> pd.DataFrame:
 
 def overlay(lab: Lab, run_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames = [loss_frame(lab.status(r).get("metrics", []), r) for r in run_ids or []]
-    raw = " " + t("dash.series_train")
-    frames = [f[~f["series"].str.endswith(raw)] for f in frames if len(f)]  # smoothed train and eval only
+    frames = [f[~f["series"].str.endswith(" train")] for f in frames if len(f)]  # smoothed train and eval only
     loss = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["step", "loss", "series"])
     return loss, config_diff({r: lab.run_config(r) for r in run_ids or []})
 
