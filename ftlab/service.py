@@ -21,7 +21,7 @@ from ftlab.generate import GenConfig
 from ftlab.i18n import t
 from ftlab.infer import MAX_INPUTS, ModelServer
 from ftlab.jobs import JobManager
-from ftlab.runs import RunDir, owner_key
+from ftlab.runs import RUN_ID, RunDir, owner_key
 
 # What a run costs to start from the UI: the sample data trains in a few minutes on a CPU.
 SHARED_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 300)),
@@ -72,13 +72,16 @@ class Lab:
 
     # who may see what (shared mode) -------------------------------------------------------------------------
     def check_owner(self, run_id: str | None) -> None:
-        """ValueError("no run ...") unless the caller owns `run_id` (always fine outside shared mode; an empty id
-        means a base model, which anyone may use). A run that is missing and one that is someone else's get the
-        same answer."""
-        if not self.shared or not run_id or owners.is_operator():
-            return
-        if not RunDir(run_id).owned_by(owners.current()):
+        """ValueError("no run ...") unless the caller may see `run_id`: a run that is missing and one that is
+        someone else's get the same answer."""
+        if not self.visible(run_id):
             raise ValueError(f"no run {run_id}")
+
+    def visible(self, run_id: str | None) -> bool:
+        """Always outside shared mode, and for an empty id (a base model, anyone's); else only one's own runs."""
+        if not self.shared or not run_id or owners.is_operator():
+            return True
+        return bool(RUN_ID.match(run_id)) and RunDir(run_id).owned_by(owners.current())
 
     def owner(self) -> str | None:
         """Who a new run or upload belongs to: the caller in shared mode (the operator's are nobody's)."""
@@ -93,12 +96,6 @@ class Lab:
         raise ValueError(f"model {modeling.short(ref)}: on this shared server a model is a Hugging Face Hub id "
                          "(owner/name) or a bundled model, not a folder")
 
-    def visible(self, run_id: str) -> bool:
-        try:
-            self.check_owner(run_id)
-            return True
-        except ValueError:
-            return False
 
     def uploads_folder(self) -> Path:
         """Where the caller's uploads are kept: one folder per owner in shared mode."""
@@ -259,9 +256,8 @@ class Lab:
         return self.jobs.start(cfg, self.owner())
 
     def memory_need(self, cfg: RunConfig) -> float | None:
-        """The run's estimated memory (GB), checked before it queues (a model that can't be found fails here).
-        None for a bundled model not converted yet where no memory cap applies: Start answers at once and the run
-        converts it, in a phase that says so (converting here kept the page without a run for ~15 s)."""
+        """The run's estimated memory (GB); None for a bundled model not converted yet, where no cap applies (the
+        run converts it, in a phase that says so: converting here kept the page without a run for ~15 s)."""
         try:
             return plan.estimate(cfg, fetch=False)["memory_gb"]
         except modeling.NotFetched:
