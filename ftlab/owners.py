@@ -1,7 +1,7 @@
 """Who is asking: in shared mode every run and upload belongs to the browser session (or logged-in user) that made
 it, and nobody else can see, stop, download or delete it.
 
-Every UI event and API endpoint of the app is wrapped (`scope_all`) so that, while it runs, `current()` is the
+Every UI event and API endpoint of the app is wrapped (ftlab.ui.scoping) so that, while it runs, `current()` is the
 caller: the login name when the app has logins, else Gradio's session id (one per browser tab or gradio_client).
 The Lab reads it; nothing else needs to pass it around. The /v1 API with a key set is the operator, who sees all.
 
@@ -12,10 +12,7 @@ the login Gradio checked or by a session id, and a session id of any unexpected 
 from __future__ import annotations
 
 import contextvars
-import functools
-import inspect
 import re
-import typing
 
 from ftlab import i18n
 
@@ -72,53 +69,3 @@ def enter(request) -> None:
 def acting_as(owner: str | _Operator | None):
     """Set the owner for the rest of this context (the /v1 routes and tests use it)."""
     return _OWNER.set(owner)
-
-
-def _enter_or_refuse(request) -> None:
-    """`enter`, with a forged session answered as a Gradio error (the caller sees why, nothing runs)."""
-    import gradio as gr
-
-    try:
-        enter(request)
-    except ForgedSession as exc:
-        raise gr.Error(str(exc)) from None
-
-
-def scoped(fn):
-    """`fn` with a first parameter Gradio fills with the request; the owner (and language) is set around each call (and each
-    resumption of a generator, which Gradio runs step by step in worker threads)."""
-    import gradio as gr
-
-    original = inspect.signature(fn)
-    request_param = inspect.Parameter("ftlab_request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:  # noqa: BLE001 - unresolvable hints: the API docs lose types, the call still works
-        hints = {}
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def wrapper(request, *args, **kwargs):
-            steps = fn(*args, **kwargs)
-            while True:
-                _enter_or_refuse(request)
-                try:
-                    item = next(steps)
-                except StopIteration:
-                    return
-                yield item
-    else:
-        @functools.wraps(fn)
-        def wrapper(request, *args, **kwargs):
-            _enter_or_refuse(request)
-            return fn(*args, **kwargs)
-    wrapper.__signature__ = original.replace(parameters=[request_param, *original.parameters.values()])
-    wrapper.__annotations__ = {**hints, "ftlab_request": gr.Request}
-    del wrapper.__wrapped__  # Gradio must see the new signature, not the original's
-    return wrapper
-
-
-def scope_all(demo) -> None:
-    """Wrap every event and API function of a built Blocks (see `scoped`)."""
-    for block_fn in demo.fns.values():
-        if block_fn.fn is not None and not inspect.iscoroutinefunction(block_fn.fn):
-            block_fn.fn = scoped(block_fn.fn)

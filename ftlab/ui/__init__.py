@@ -8,8 +8,8 @@ import gradio as gr
 
 from ftlab import i18n, owners
 from ftlab.service import Lab
-from ftlab.ui import (compare_tab, data_tab, endpoints, export_tab, model_tab, results_tab, runs_tab, train_tab,
-                      translate)
+from ftlab.ui import (compare_tab, data_tab, endpoints, export_tab, model_tab, results_tab, runs_tab, scoping,
+                      train_tab, translate)
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.data_tab import missing_data
 from ftlab.ui.translate import tr
@@ -130,7 +130,7 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 lab.end_session(owners.of(request))
 
         demo.unload(session_ended)
-    owners.scope_all(demo)  # every event and endpoint knows its caller (see ftlab.owners)
+    scoping.scope_all(demo)  # every event and endpoint knows its caller (see ftlab.owners)
     return demo
 
 
