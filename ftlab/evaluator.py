@@ -16,7 +16,7 @@ from contextlib import nullcontext
 
 from ftlab import evaluation, modeling, paths, precision, report
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir, write_json_atomic
+from ftlab.runs import RunDir, read_json, write_json_atomic
 
 PHASES = {"base": "evaluating the base model (step 0)", "reused": "reusing the base model's evaluation (step 0)",
           "eval": "evaluating (step {step})", "report": "comparing base and tuned on the validation split"}
@@ -82,7 +82,7 @@ class Evaluator:
         run's identical measurement when there is one (see `fingerprint`)."""
         if self.base is None:
             cached = paths.home() / "base_evals" / f"{self.fingerprint()}.json"
-            self.base = _read(cached)
+            self.base = read_json(cached)
             if self.base is not None:
                 self.run.write_status(phase=PHASES["reused"], phase_started=time.time(), phase_done=None,
                                       phase_total=None, base_reused_from=self.base.get("run"))
@@ -153,10 +153,3 @@ class Evaluator:
 def _plain(example: dict) -> dict:
     """A tokenized example as JSON can hold it (tensors as lists)."""
     return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in example.items()}
-
-
-def _read(path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None

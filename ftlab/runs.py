@@ -37,6 +37,14 @@ def owner_key(owner: str) -> str:
     return hashlib.sha256(owner.encode()).hexdigest()[:24]
 
 
+def read_json(path: Path):
+    """A JSON file's content, or None when it is missing or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def write_json_atomic(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(obj, indent=1))
@@ -139,10 +147,7 @@ class RunDir:
 
     def read_json(self, name: str):
         """A JSON file of the run (report.json, base.json), or None when it is missing or damaged."""
-        try:
-            return json.loads((self.path / name).read_text())
-        except (OSError, ValueError):
-            return None
+        return read_json(self.path / name)
 
     @property
     def adapter_dir(self) -> Path:
