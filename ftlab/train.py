@@ -68,6 +68,8 @@ class Trainer:
                                    (restored.state.get("early") if restored else None))
         self.note = ""
         self.early_stopped = False
+        self.eval_every, self.eval_seconds = 1, {}
+        """Evaluations' period in steps, and step -> seconds each one took (the ETA counts those still to come)."""
 
     def emit(self, record: dict) -> None:
         if self.group.main:
@@ -78,10 +80,21 @@ class Trainer:
         if not self.group.main:
             return
         now = time.time()
+        self.run.write_status(step=step, total_steps=self.total, elapsed=now - self.started, eta=self.eta(step, now),
+                              **fields)
+
+    def eta(self, step: int, now: float) -> float | None:
+        """Seconds left: the steps to go at this run's pace of training steps, plus the evaluations still due
+        (the final one too) at the time evaluations took so far (mid-run ones once there are: the base model's,
+        at step 0, scores more rows)."""
         done = step - (self.restored.step if self.restored else 0)
-        eta = (now - self.train_started) / done * (self.total - step) if done > 0 else None
-        elapsed = now - self.started
-        self.run.write_status(step=step, total_steps=self.total, elapsed=elapsed, eta=eta, **fields)
+        if done <= 0:
+            return None
+        mid = [sec for at, sec in self.eval_seconds.items() if at]
+        timed = mid or list(self.eval_seconds.values())
+        per_eval = sum(timed) / len(timed) if timed else 0.0
+        due = (self.total - 1) // self.eval_every - step // self.eval_every + 1 if self.eval_seconds else 0
+        return (now - self.train_started - sum(mid)) / done * (self.total - step) + per_eval * due
 
     def optimizer(self, s: Setup):
         t = self.cfg.train
@@ -93,7 +106,9 @@ class Trainer:
         """Evaluate (step 0: the base model), log the metrics, and warn of overfitting."""
         if not s.val:
             return {}
+        began = time.time()
         result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step)
+        self.eval_seconds[step] = time.time() - began
         warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
         if self.group.main:
             self.emit({"step": step, "time": time.time() - self.started, **result})
@@ -183,7 +198,7 @@ class Trainer:
     def loop(self, s: Setup, step: int, batches, params, opt, sched) -> int:
         """Optimizer steps from `step` until the last, a stop, a cancel or early stopping; the step reached."""
         t = self.cfg.train
-        eval_every = t.eval_every or max(1, self.total // 4)
+        eval_every = self.eval_every = t.eval_every or max(1, self.total // 4)
         save_every = t.save_every or eval_every
         self.train_started, self.recent, pace = time.time(), [], Pace()
         while step < self.total and not self.cancel.is_set():

@@ -92,6 +92,9 @@ def test_the_run_started_stays_current_and_its_phases_tick(page: Page, tiny_llam
     expect(runs).to_contain_text("Key metric")
     expect(runs).to_contain_text(re.compile(r"perplexity \d+\.\d{3}\b"))
     expect(runs).not_to_contain_text(re.compile(r"\d\.\d{6}"))  # rounded to what matters
+    for header in ("Run", "Key metric", "Duration"):  # every column in view at 1400 px
+        box = runs.locator("th", has_text=header).first.bounding_box()
+        assert box and box["x"] + box["width"] <= 1400, (header, box)
 
     # Picking the newer run in Compare makes it current: Results follows, and the old conversation is gone.
     open_tab(page, "compare")
@@ -100,6 +103,14 @@ def test_the_run_started_stays_current_and_its_phases_tick(page: Page, tiny_llam
     open_tab(page, "results")
     expect(page.locator("#results-run input[role=combobox]")).to_have_value(re.compile(re.escape(newer.id)))
 
+    # The Train tab switched between the two tasks' runs draws each one's own metrics, none of the other's.
+    open_tab(page, "train")
+    plot = page.locator("#eval-plot")
+    for shown, own, other in ((newer.id, "accuracy", "BLEU"), (run_id, "BLEU", "accuracy")):
+        choose(page, "train-run", re.compile(re.escape(shown)))
+        expect(page.locator("#progress")).to_contain_text(shown)
+        expect(plot).to_contain_text(own)
+        expect(plot).not_to_contain_text(other)
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_csv_mapped_by_half_is_flagged_before_next(page: Page, app_url: str, tmp_path: Path, lang: str):

@@ -19,7 +19,9 @@ EVAL_PLOTTED = ("eval_accuracy", "eval_f1_macro", "eval_f1_micro", "eval_precisi
 """Eval metrics drawn together; BLEU and chrF are 0-100 and drawn divided by 100, so all share a 0-1 axis."""
 SERIES = ("train", "train (smoothed)", "eval")
 """The loss plot's series. Series and metric names on the plots are the same in every language (their titles are
-translated): the browser keeps the names a plot first drew, and a language switch would leave its lines undrawn."""
+translated): a plot draws with the names of its colour map (see `colored`), and its legend stays short."""
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
+           "#bab0ac")
 
 
 PHASES = {"loading model and data": "phase.loading", "evaluating the base model": "phase.base_eval",
@@ -164,9 +166,15 @@ class Dashboard:
     progress: gr.Markdown
     plots: list
     eval_title: gr.Markdown
+    eval_note: gr.Markdown
+    """Under the plots: why no evaluation line is drawn yet (a line needs two points)."""
 
     def outputs(self) -> list:
-        return [self.progress, *self.plots, self.eval_title]
+        return [self.progress, *self.plots, self.eval_title, self.eval_note]
+
+    def colored(self) -> list:
+        """The plots `colors` updates: loss, then eval."""
+        return self.plots[:2]
 
     @staticmethod
     def values(snap: dict, samples: list[dict] | None, cfg: dict | None = None) -> list:
@@ -175,15 +183,33 @@ class Dashboard:
         server, and it would compete with training for the same cores. With the run's config (`cfg`, given when
         the run shown changes), the eval plot is titled for its task: a classifier's names no BLEU."""
         metrics = snap.get("metrics")
-        plots = ([drawn(loss_frame(metrics)), drawn(eval_frame(metrics)), drawn(series_frame(metrics, "lr")),
-                  drawn(series_frame(metrics, "grad_norm"))] if metrics is not None else [gr.update()] * 4)
+        if metrics is None:
+            plots, note = [gr.update()] * 4, gr.update()
+        else:
+            plots = [drawn(loss_frame(metrics)), drawn(eval_frame(metrics)), drawn(series_frame(metrics, "lr")),
+                     drawn(series_frame(metrics, "grad_norm"))]
+            note = t("dash.one_eval") if sum("eval_loss" in m for m in metrics) == 1 else ""
         return [progress_markdown(snap), *plots, probes_frame(samples) if samples is not None else gr.update(),
-                eval_title(cfg) if cfg else gr.update()]
+                eval_title(cfg) if cfg else gr.update(), note]
 
 
 def drawn(frame: pd.DataFrame) -> pd.DataFrame | None:
     """A plot's new value; None for no rows, which clears it (an empty frame would leave the last run's lines)."""
     return frame if len(frame) else None
+
+
+def names(metrics: list[dict]) -> list[list[str]]:
+    """The series names the loss plot and the eval plot draw for these metrics (for `colors`)."""
+    return [list(dict.fromkeys(loss_frame(metrics)["series"])), list(dict.fromkeys(eval_frame(metrics)["metric"]))]
+
+
+def colors(*drawn_names: list[str]) -> list[dict]:
+    """A colour map per plot for the names it draws, sent after (never with) the new rows. A browser builds a
+    plot's legend from the names it first drew and keeps it while only its rows change: another run's names (a
+    classifier's accuracy after a chat run's BLEU) would stay unlisted and undrawn. A new colour map rebuilds the
+    plot, with the rows it holds at that moment: sent with the rows it would rebuild from the old ones."""
+    return [gr.update(color_map={n: PALETTE[i % len(PALETTE)] for i, n in enumerate(ns)}) if ns else gr.update()
+            for ns in drawn_names]
 
 
 def build() -> Dashboard:
@@ -193,9 +219,10 @@ def build() -> Dashboard:
         with gr.Column():
             title = gr.Markdown("", elem_id="eval-title")  # what the plot shows, for the shown run's task
             evals = tr("dash.eval_plot", gr.LinePlot, x="step", y="value", color="metric", elem_id="eval-plot")
+            note = gr.Markdown("", elem_id="eval-note")
     with gr.Row():
         lr = tr("dash.lr_plot", gr.LinePlot, x="step", y="lr", elem_id="lr-plot")
         grad = tr("dash.grad_plot", gr.LinePlot, x="step", y="grad_norm", elem_id="grad-plot")
     probes = tr("dash.probes", gr.Dataframe, wrap=True, interactive=False, elem_id="probes", max_height=360,
                 column_widths=["8%", "22%", "35%", "35%"])
-    return Dashboard(progress, [loss, evals, lr, grad, probes], title)
+    return Dashboard(progress, [loss, evals, lr, grad, probes], title, note)

@@ -11,14 +11,13 @@ import pandas as pd
 from ftlab import i18n
 from ftlab.service import Lab
 from ftlab.ui.common import PRIVATE
-from ftlab.ui.dashboard import loss_frame, state_name
+from ftlab.ui.dashboard import colors, loss_frame, state_name
 from ftlab.ui.translate import redraw, t, tr
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf"]
-COLUMNS = ["run_id", "state", "task", "method", "model", "data", "step", "loss", "eval_loss", "key_metric",
-           "duration_s"]
-"""The runs list's columns (the headers on screen are in the locale: runs.col_<column>)."""
+COLUMNS = ["run_id", "state", "task", "method", "model", "data", "step", "eval_loss", "key_metric", "duration_s"]
+"""The runs list's columns (the headers on screen are in the locale: runs.col_<column>). The train loss is left
+to the run's own page and Compare: with it the list was wider than its box at 1400 px."""
+WIDTHS = ["19%", "8%", "7%", "8%", "13%", "11%", "6%", "8%", "12%", "8%"]
 
 
 @dataclass
@@ -29,14 +28,15 @@ class RunsTab:
 
 def table(lab: Lab) -> pd.DataFrame:
     """Every run, newest first, as a person reads it: headers, states and the key metric's name in the caller's
-    language, losses to three decimals, durations in minutes and seconds."""
+    language, the model by its name, the eval loss to three decimals, durations in minutes and seconds."""
     rows = []
     for run in lab.runs():
         row = {c: run.get(c) for c in COLUMNS}
         row["state"] = state_name(row["state"]) if row["state"] else row["state"]
         row["task"] = i18n.t_or(f"task.{row['task']}", row["task"])
         row["method"] = i18n.t_or(f"method.{row['method']}.label", row["method"])
-        row["loss"], row["eval_loss"] = rounded(row["loss"]), rounded(row["eval_loss"])
+        row["eval_loss"] = rounded(row["eval_loss"])
+        row["model"] = (row["model"] or "").rstrip("/").rsplit("/", 1)[-1]  # its name; Compare shows it all
         if row["key_metric"] is not None:
             row["key_metric"] = t(f"runs.key_{run['task']}", v=rounded(row["key_metric"]))
         row["duration_s"] = duration(row["duration_s"])
@@ -121,7 +121,7 @@ def delete_panel(lab: Lab, runs: gr.Dataframe, picked: gr.Dropdown, refresh) -> 
 
 def build(lab: Lab) -> RunsTab:
     runs = tr("runs.list", gr.Dataframe, table(lab), interactive=False, elem_id="runs-list", wrap=True,
-              max_chars=40)  # a long model path is cut (a click shows it): every column stays in view
+              max_chars=40, column_widths=WIDTHS)  # every column stays in view at 1400 px
     with gr.Row():
         picked = tr("runs.compare", gr.Dropdown, choices=[r["run_id"] for r in lab.runs()], multiselect=True,
                     elem_id="compare-runs")
@@ -131,10 +131,12 @@ def build(lab: Lab) -> RunsTab:
 
     def compare(ids):
         loss, settings = overlay(lab, ids)
-        names = list(dict.fromkeys(loss["series"]))  # a colour per series, so series added later show too
-        return gr.update(value=loss, color_map={n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}), settings
+        return loss, settings
 
-    picked.change(compare, picked, [plot, diff], **PRIVATE)
+    def recolor(ids):  # after the rows are in: see dashboard.colors
+        return colors(list(dict.fromkeys(overlay(lab, ids)[0]["series"])))[0]
+
+    picked.change(compare, picked, [plot, diff], **PRIVATE).then(recolor, picked, plot, **PRIVATE)
 
     def refresh(ids=None):
         listed = lab.runs()

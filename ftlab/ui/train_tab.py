@@ -12,6 +12,7 @@ from ftlab.service import Lab
 from ftlab.ui import dashboard
 from ftlab.ui.common import PRIVATE
 from ftlab.ui.data_tab import missing_data
+from ftlab.ui import runs_tab
 from ftlab.ui.runs_tab import table as runs_list
 from ftlab.ui.translate import redraw, t, tr
 
@@ -46,7 +47,7 @@ def build(lab: Lab, data, setup) -> TrainTab:
     done = tr("nav.to_compare", gr.Button, variant="primary", visible=False, elem_id="to-compare")
     with tr("train.all_runs", gr.Accordion, open=False):
         runs_table = tr("train.runs_table", gr.Dataframe, runs_list(lab), interactive=False, elem_id="runs-table",
-                        wrap=True, max_chars=40)
+                        wrap=True, max_chars=40, column_widths=runs_tab.WIDTHS)
         refresh_runs = tr("common.refresh", gr.Button, size="sm")
     timer = gr.Timer(POLL_S, active=False)  # ticks only while the shown run is queued, running or stopping
 
@@ -54,7 +55,14 @@ def build(lab: Lab, data, setup) -> TrainTab:
         """What Start will train, in one line (so nobody has to go back to check)."""
         if not data_path:
             return missing_data(data_path, source)
-        return t("train.will_train", model=model_v, method=t(f"method.{method_v}.label"), data=data_path.rsplit("/", 1)[-1])
+        try:  # how long it trains: a max steps set for an earlier try stays in view
+            train_cfg = setup.config(data_path, options, task_v, model_v, method_v, *values).train
+            length = (t("train.length_steps", n=train_cfg.max_steps) if train_cfg.max_steps
+                      else t("train.length_epochs", n=f"{train_cfg.epochs:g}"))
+        except ValueError:
+            length = "?"
+        return t("train.will_train", model=model_v, method=t(f"method.{method_v}.label"),
+                 data=data_path.rsplit("/", 1)[-1], length=length)
 
     def on_start(data_path, source, options, *settings):
         if not data_path:
@@ -78,7 +86,8 @@ def build(lab: Lab, data, setup) -> TrainTab:
         snap = lab.status(rid) if rid else {}
         samples = lab.probe_answers(rid) if rid else []
         state = snap.get("state", "")
-        now = {"run": rid, "state": state, "metrics": len(snap.get("metrics", [])), "samples": len(samples)}
+        now = {"run": rid, "state": state, "metrics": len(snap.get("metrics", [])), "samples": len(samples),
+               "names": dashboard.names(snap.get("metrics", []))}
         seen = seen or {}
         same_run = seen.get("run") == rid
         if same_run and seen.get("metrics") == now["metrics"]:
@@ -112,14 +121,22 @@ def build(lab: Lab, data, setup) -> TrainTab:
     resumed = resume.click(on_resume, run_id, run_id, **PRIVATE)
     shown_state = gr.State({})
     outputs = [*board.outputs(), shown_state, runs_table, stop, cancel, resume, shown_run, timer, done]
+    colored = gr.State([])
+
+    def recolor(seen, done):
+        """After a refresh drew other series names than the plots were coloured for: their colour maps."""
+        drawn = (seen or {}).get("names", [])
+        return (*dashboard.colors(*drawn), drawn) if drawn != done else (gr.update(), gr.update(), done)
+
     # no loading overlay on every tick: it repaints the plots each second, which slowed a watched run on a small CPU
-    timer.tick(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)
-    run_id.change(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)
-    resumed.then(refresh, [run_id, shown_state], outputs, show_progress="hidden", **PRIVATE)  # same id: no change
+    quiet = dict(show_progress="hidden", **PRIVATE)
+    for event in (timer.tick, run_id.change, resumed.then):  # resumed: the same id, so no change event
+        event(refresh, [run_id, shown_state], outputs, **quiet).then(
+            recolor, [shown_state, colored], [*board.colored(), colored], **quiet)
     def retold(rid):
         """After a language switch: everything the dashboard wrote in words (legends, headers, title) again."""
         if not rid:
-            return [dashboard.progress_markdown({}), *[gr.update()] * 6]
+            return [dashboard.progress_markdown({}), *[gr.update()] * (len(board.outputs()) - 1)]
         return board.values(lab.status(rid), lab.probe_answers(rid), lab.run_config(rid))
 
     redraw(retold, [run_id], board.outputs())

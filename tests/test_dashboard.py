@@ -1,0 +1,22 @@
+"""The Train tab's dashboard: what it draws for a run's metrics, without a browser (tests/test_browser_current.py
+draws it in Chromium)."""
+
+from ftlab.ui import dashboard
+
+BASE = {"step": 0, "eval_loss": 2.0, "eval_accuracy": 0.5, "eval_f1_macro": 0.4}
+TRAIN = [{"step": s, "train_loss": 2.0 - s / 10, "lr": 1e-3, "grad_norm": 1.0} for s in (1, 2)]
+LATER = {"step": 2, "eval_loss": 1.5, "eval_accuracy": 0.75, "eval_f1_macro": 0.7}
+
+
+def test_a_lone_evaluation_is_explained_until_a_line_can_be_drawn():
+    note = dashboard.Dashboard.values({"run_id": "r", "metrics": [BASE, *TRAIN]}, None)[-1]
+    assert note.startswith("One evaluation so far")
+    assert dashboard.Dashboard.values({"run_id": "r", "metrics": [BASE, *TRAIN, LATER]}, None)[-1] == ""
+
+
+def test_each_plot_is_coloured_for_the_names_it_draws():
+    loss, evals = dashboard.names([BASE, *TRAIN, LATER])
+    assert loss == ["train", "train (smoothed)", "eval"] and evals == ["accuracy", "f1_macro"]
+    maps = [update["color_map"] for update in dashboard.colors(loss, evals)]
+    assert list(maps[1]) == ["accuracy", "f1_macro"] and len(set(maps[1].values())) == 2
+    assert dashboard.colors([]) == [{"__type__": "update"}]  # nothing drawn: the plot is left as it is
