@@ -1,6 +1,6 @@
 """ftlab's web app: `python app.py` serves the UI and its API on http://127.0.0.1:7860.
 
-The OpenAI-compatible API (ftlab.api) is served at /v1 on the same port.
+The OpenAI-compatible API (ftlab.app.openai_api) is served at /v1 on the same port.
 Options: --host (default 127.0.0.1; 0.0.0.0 only if you mean to expose it), --port, --share, --auth user:pass,
 --max-file-size.
 """
@@ -61,9 +61,9 @@ def cpu_space() -> bool:
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ftlab import api
-    from ftlab.service import Lab
-    from ftlab.ui import CSS, build_app, queued
+    from ftlab.app import openai_api
+    from ftlab.app.lab import Lab
+    from ftlab.app.ui import CSS, build_app, queued
 
     warm_up()
     lab = Lab(shared=args.shared, demo=args.demo or cpu_space())
@@ -72,7 +72,7 @@ def main(argv=None):
     queued(demo).launch(
         server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
         auth=auth, prevent_thread_lock=True, css=CSS)
-    api.mount(demo.app, lab, logins=bool(auth))  # the OpenAI-compatible /v1 routes, on the same server
+    openai_api.mount(demo.app, lab, logins=bool(auth))  # the OpenAI-compatible /v1 routes, on the same server
     print(f"OpenAI-compatible API: http://{args.host}:{args.port}/v1", flush=True)
     demo.block_thread()
 

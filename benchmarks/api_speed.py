@@ -30,21 +30,22 @@ TOKENS = 128
 
 
 def lora_run() -> str:
-    from ftlab import train
-    from ftlab.service import Lab
+    from ftlab.train import engine
+    from ftlab.app.lab import Lab
 
     cfg = Lab.build_config("chat", "pirate_chat", BASE, "lora", max_steps=2, **{"eval.report_rows": 2})
-    from ftlab.runs import RunDir
+    from ftlab.runs.run_dir import RunDir
 
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     return run.id
 
 
 def raw_tokens_per_s() -> float:
     import torch
 
-    from ftlab import encode, modeling
+    from ftlab import modeling
+    from ftlab.data import encode
 
     where = modeling.resolve(BASE).path
     tok, model = modeling.load_tokenizer(where), modeling.load_model(where, "chat").eval()
@@ -78,10 +79,10 @@ def api_tokens_per_s(url: str) -> float:
 
 def rss_growth(run_id: str | None) -> float:
     """MB the process grows by loading the base (run_id None) or the run's base-vs-tuned pair."""
-    code = ("import psutil, sys; from ftlab.infer import ModelServer; p = psutil.Process(); "
+    code = ("import psutil, sys; from ftlab.serve.model_server import ModelServer; p = psutil.Process(); "
             "import torch, transformers, peft; before = p.memory_info().rss; "
             f"server = ModelServer(); run = {run_id!r}; "
-            f"server.chat(run, 'Hi', gen=__import__('ftlab.generate').generate.GenConfig(max_new_tokens=4), "
+            f"server.chat(run, 'Hi', gen=__import__('ftlab.serve.generation').generate.GenConfig(max_new_tokens=4), "
             f"base_ref={BASE!r} if run is None else ''); "  # both sides answer: every weight page is touched
             "print((p.memory_info().rss - before) / 2**20)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

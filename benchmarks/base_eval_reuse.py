@@ -21,16 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def first_step_s(learning_rate: float) -> tuple[float, str | None]:
-    from ftlab import train
+    from ftlab.train import engine
     from ftlab.config import RunConfig
-    from ftlab.runs import RunDir
+    from ftlab.runs.run_dir import RunDir
 
     cfg = RunConfig(task="chat", method="lora")
     cfg.data.path = "pirate_chat"
     cfg.train.max_steps, cfg.train.learning_rate, cfg.train.batch_size, cfg.train.max_length = 1, learning_rate, 4, 256
     cfg.eval.report_rows = 2  # the final report is not what is measured
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     first = next(m["time"] for m in run.metrics() if "train_loss" in m)
     return first, run.status().get("base_reused_from")
 

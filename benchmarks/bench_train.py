@@ -125,9 +125,9 @@ class Meter:
 
 # ftlab ---------------------------------------------------------------------------------------------------------
 def ftlab_run(system: str, folder: Path) -> dict:
-    from ftlab import train
+    from ftlab.train import engine
     from ftlab.config import RunConfig
-    from ftlab.runs import RunDir
+    from ftlab.runs.run_dir import RunDir
 
     chat = system == "ftlab"
     cfg = RunConfig(task="chat" if chat else "classify", method="full" if system.endswith("full") else "lora")
@@ -161,7 +161,7 @@ def ftlab_run(system: str, folder: Path) -> dict:
             meter.padded += round(tokens / (1 - event["padding"]))
             meter.step(seconds)
 
-    result = train.run(cfg, run, on_event=on_event)
+    result = engine.run(cfg, run, on_event=on_event)
     assert result.state == "completed", result
     meter.params = matmul_params(cfg.task)
     return meter.result(run.status().get("precision", "fp32"))

@@ -31,7 +31,7 @@ SETTINGS = {"max_steps": 40, "batch_size": 4, "max_length": 128, "eval_every": 1
 
 
 def config_yaml(folder: Path) -> Path:
-    from ftlab.service import Lab
+    from ftlab.app.lab import Lab
 
     cfg = Lab.build_config("chat", "pirate_chat", "", "lora", **SETTINGS)
     path = folder / "run.yaml"

@@ -1,10 +1,10 @@
 """Benchmark: what three of the engine's speed-ups are worth on their own, on this machine.
 
-1. The loss through the output layer only where a token is trained (ftlab.losses) vs the model's own forward with
+1. The loss through the output layer only where a token is trained (ftlab.train.losses) vs the model's own forward with
    labels (logits for every position): one LoRA training step (forward + backward) of SmolLM2-135M on batches of 4
    length-grouped rows of benchmarks/data/instructions.jsonl (max length 512), alternated, median of 5 each.
-2. Tokenization once (ftlab.token_cache): encoding 8,000 chat rows, then reading the same encoding back.
-3. Recomputing only the layers a long batch needs (ftlab.checkpointing): one LoRA step of the 4 longest rows (512
+2. Tokenization once (ftlab.data.token_cache): encoding 8,000 chat rows, then reading the same encoding back.
+3. Recomputing only the layers a long batch needs (ftlab.train.recompute): one LoRA step of the 4 longest rows (512
    tokens) with every layer storing its activations, with the layers the 1 GB budget asks for recomputing, and with
    every layer recomputing (what whole-model gradient checkpointing does), alternated, median of 3, with the
    estimated peak of each.
@@ -31,7 +31,8 @@ DATA = Path(__file__).resolve().parent / "data" / "instructions.jsonl"
 
 def workload():
     """SmolLM2-135M with LoRA r=8 on all linear layers, its tokenizer, and the 160 rows encoded at 512 tokens."""
-    from ftlab import encode, methods, modeling
+    from ftlab import methods, modeling
+    from ftlab.data import encode
     from ftlab.config import DEFAULT_MODELS, RunConfig
 
     path = modeling.resolve(DEFAULT_MODELS["chat"]).path
@@ -44,7 +45,8 @@ def workload():
 
 
 def loss_paths() -> None:
-    from ftlab import encode, losses
+    from ftlab.data import encode
+    from ftlab.train import losses
 
     model, tok, examples = workload()
     batches = encode.length_grouped_batches(examples, 4, seed=0)[:5]
@@ -70,13 +72,14 @@ def loss_paths() -> None:
 
 
 def recompute() -> None:
-    from ftlab import checkpointing, encode, losses
+    from ftlab.train import losses, recompute
+    from ftlab.data import encode
 
     model, tok, examples = workload()
     batch = encode.collate(sorted(examples, key=lambda e: -len(e["input_ids"]))[:4], tok.pad_token_id)
     rows, length = batch["input_ids"].shape
     scored = int((batch["labels"][:, 1:] != losses.IGNORE).sum())
-    policy = checkpointing.Policy(model, always=False, budget=1024)
+    policy = recompute.Policy(model, always=False, budget=1024)
     modes = {"every layer stores": 0, "the layers the budget asks for": policy.estimate.layers_to_recompute(
         rows, length, scored, 1024 * 2**20), "every layer recomputes": policy.estimate.layers}
     times: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -95,7 +98,8 @@ def recompute() -> None:
 
 
 def tokenization() -> None:
-    from ftlab import data, modeling, run_setup
+    from ftlab import data, modeling
+    from ftlab.train import run_setup
     from ftlab.config import DEFAULT_MODELS, RunConfig
 
     folder = Path(tempfile.mkdtemp(prefix="ftlab-tokens-"))

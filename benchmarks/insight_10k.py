@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import warm_up  # noqa: E402 - the imports the app makes at start-up
 from ftlab.config import DEFAULT_MODELS  # noqa: E402
-from ftlab.service import Lab  # noqa: E402
+from ftlab.app.lab import Lab  # noqa: E402
 
 WORDS = ("the ship sails at dawn and the crew sings of gold silver storms maps islands treasure parrots rum "
          "captain harbour wind waves north south").split()

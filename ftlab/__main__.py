@@ -21,9 +21,10 @@ def _print_event(record: dict) -> None:
 
 
 def cmd_train(path: str, resume_id: str = "") -> int:
-    from ftlab import parallel, train
+    from ftlab.train import engine
+    from ftlab.train import parallel
     from ftlab.config import RunConfig
-    from ftlab.runs import RunDir
+    from ftlab.runs.run_dir import RunDir
 
     run = RunDir(resume_id) if resume_id else None
     if run is not None and not run.exists():
@@ -38,13 +39,13 @@ def cmd_train(path: str, resume_id: str = "") -> int:
     run = run or RunDir(group.share(RunDir.create(cfg).id if group.main else None))
     say = print if group.main else (lambda *a, **k: None)
     say(f"run {run.id} -> {run.path}" + (f" ({group.world} processes)" if group.distributed else ""), flush=True)
-    result = train.run(cfg, run, on_event=_print_event, resume=bool(resume_id), group=group)
+    result = engine.run(cfg, run, on_event=_print_event, resume=bool(resume_id), group=group)
     say(f"{result.state} at step {result.step}" + (f": {result.error}" if result.error else ""), flush=True)
     return 0 if result.state == "completed" else 1
 
 
 def cmd_runs() -> int:
-    from ftlab.runs import list_runs
+    from ftlab.runs.run_dir import list_runs
 
     for r in list_runs():
         loss = f"{r['loss']:.4f}" if r["loss"] is not None else "-"
@@ -53,7 +54,7 @@ def cmd_runs() -> int:
 
 
 def cmd_export(run_id: str, out: str, merge: bool) -> int:
-    from ftlab.export import export, zip_export
+    from ftlab.runs.export import export, zip_export
 
     try:
         folder = zip_export(run_id, out, merge) if out.endswith(".zip") else export(run_id, out, merge)

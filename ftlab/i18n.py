@@ -8,7 +8,7 @@ languages side by side:
 
 `t(key)` is a message in the caller's language; `texts(key)` the component properties (label, info,
 placeholder, value, choices) of a key. The caller's language lives in a context variable, set for each UI event
-from the browser session's choice (`remember`), like the owner in ftlab.owners.
+from the browser session's choice (`remember`), like the owner in ftlab.app.owners.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ import openai
 import pytest
 from conftest import launch_app, stop_app
 
-from ftlab import train
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.generate import GenConfig
-from ftlab.infer import ModelServer
-from ftlab.runs import RunDir
+from ftlab.serve.generation import GenConfig
+from ftlab.serve.model_server import ModelServer
+from ftlab.runs.run_dir import RunDir
 
 KEY = "test-key-123"
 PROMPTS = [f"Tell me about ship number {i}." for i in range(16)]
@@ -29,7 +29,7 @@ def trained(task: str, model, data: str) -> str:
     cfg.train.max_steps, cfg.train.learning_rate = 3, 5e-3
     cfg.eval.generate_rows, cfg.eval.report_rows = 0, 2
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     return run.id
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftlab import train
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs.run_dir import RunDir
 
 
 def run_with(model, **settings) -> RunDir:
@@ -19,7 +19,7 @@ def run_with(model, **settings) -> RunDir:
     for key, value in settings.items():
         cfg.set(key, value)
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     return run
 
 

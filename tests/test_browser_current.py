@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from browser import (TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, open_tab, page, wait_idle)
 
-from ftlab import i18n, train
+from ftlab import i18n
+
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs.run_dir import RunDir
 
 __all__ = ["page"]  # the fixture, imported for pytest
 pytestmark = pytest.mark.slow
@@ -44,7 +46,7 @@ def newer_run(task: str, model: Path, than: str) -> RunDir:
     cfg.data.path = "pirate_chat" if task == "chat" else "sentiment"
     cfg.train.max_steps, cfg.eval.report_rows = 1, 2
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed" and run.id > than
+    assert engine.run(cfg, run).state == "completed" and run.id > than
     return run
 
 

@@ -11,7 +11,7 @@ import yaml
 from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, open_tab, page, wait_idle
 from test_malformed import CASES, CORPUS
 
-from ftlab.ui.data_tab import FILE_TYPES
+from ftlab.app.ui.data_tab import FILE_TYPES
 
 ACCEPTED = tuple(FILE_TYPES)
 __all__ = ["page"]  # the fixture, imported for pytest

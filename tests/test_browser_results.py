@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from browser import Page, choose, expect, open_tab, page, shot
 
-from ftlab import train
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs.run_dir import RunDir
 
 __all__ = ["page"]  # the fixture, imported for pytest
 
@@ -26,7 +26,7 @@ def two_runs(app_home, tiny_bert, monkeypatch) -> list[str]:
         cfg.data.path = "sentiment"
         cfg.train.max_steps, cfg.train.learning_rate = 4, lr
         run = RunDir.create(cfg)
-        assert train.run(cfg, run).state == "completed"
+        assert engine.run(cfg, run).state == "completed"
         ids.append(run.id)
     return ids
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ftlab import checkpointing, losses, methods
+from ftlab import methods
+from ftlab.train import losses, recompute
 from ftlab.config import RunConfig
 
 
 def recomputing(model) -> list[bool]:
-    return [m.gradient_checkpointing for m in checkpointing._layers(model)]
+    return [m.gradient_checkpointing for m in recompute._layers(model)]
 
 
 def saved_mb(model, forward) -> float:
@@ -47,10 +48,10 @@ def test_a_long_batch_recomputes_only_the_layers_it_must_and_the_gradients_agree
     torch.manual_seed(0)
     model = methods.get("lora").apply(small_llama(layers=4), RunConfig(task="chat", method="lora")).train()
     short, long = random_chat(2, 16), random_chat(2, 256)
-    estimate = checkpointing.Estimate(model)
+    estimate = recompute.Estimate(model)
     # recomputing k layers keeps k layer inputs instead of k layers, plus one layer while it recomputes
     two_layers_less = estimate.total(*shape(long)) - estimate.layer(*shape(long)[:2]) + 2 * 2 * 256 * 256 * 4
-    policy = checkpointing.Policy(model, always=False, budget=two_layers_less / 2**20)
+    policy = recompute.Policy(model, always=False, budget=two_layers_less / 2**20)
     params = [p for p in model.parameters() if p.requires_grad]
 
     def grads(batch):
@@ -69,7 +70,7 @@ def test_a_long_batch_recomputes_only_the_layers_it_must_and_the_gradients_agree
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(a, c, atol=1e-6, rtol=1e-5)
     assert not any(recomputing(model))
-    always = checkpointing.Policy(model, always=True, budget=10**9)
+    always = recompute.Policy(model, always=True, budget=10**9)
     always.prepare(*shape(short))
     assert recomputing(model) == [True] * 4
     for a, b in zip(torch.autograd.grad(losses.causal_loss(model, short), params), stored):
@@ -100,7 +101,7 @@ def test_the_estimate_matches_what_autograd_keeps(kind, method):
     cfg = RunConfig(task=task, method=method)
     cfg.lora.dropout = 0.1  # LoRA's dropout keeps a copy of each adapted layer's input: counted too
     model = methods.get(method).apply(small_llama() if kind == "llama" else small_bert(), cfg).train()
-    estimate = checkpointing.Estimate(model)
+    estimate = recompute.Estimate(model)
     for rows, length in ((2, 64), (4, 384)):
         batch = random_chat(rows, length)
         ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -117,4 +118,4 @@ def test_the_estimate_matches_what_autograd_keeps(kind, method):
 
 
 def test_the_budget_defaults():
-    assert checkpointing.budget_mb(0, "cpu") == 1024 and checkpointing.budget_mb(300, "cpu") == 300
+    assert recompute.budget_mb(0, "cpu") == 1024 and recompute.budget_mb(300, "cpu") == 300

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ftlab import infer
+from ftlab.serve import model_server
 from ftlab.__main__ import main
-from ftlab.jobs import JobManager
-from ftlab.runs import RunDir
-from ftlab.service import Lab
+from ftlab.runs.jobs import JobManager
+from ftlab.runs.run_dir import RunDir
+from ftlab.app.lab import Lab
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_export_writes_the_adapter_and_the_merged_model(ui_run, tmp_path, capsys
     assert main(["export", ui_run, "--out", str(tmp_path / "merged"), "--merge"]) == 0
     assert not list((tmp_path / "merged").glob("*.bin")) and not list((tmp_path / "merged").glob("adapter_*"))
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
-    tuned = infer.load_pair(ui_run).tuned
+    tuned = model_server.load_pair(ui_run).tuned
     ids = torch.tensor([[1, 422, 1234, 88, 9]])
     with torch.no_grad():
         assert torch.allclose(merged(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-4)
@@ -63,7 +63,7 @@ def test_the_exported_zip_loads_with_plain_peft_outside_ftlab(ui_run, tiny_llama
     assert {"adapter_config.json", "adapter_model.safetensors", "README.md"} <= names
     assert "LoRA" in (tmp_path / "unzipped" / "README.md").read_text()  # the model card goes along
     plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), tmp_path / "unzipped").eval()
-    tuned = infer.load_pair(ui_run).tuned
+    tuned = model_server.load_pair(ui_run).tuned
     ids = torch.tensor([[1, 5, 9, 42, 7]])
     with torch.no_grad():
         assert torch.allclose(plain(input_ids=ids).logits, tuned(input_ids=ids).logits, atol=1e-5)

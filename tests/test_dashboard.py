@@ -1,7 +1,7 @@
 """The Train tab's dashboard: what it draws for a run's metrics, without a browser (tests/test_browser_current.py
 draws it in Chromium)."""
 
-from ftlab.ui import dashboard
+from ftlab.app.ui import dashboard
 
 BASE = {"step": 0, "eval_loss": 2.0, "eval_accuracy": 0.5, "eval_f1_macro": 0.4}
 TRAIN = [{"step": s, "train_loss": 2.0 - s / 10, "lr": 1e-3, "grad_norm": 1.0} for s in (1, 2)]

@@ -98,7 +98,7 @@ def test_split_is_seeded_and_holds_out_the_fraction():
 
 def test_an_upload_is_kept_under_ftlab_home_by_content(tmp_path):
     from ftlab import paths
-    from ftlab.service import Lab
+    from ftlab.app.lab import Lab
 
     temp = write(tmp_path, "reviews.csv", "text,label\ngood,pos\nbad,neg\n")
     kept = Lab().keep_upload(temp)
@@ -170,7 +170,7 @@ def test_classification_split_is_stratified():
 
 
 def test_insight_counts_rows_over_max_length_and_marks_loss_tokens(smol_dir, tmp_path):
-    from ftlab import insight
+    from ftlab.data import insight
 
     rows = [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Arr! Ahoy! ⚓"}]},
             {"messages": [{"role": "user", "content": "word " * 100}, {"role": "assistant", "content": "Arr!"}]}]

@@ -1,6 +1,7 @@
 """Tokenization: loss on assistant tokens only, every assistant turn trained, the end-of-turn token kept."""
 
-from ftlab import encode, modeling
+from ftlab import modeling
+from ftlab.data import encode
 
 
 def trained_text(tok, example):

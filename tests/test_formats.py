@@ -178,7 +178,7 @@ def test_one_column_mapped_to_two_fields_is_refused(tmp_path):
 
 
 def test_the_data_check_refuses_a_validation_file_with_unknown_labels(tmp_path):
-    from ftlab.service import Lab
+    from ftlab.app.lab import Lab
 
     train = write(tmp_path, "t.csv", "text,label\na,x\nb,y\n")
     info = Lab().inspect(train, val_path=write(tmp_path, "v.csv", "text,label\nc,x\nd,maybe\n"))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ftlab import heap
+from ftlab.train import heap
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, sys, time, torch
-from ftlab import heap
+from ftlab.train import heap
 
 def fragment():
     # 100 KB blocks come from the heap (under glibc's mmap threshold); keeping every tenth pins the freed ones

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from ftlab import i18n
-from ftlab.presets import PRESETS
-from ftlab.service import Lab
+from ftlab.app.presets import PRESETS
+from ftlab.app.lab import Lab
 
 ALLOWED_SAME = re.compile(r"^[\W\d_]*$|^(LoRA|DoRA|IA3|P-tuning|BLEU|ROUGE-L|chrF|LoRA alpha|LoRA dropout)$")
 """Texts that may read the same in both languages: names of methods and metrics, symbols, empty notes."""
@@ -84,7 +84,7 @@ def test_the_page_opens_in_the_language_of_its_address_or_browser(query, header,
 
 
 def test_switching_language_relabels_every_component_made_from_a_key():
-    from ftlab.ui import build_app
+    from ftlab.app.ui import build_app
 
     demo = build_app(Lab())
     switch = next(fn for fn in demo.fns.values() if fn.name == "switch")
@@ -102,7 +102,7 @@ def test_switching_language_relabels_every_component_made_from_a_key():
 
 
 def test_format_reasons_have_one_english_source_and_a_chinese_text():
-    from ftlab.formats import FORMATS
+    from ftlab.data.formats import FORMATS
 
     for name, fmt in FORMATS.items():
         assert i18n.t(f"format.{name}.reason", "en") == fmt.reason

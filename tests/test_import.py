@@ -7,13 +7,13 @@ import zipfile
 
 import pytest
 
-from ftlab import train
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.generate import GenConfig
-from ftlab.importing import AdapterRefused
-from ftlab.infer import ModelServer
-from ftlab.runs import RunDir
-from ftlab.service import Lab
+from ftlab.serve.generation import GenConfig
+from ftlab.runs.import_adapter import AdapterRefused
+from ftlab.serve.model_server import ModelServer
+from ftlab.runs.run_dir import RunDir
+from ftlab.app.lab import Lab
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def exported(tiny_llama, tmp_path_factory) -> tuple[str, str]:
     cfg.train.max_steps, cfg.train.learning_rate = 2, 5e-3
     cfg.eval.generate_rows, cfg.eval.report_rows = 0, 2
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     return run.id, Lab().export_zip(run.id)
 
 

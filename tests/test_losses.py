@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ftlab import encode, losses, methods, modeling
+from ftlab import methods, modeling
+from ftlab.data import encode
+from ftlab.train import losses
 from ftlab.config import RunConfig
 
 CHATS = [

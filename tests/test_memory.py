@@ -15,9 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys
-from ftlab import train
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs.run_dir import RunDir
 
 def config(batch, auto=False):
     cfg = RunConfig(task="chat", model=sys.argv[1], method="lora")
@@ -25,13 +25,13 @@ def config(batch, auto=False):
     cfg.train.max_steps, cfg.train.batch_size, cfg.train.auto_batch_size = 1, batch, auto
     return cfg
 
-train.setup(config(1))  # load everything once, then cap what the process may add: about 1.5 GB
+engine.setup(config(1))  # load everything once, then cap what the process may add: about 1.5 GB
 used = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (used + 1_500_000_000, resource.RLIM_INFINITY))
 results = {}
 for name, cfg in (("too_big", config(160)), ("after", config(2)), ("auto", config(160, auto=True))):
     run = RunDir.create(cfg)
-    result = train.run(cfg, run)
+    result = engine.run(cfg, run)
     results[name] = {"state": result.state, "error": result.error, "status": run.status()}
 print("RESULT " + json.dumps(results))
 """

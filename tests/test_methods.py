@@ -9,10 +9,12 @@ import threading
 import pytest
 import torch
 
-from ftlab import infer, run_setup, train
+from ftlab.train import engine
+from ftlab.serve import model_server
+from ftlab.train import run_setup
 from ftlab.config import RunConfig
-from ftlab.methods import METHODS
-from ftlab.runs import RunDir
+from ftlab.methods.registry import METHODS
+from ftlab.runs.run_dir import RunDir
 
 CASES = [(task, method) for task in ("chat", "classify") for method in METHODS] + [("chat", "qlora-8bit")]
 
@@ -37,13 +39,13 @@ def outputs(model, batch) -> torch.Tensor:
 @pytest.mark.parametrize("task,method", CASES, ids=[f"{t}-{m}" for t, m in CASES])
 def test_method_trains_what_it_means_to_and_reloads_identically(task, method, tiny_llama, tiny_bert):
     cfg = config(task, method, tiny_llama if task == "chat" else tiny_bert)
-    s = train.setup(cfg)
+    s = engine.setup(cfg)
     before = {n: (p.detach().clone(), p.requires_grad) for n, p in s.model.named_parameters()}
     trained = [n for n, (_, grad) in before.items() if grad]
     assert trained and len(trained) < len(before) or method == "full"
 
     run = RunDir.create(cfg)
-    trainer = train.Trainer(cfg, run, threading.Event(), None)
+    trainer = engine.Trainer(cfg, run, threading.Event(), None)
     trainer.total = 3
     assert trainer.train(s) == 3
     after = dict(s.model.named_parameters())
@@ -52,8 +54,8 @@ def test_method_trains_what_it_means_to_and_reloads_identically(task, method, ti
     moved = [n for n, (value, grad) in before.items() if not grad and not torch.equal(value, after[n].detach())]
     assert not moved, f"frozen but changed: {moved[:5]}"
 
-    train.save(s, run, METHODS[cfg.method].adapter)
+    engine.save(s, run, METHODS[cfg.method].adapter)
     batch = {k: v[:1] for k, v in run_setup.tensors(s, s.train[:2]).items() if k != "labels"}
     expected = outputs(s.model, batch)
-    pair = infer.load_pair(run.id, task)
+    pair = model_server.load_pair(run.id, task)
     assert torch.allclose(outputs(pair.tuned, batch), expected, atol=1e-5)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from ftlab import metrics
+from ftlab.eval import metrics
 
 
 def test_classification_metrics_match_hand_counts():

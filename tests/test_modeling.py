@@ -55,7 +55,9 @@ def test_models_built_in_parallel_threads_are_whole_and_seeded(tiny_llama, tiny_
 
     import torch
 
-    from ftlab import infer, plan, train
+    from ftlab.train import engine
+    from ftlab.serve import model_server
+    from ftlab.train import plan
     from ftlab.config import RunConfig
 
     configs = {"chat": RunConfig(task="chat", model=str(tiny_llama), method="lora"),
@@ -64,8 +66,8 @@ def test_models_built_in_parallel_threads_are_whole_and_seeded(tiny_llama, tiny_
 
     def build(task):
         plan.estimate(configs[task])
-        infer.load_pair(None, task, configs[task].model)
-        return {k: v.detach().clone() for k, v in train.setup(configs[task]).model.state_dict().items()}
+        model_server.load_pair(None, task, configs[task].model)
+        return {k: v.detach().clone() for k, v in engine.setup(configs[task]).model.state_dict().items()}
 
     alone = {task: build(task) for task in configs}
     results, errors = [], []

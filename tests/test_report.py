@@ -10,9 +10,10 @@ from collections import Counter
 import pytest
 import sacrebleu
 
-from ftlab import evaluation, report, train
+from ftlab.train import engine
+from ftlab.eval import scoring, report
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs.run_dir import RunDir
 
 
 def run(model, task, data, **settings):
@@ -22,7 +23,7 @@ def run(model, task, data, **settings):
     for key, value in settings.items():
         setattr(cfg.eval, key, value)
     run_dir = RunDir.create(cfg)
-    assert train.run(cfg, run_dir).state == "completed"
+    assert engine.run(cfg, run_dir).state == "completed"
     return run_dir, json.loads((run_dir.path / "report.json").read_text())
 
 
@@ -83,8 +84,8 @@ def test_chat_report_and_probe_timeline_recompute_from_saved_answers(tiny_llama)
 def test_overfitting_is_flagged_only_when_eval_rises_while_train_falls():
     rising_eval = [(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.2, 1.0)]
     assert "eval loss rose 2 evaluations in a row (1.0000 at step 0 -> 1.2000 at step 4)" in \
-        evaluation.overfitting(rising_eval, 2)
-    assert evaluation.overfitting(rising_eval[:2], 2) == ""  # not yet K rises
-    assert evaluation.overfitting([(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.05, 1.0)], 2) == ""  # eval dipped
-    assert evaluation.overfitting([(0, 1.0, 1.0), (2, 1.1, 1.5), (4, 1.2, 2.0)], 2) == ""  # train rose too
-    assert evaluation.overfitting(rising_eval, 0) == ""  # switched off
+        scoring.overfitting(rising_eval, 2)
+    assert scoring.overfitting(rising_eval[:2], 2) == ""  # not yet K rises
+    assert scoring.overfitting([(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.05, 1.0)], 2) == ""  # eval dipped
+    assert scoring.overfitting([(0, 1.0, 1.0), (2, 1.1, 1.5), (4, 1.2, 2.0)], 2) == ""  # train rose too
+    assert scoring.overfitting(rising_eval, 0) == ""  # switched off

@@ -9,9 +9,10 @@ import threading
 
 import pytest
 
-from ftlab import checkpoints, train
+from ftlab.train import engine
+from ftlab.train import checkpoints
 from ftlab.config import RunConfig
-from ftlab.runs import RunDir
+from ftlab.runs.run_dir import RunDir
 
 
 def config(model, **train_settings) -> RunConfig:
@@ -31,7 +32,7 @@ def losses(run: RunDir) -> dict[int, float]:
 def stopped_at(cfg: RunConfig, step: int) -> RunDir:
     """A run that the user stopped (Stop and save) right after `step`."""
     run, stop = RunDir.create(cfg), threading.Event()
-    result = train.run(cfg, run, stop, on_event=lambda e: stop.set() if e.get("step") == step else None)
+    result = engine.run(cfg, run, stop, on_event=lambda e: stop.set() if e.get("step") == step else None)
     assert (result.state, result.step) == ("stopped", step)
     return run
 
@@ -39,9 +40,9 @@ def stopped_at(cfg: RunConfig, step: int) -> RunDir:
 def test_a_stopped_run_resumes_to_the_losses_of_an_uninterrupted_one(tiny_llama):
     cfg = config(tiny_llama, max_steps=4, scheduler="cosine", warmup_ratio=0.3)
     straight = RunDir.create(cfg)
-    assert train.run(cfg, straight).state == "completed"
+    assert engine.run(cfg, straight).state == "completed"
     run = stopped_at(cfg, 2)
-    result = train.run(cfg, run, resume=True)
+    result = engine.run(cfg, run, resume=True)
     assert (result.state, result.step) == ("completed", 4)
     assert run.status()["resumed"] == "resumed from step 2"
     expected, got = losses(straight), losses(run)
@@ -54,21 +55,21 @@ def test_a_damaged_checkpoint_is_skipped_and_named(tiny_llama):
     run = stopped_at(cfg, 3)
     newest = checkpoints.folder(run.path) / "step-000003" / "trainable.safetensors"
     newest.write_bytes(newest.read_bytes()[:100])  # cut short, as by a full disk
-    result = train.run(cfg, run, resume=True)
+    result = engine.run(cfg, run, resume=True)
     assert (result.state, result.step) == ("completed", 4)
     note = run.status()["resumed"]
     assert note.startswith("resumed from step 2") and "step-000003: trainable.safetensors is 100 bytes" in note
     fresh = RunDir.create(cfg)
-    assert train.run(cfg, fresh).state == "completed"  # a new run after it is fine
+    assert engine.run(cfg, fresh).state == "completed"  # a new run after it is fine
 
 
 def test_nan_loss_stops_the_run_at_that_step_with_a_message(tiny_llama):
     cfg = config(tiny_llama, max_steps=50, learning_rate=1e30)  # the first update sends the adapter to ±1e30
     run = RunDir.create(cfg)
-    result = train.run(cfg, run)
+    result = engine.run(cfg, run)
     assert result.state == "failed" and result.step < 50
     assert "at step" in result.error and "lower the learning rate" in result.error
-    assert train.run(config(tiny_llama, max_steps=1), RunDir.create(config(tiny_llama, max_steps=1))).state == \
+    assert engine.run(config(tiny_llama, max_steps=1), RunDir.create(config(tiny_llama, max_steps=1))).state == \
         "completed"
 
 
@@ -77,7 +78,7 @@ def test_early_stopping_ends_a_run_whose_eval_loss_stops_improving(tiny_llama):
     cfg = config(tiny_llama, max_steps=40, eval_every=1, early_stopping_patience=2, learning_rate=3.0)
     cfg.data.val_fraction = 0.1
     run = RunDir.create(cfg)
-    result = train.run(cfg, run)
+    result = engine.run(cfg, run)
     assert result.state == "completed" and result.step < 40
     evals = [m["eval_loss"] for m in run.metrics() if "eval_loss" in m]
     best = min(evals)
@@ -89,7 +90,7 @@ def test_early_stopping_ends_a_run_whose_eval_loss_stops_improving(tiny_llama):
 def test_every_optimizer_trains(tiny_llama, optimizer):
     cfg = config(tiny_llama, max_steps=3, optimizer=optimizer)
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     assert all(math.isfinite(v) for v in losses(run).values())
 
 
@@ -98,7 +99,7 @@ def test_schedules_follow_their_shape(tiny_llama):
     for name in ("linear", "cosine", "constant"):
         cfg = config(tiny_llama, max_steps=8, scheduler=name, warmup_ratio=0.25)
         run = RunDir.create(cfg)
-        train.run(cfg, run)
+        engine.run(cfg, run)
         shapes[name] = [m["lr"] for m in run.metrics() if "lr" in m]
     peak = 5e-3
     assert shapes["constant"][2:] == [pytest.approx(peak)] * 6
@@ -112,6 +113,6 @@ def test_gradient_checkpointing_gives_the_same_losses(tiny_llama):
     for checkpointing in (False, True):
         cfg = config(tiny_llama, max_steps=3, gradient_checkpointing=checkpointing)
         runs.append(RunDir.create(cfg))
-        assert train.run(cfg, runs[-1]).state == "completed"
+        assert engine.run(cfg, runs[-1]).state == "completed"
     plain, recomputed = losses(runs[0]), losses(runs[1])
     assert all(math.isclose(plain[s], recomputed[s], rel_tol=1e-4) for s in plain)

@@ -30,7 +30,7 @@ def planted(app_home):
 def attempts(run_file, upload_file) -> list[str]:
     root = os.path.abspath(os.sep)
     up = "../" * 12
-    return [str(run_file), str(upload_file), "/etc/passwd", "app.py", "ftlab/api.py",
+    return [str(run_file), str(upload_file), "/etc/passwd", "app.py", "ftlab/app/openai_api.py",
             f"{up}etc/passwd", f"{up}{str(run_file).lstrip(root)}", urllib.parse.quote(f"{up}etc/passwd", safe=""),
             f"%2e%2e/%2e%2e/%2e%2e/{str(run_file).lstrip(root)}", "..%2f..%2f..%2f..%2fetc%2fpasswd",
             f"{run_file.parent}/../{run_file.parent.name}/config.yaml"]

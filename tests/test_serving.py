@@ -9,12 +9,12 @@ import logging
 
 import pytest
 
-from ftlab import train
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.readers import DataError
-from ftlab.runs import RunDir
-from ftlab.service import Lab
-from ftlab.ui.chat_tab import vote_record
+from ftlab.data.readers import DataError
+from ftlab.runs.run_dir import RunDir
+from ftlab.app.lab import Lab
+from ftlab.app.ui.chat_tab import vote_record
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def classify_run(tiny_bert) -> str:
     cfg.data.path = "sentiment"
     cfg.train.max_steps, cfg.train.learning_rate = 3, 5e-3
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     return run.id
 
 

@@ -8,11 +8,13 @@ import pytest
 import torch
 from peft import PeftModel
 
-from ftlab import modeling, train
+from ftlab import modeling
+
+from ftlab.train import engine
 from ftlab.config import RunConfig
-from ftlab.generate import GenConfig
-from ftlab.infer import Busy, ModelServer
-from ftlab.runs import RunDir
+from ftlab.serve.generation import GenConfig
+from ftlab.serve.model_server import Busy, ModelServer
+from ftlab.runs.run_dir import RunDir
 
 PROMPT = [{"role": "user", "content": "Tell me about the sea."}]
 
@@ -23,7 +25,7 @@ def trained(model, method: str = "lora", lr: float = 5e-3, seed: int = 0, task: 
     cfg.train.max_steps, cfg.train.learning_rate, cfg.train.seed = 3, lr, seed
     cfg.eval.generate_rows, cfg.eval.report_rows = 0, 2
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
     return run.id
 
 

@@ -13,9 +13,9 @@ import pytest
 from conftest import launch_app, stop_app, wait_done
 from gradio_client import Client
 
-from ftlab import owners
-from ftlab.runs import RunDir
-from ftlab.service import Lab, gradio_temp_dir
+from ftlab.app import owners
+from ftlab.runs.run_dir import RunDir
+from ftlab.app.lab import Lab, gradio_temp_dir
 
 
 def as_(who):

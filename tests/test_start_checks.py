@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ftlab import i18n
-from ftlab.service import Lab
+from ftlab.app.lab import Lab
 
 
 def test_data_of_another_task_is_refused_with_what_to_change(tiny_llama):

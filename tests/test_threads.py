@@ -2,7 +2,7 @@
 
 import os
 
-from ftlab import threads
+from ftlab.train import threads
 
 
 def test_a_cgroup_quota_caps_the_threads(tmp_path):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ftlab import data, encode, modeling, paths, run_setup
+from ftlab import data, modeling, paths
+from ftlab.data import encode
+from ftlab.train import run_setup
 from ftlab.config import RunConfig
 
 

@@ -6,11 +6,12 @@ import time
 import pytest
 import torch
 
-from ftlab import infer, train
+from ftlab.train import engine
+from ftlab.serve import model_server
 from ftlab.config import RunConfig
-from ftlab.generate import GenConfig
-from ftlab.jobs import Busy, JobManager
-from ftlab.runs import RunDir
+from ftlab.serve.generation import GenConfig
+from ftlab.runs.jobs import Busy, JobManager
+from ftlab.runs.run_dir import RunDir
 
 
 def chat_config(model, method="lora", **train_settings) -> RunConfig:
@@ -38,12 +39,12 @@ def snapshot(model):
 
 def test_qlora_trains_4bit_adapter_and_leaves_base_untouched(tiny_llama):
     cfg = chat_config(tiny_llama, "qlora", max_steps=4, batch_size=2)
-    s = train.setup(cfg)
+    s = engine.setup(cfg)
     linear = s.model.base_model.model.model.layers[0].self_attn.q_proj
     assert type(linear.base_layer).__name__ == "Linear4bit"
     frozen_4bit = linear.base_layer.weight.detach().clone()
     before = snapshot(s.model)
-    trainer = train.Trainer(cfg, RunDir.create(cfg), threading.Event(), None)
+    trainer = engine.Trainer(cfg, RunDir.create(cfg), threading.Event(), None)
     trainer.total = 4
     trainer.train(s)
     after = dict(s.model.named_parameters())
@@ -53,14 +54,14 @@ def test_qlora_trains_4bit_adapter_and_leaves_base_untouched(tiny_llama):
     assert all(not torch.equal(before[n], after[n].detach()) for n in lora if "lora_B" in n)
     assert all(torch.equal(before[n], after[n].detach()) for n in base)
     assert torch.equal(frozen_4bit, linear.base_layer.weight.detach())
-    from ftlab import methods  # a packed 4-bit weight still counts as the parameters it holds
-    assert methods.trainable_parameters(s.model) == methods.trainable_parameters(train.setup(chat_config(tiny_llama)).model)
+    from ftlab import methods# a packed 4-bit weight still counts as the parameters it holds
+    assert methods.trainable_parameters(s.model) == methods.trainable_parameters(engine.setup(chat_config(tiny_llama)).model)
 
 
 def test_full_fine_tuning_saves_safetensors_model(tiny_llama):
     cfg = chat_config(tiny_llama, "full", max_steps=3, learning_rate=1e-3)
     run = RunDir.create(cfg)
-    result = train.run(cfg, run)
+    result = engine.run(cfg, run)
     assert result.state == "completed", result.error
     assert (run.model_dir / "model.safetensors").is_file()
     assert not list(run.model_dir.glob("*.bin"))
@@ -78,13 +79,17 @@ def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama
     assert step_at_stop <= snap["step"] <= step_at_stop + 3
     run = RunDir(run_id)
     assert (run.adapter_dir / "adapter_model.safetensors").is_file()
-    reply = infer.ModelServer().chat(run_id, "Who are you?", gen=GenConfig(max_new_tokens=5, temperature=0))
+    reply = model_server.ModelServer().chat(run_id, "Who are you?", gen=GenConfig(max_new_tokens=5, temperature=0))
     assert isinstance(reply["tuned"], str) and isinstance(reply["base"], str)
 
 
 def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_out(tiny_llama):
     jobs = JobManager()
     first = jobs.start(chat_config(tiny_llama, max_steps=10_000))
+    deadline = time.time() + 60  # the worker takes it off the queue: then the next two wait behind it
+    while jobs.snapshot(first)["state"] == "queued" and time.time() < deadline:
+        time.sleep(0.05)
+    assert jobs.snapshot(first)["state"] == "running"
     second = jobs.start(chat_config(tiny_llama, max_steps=2))
     third = jobs.start(chat_config(tiny_llama, max_steps=2))
     assert jobs.snapshot(second)["state"] == "queued" and jobs.snapshot(second)["queue_position"] == 1
@@ -154,16 +159,16 @@ def test_a_run_left_running_by_a_dead_process_shows_interrupted(tiny_llama):
 
 
 def test_lora_classifier_on_bundled_minilm_learns_the_sample_and_saves_its_head():
-    from ftlab.service import Lab
+    from ftlab.app.lab import Lab
 
     cfg = Lab.build_config("classify", "sentiment", epochs=3)
     run = RunDir.create(cfg)
-    result = train.run(cfg, run)
+    result = engine.run(cfg, run)
     assert result.state == "completed", result.error
     evals = [m for m in run.metrics() if "eval_accuracy" in m]
     assert evals[0]["step"] == 0 and evals[-1]["eval_accuracy"] >= evals[0]["eval_accuracy"] + 0.2
     texts = ["An absolute delight from start to finish, I loved it.", "Cold food, rude staff, never again."]
-    results = infer.ModelServer().classify(run.id, texts)  # reloads base + adapter (with its trained head)
+    results = model_server.ModelServer().classify(run.id, texts)  # reloads base + adapter (with its trained head)
     assert max(results[0]["tuned"], key=results[0]["tuned"].get) == "positive"
     assert max(results[1]["tuned"], key=results[1]["tuned"].get) == "negative"
 
@@ -184,8 +189,8 @@ def test_cli_reruns_a_saved_config_yaml(tiny_llama, tmp_path, capsys):
 def test_qlora_run_saves_an_adapter_that_chats_on_a_4bit_base(tiny_llama):
     cfg = chat_config(tiny_llama, "qlora", max_steps=2)
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
-    server = infer.ModelServer()
+    assert engine.run(cfg, run).state == "completed"
+    server = model_server.ModelServer()
     reply = server.chat(run.id, "Hello", gen=GenConfig(max_new_tokens=4, temperature=0))
     pair = server.get(run.id)
     assert pair.base is pair.tuned and getattr(pair.base, "is_loaded_in_4bit", False)
@@ -197,11 +202,11 @@ def test_plain_text_trains_on_windows_of_every_token(tiny_llama, tmp_path):
     (tmp_path / "log.txt").write_text("\n\n".join(docs))
     cfg = chat_config(tiny_llama, max_steps=2, batch_size=2, max_length=64)
     cfg.data.path, cfg.data.val_fraction = str(tmp_path / "log.txt"), 0
-    s = train.setup(cfg)
+    s = engine.setup(cfg)
     assert len(s.train) > 2 and all(len(e["input_ids"]) <= 64 for e in s.train)  # the long document is windowed
     assert all(e["labels"] == e["input_ids"] for e in s.train)
     run = RunDir.create(cfg)
-    assert train.run(cfg, run).state == "completed"
+    assert engine.run(cfg, run).state == "completed"
 
 
 def test_sentence_pairs_train_with_a_column_mapping_kept_in_the_run_config(tiny_bert, tmp_path):
@@ -212,15 +217,15 @@ def test_sentence_pairs_train_with_a_column_mapping_kept_in_the_run_config(tiny_
     cfg.data.columns = {"text": "question", "text_pair": "sentence", "label": "match"}
     cfg.train.max_steps, cfg.train.batch_size = 2, 4
     run = RunDir.create(cfg)
-    result = train.run(cfg, run)
+    result = engine.run(cfg, run)
     assert result.state == "completed", result.error
     assert RunConfig.from_yaml(run.path / "config.yaml").data.columns == cfg.data.columns
-    verdicts = infer.ModelServer().classify(run.id, [["q1 about cats", "a1 about cats"]])
+    verdicts = model_server.ModelServer().classify(run.id, [["q1 about cats", "a1 about cats"]])
     assert set(verdicts[0]["tuned"]) == {"0", "1"}
 
 
 def test_a_start_with_a_missing_model_or_unknown_lora_target_is_refused_before_it_queues(tiny_llama):
-    from ftlab.service import Lab
+    from ftlab.app.lab import Lab
 
     lab = Lab()
     before = len(lab.runs())
@@ -240,7 +245,7 @@ def test_eta_counts_the_evaluations_still_due(tiny_llama):
     """A run of 100 steps evaluating every 25: ETA = steps to go at the training pace + each evaluation still due
     (steps 25, 50, 75 and the final one) at the time evaluations took, the base model's until a mid-run one ran."""
     cfg = chat_config(tiny_llama)
-    trainer = train.Trainer(cfg, RunDir.create(cfg), threading.Event(), None)
+    trainer = engine.Trainer(cfg, RunDir.create(cfg), threading.Event(), None)
     trainer.total, trainer.eval_every, now = 100, 25, 1000.0
     assert trainer.eta(0, now) is None
     trainer.eval_seconds[0], trainer.train_started = 4.0, now - 10  # base eval 4 s; 10 steps at 1 s each

@@ -1,0 +1,167 @@
+"""Chat tab: one prompt, two panes. Base and tuned replies stream side by side, each pane keeping its history.
+
+Regenerate answers the last message again. Blind A/B hides which pane is which (the sides are drawn at random for
+each conversation) until the user votes; votes are kept with the run and export as preference pairs (prompt,
+chosen, rejected JSONL) for a later DPO run.
+"""
+
+from __future__ import annotations
+
+import random
+
+import gradio as gr
+
+from ftlab import i18n
+from ftlab.app.lab import Lab
+from ftlab.app.ui.common import PRIVATE, RunPicker, run_picker
+from ftlab.app.ui.translate import redraw, t, tr
+
+VOTES = {"A": "chat.vote_a", "B": "chat.vote_b", "tie": "chat.vote_tie", "both bad": "chat.vote_bad"}
+"""The vote buttons, in order: the side a vote is for (language-independent) -> the locale key of its name."""
+WINNERS = {"base": "chat.who_base", "tuned": "chat.who_tuned", "tie": "chat.who_tie", "both bad": "chat.who_both_bad"}
+"""A recorded winner (stored data, always these English values) -> the locale key of its name on screen."""
+
+
+def side_of(choice: str) -> str:
+    """The side a vote is for: "A", "B", "tie" or "both bad", from that value or a button's name in any language
+    ("A is better", "A 更好")."""
+    if choice in VOTES:
+        return choice
+    for side, key in VOTES.items():
+        if choice in {i18n.texts(key, lang)["value"] for lang in i18n.LANGS}:
+            return side
+    raise KeyError(choice)
+
+
+def panes(base_h: list, tuned_h: list, blind: bool, swap: bool) -> tuple[list, list]:
+    """What the left and right panes show: base | tuned, or in blind mode A | B in the drawn order."""
+    return (tuned_h, base_h) if blind and swap else (base_h, tuned_h)
+
+
+def labels(blind: bool, swap: bool, revealed: bool) -> tuple[str, str]:
+    """The panes' names in the caller's language: base | tuned, or A | B (with who is who once revealed)."""
+    if not blind:
+        return t("chat.base"), t("chat.tuned")
+    if not revealed:
+        return t("chat.model_a"), t("chat.model_b")
+    a, b = ("tuned", "base") if swap else ("base", "tuned")
+    return t("chat.model_a_is", who=t(WINNERS[a])), t("chat.model_b_is", who=t(WINNERS[b]))
+
+
+def vote_record(choice: str, base_h: list, tuned_h: list, swap: bool) -> dict:
+    """{winner: base | tuned | tie | both bad, prompt, base, tuned} for the last turn; `choice` is a side of VOTES
+    (or a vote button's name)."""
+    side = side_of(choice)
+    winner = side if side in ("tie", "both bad") else ("tuned" if (side == "A") == swap else "base")
+    return {"winner": winner, "prompt": list(base_h[:-1]), "base": base_h[-1]["content"], "tuned": tuned_h[-1]["content"]}
+
+
+def verdict_text(winner: str) -> str:
+    """What a recorded vote shows, in the caller's language ("" before any vote)."""
+    if not winner:
+        return ""
+    key = "chat.recorded" if winner in ("tie", "both bad") else "chat.recorded_win"
+    return t(key, winner=t(WINNERS[winner]))
+
+
+def pairs_file(lab: Lab, run_id: str) -> str | None:
+    lines = lab.preference_pairs_jsonl(run_id)
+    if not lines:
+        return None
+    path = lab.scratch_dir("ftlab-votes-") / f"{run_id}-preference-pairs.jsonl"
+    path.write_text(lines, encoding="utf-8")
+    return str(path)
+
+
+def build(lab: Lab) -> RunPicker:
+    picker = run_picker(lab, "chat", "chat-run", "chat.run", include_base=True)
+    run = picker.run
+    with tr("chat.settings", gr.Accordion, open=False):
+        system = tr("chat.system", gr.Textbox, "")
+        with gr.Row():
+            temperature = tr("chat.temperature", gr.Slider, 0, 2, value=0.7, step=0.05)
+            top_p = tr("chat.top_p", gr.Slider, 0.05, 1, value=0.9, step=0.05)
+            max_new = tr("chat.max_new", gr.Slider, 8, 1024, value=128, step=8)
+    with gr.Row():
+        tr("chat.about", gr.Markdown)
+        blind = tr("chat.blind", gr.Checkbox, False, elem_id="blind")
+    with gr.Row():
+        left = gr.Chatbot(label=t("chat.base"), elem_id="base-chat", height=380)
+        right = gr.Chatbot(label=t("chat.tuned"), elem_id="tuned-chat", height=380)
+    with gr.Row():
+        message = tr("chat.message", gr.Textbox, show_label=False, scale=5, elem_id="chat-input")
+        send = tr("chat.send", gr.Button, variant="primary", scale=1, elem_id="chat-send")
+        again = tr("chat.regenerate", gr.Button, scale=1, elem_id="chat-regenerate")
+        clear = tr("chat.clear", gr.Button, scale=1, elem_id="chat-clear")
+    with gr.Row(visible=False) as vote_row:
+        vote_buttons = [tr(key, gr.Button, variant="secondary", elem_id=f"vote-{i}", elem_classes=["vote-button"])
+                        for i, key in enumerate(VOTES.values())]
+        export = tr("chat.export", gr.DownloadButton, elem_id="votes-export", size="sm", variant="secondary",
+                    scale=2)  # a download, said so: not one more vote
+    verdict = gr.Markdown("", elem_id="vote-result")
+    base_hist, tuned_hist, swap, revealed = gr.State([]), gr.State([]), gr.State(False), gr.State(False)
+    winner = gr.State("")  # the last recorded winner, so its verdict can be redrawn in another language
+
+    def shown(base_h, tuned_h, blind_v, swap_v, revealed_v):
+        a, b = panes(base_h, tuned_h, blind_v, swap_v)
+        la, lb = labels(blind_v, swap_v, revealed_v)
+        return gr.update(value=a, label=la), gr.update(value=b, label=lb)
+
+    def generate(rid, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
+        prefix = [{"role": "system", "content": sys_prompt}] if sys_prompt.strip() else []
+        try:
+            for b, tuned in lab.chat_stream(rid, prefix + base_h, prefix + tuned_h, temp, top, n):
+                tuned_msg = tuned if rid else t("chat.no_tuned")
+                new_b = base_h + [{"role": "assistant", "content": b}]
+                new_t = tuned_h + [{"role": "assistant", "content": tuned_msg}]
+                yield ("", *shown(new_b, new_t, blind_v, swap_v, False), new_b, new_t, False,
+                       gr.update(visible=blind_v and bool(rid)), "", "")
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+            raise gr.Error(t("chat.failed", problem=str(exc)), title=t("banner.problem")) from None
+
+    def respond(rid, text, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
+        if not text.strip():
+            gr.Warning(t("chat.type_first"), title=t("banner.not_yet"))
+            yield (gr.update(),) * 9
+            return
+        user = {"role": "user", "content": text}
+        yield from generate(rid, sys_prompt, temp, top, n, base_h + [user], tuned_h + [user], blind_v, swap_v)
+
+    def regenerate(rid, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
+        if not base_h:
+            gr.Warning(t("chat.nothing_yet"), title=t("banner.not_yet"))
+            yield (gr.update(),) * 9
+            return
+        yield from generate(rid, sys_prompt, temp, top, n, base_h[:-1], tuned_h[:-1], blind_v, swap_v)
+
+    def vote(side, rid, base_h, tuned_h, blind_v, swap_v):
+        if not rid or len(base_h) < 2:
+            raise gr.Error(t("chat.vote_first"), title=t("banner.not_yet"))
+        record = vote_record(side, base_h, tuned_h, swap_v)
+        lab.vote(rid, record)
+        return (*shown(base_h, tuned_h, blind_v, swap_v, True), True, verdict_text(record["winner"]),
+                record["winner"], gr.update(value=pairs_file(lab, rid)))
+
+    def reset(blind_v):
+        return ([], [], *shown([], [], blind_v, False, False), random.random() < 0.5, False, "", "",
+                gr.update(visible=False))
+
+    def relabel(blind_v, swap_v, revealed_v, winner_v):
+        """After a language switch: the panes' names and the verdict in the new language."""
+        la, lb = labels(blind_v, swap_v, revealed_v)
+        return gr.update(label=la), gr.update(label=lb), verdict_text(winner_v)
+
+    gen_inputs = [run, system, temperature, top_p, max_new, base_hist, tuned_hist, blind, swap]
+    outputs = [message, left, right, base_hist, tuned_hist, revealed, vote_row, verdict, winner]
+    send.click(respond, [run, message, *gen_inputs[1:]], outputs, **PRIVATE)
+    message.submit(respond, [run, message, *gen_inputs[1:]], outputs, **PRIVATE)
+    again.click(regenerate, gen_inputs, outputs, **PRIVATE)
+    reset_outputs = [base_hist, tuned_hist, left, right, swap, revealed, verdict, winner, vote_row]
+    clear.click(reset, blind, reset_outputs, **PRIVATE)
+    run.change(reset, blind, reset_outputs, **PRIVATE)  # another run: its own conversation
+    blind.change(reset, blind, reset_outputs, **PRIVATE)  # switching modes starts a fresh conversation
+    for button, side in zip(vote_buttons, VOTES):
+        button.click(lambda *a, s=side: vote(s, *a), [run, base_hist, tuned_hist, blind, swap],
+                     [left, right, revealed, verdict, winner, export], **PRIVATE)
+    redraw(relabel, [blind, swap, revealed, winner], [left, right, verdict])
+    return picker

@@ -1,0 +1,102 @@
+"""Model & method tab: the task, base model, preset, method and its settings (advanced ones folded away), with the
+trainable parameters and a memory estimate that follow every change. What is set here is what Start trains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import gradio as gr
+
+from ftlab.train import plan
+from ftlab.app import presets
+from ftlab.config import DEFAULT_MODELS
+from ftlab.modeling import NotFetched
+from ftlab.app.lab import TASK_DEFAULTS, Lab
+from ftlab.app.ui.common import PRIVATE
+from ftlab.app.ui.settings_panel import settings_panel
+from ftlab.app.ui.translate import redraw, t, tr
+
+
+@dataclass
+class ModelTab:
+    inputs: list
+    """Every input `config` takes, after the data tab's path and options."""
+    config: object
+    """(data_path, options, task, model, method, *settings) -> RunConfig"""
+    estimate: tuple
+    """(fn, inputs, output): the parameters and memory line, drawn when the page opens."""
+
+
+def method_help(name: str, blocked: list[str]) -> str:
+    text = f"**{t(f'method.{name}.label')}**: {t(f'method.{name}.help')}"
+    return text + ("\n\n" + t("model.unavailable", methods="; ".join(blocked)) if blocked else "")
+
+
+def build(lab: Lab, data) -> ModelTab:
+    methods_info = lab.methods()
+    usable = [(t(f"method.{m['name']}.label"), m["name"]) for m in methods_info if not m["unavailable"]]
+    blocked = [f"{m['label']}: {m['unavailable']}" for m in methods_info if m["unavailable"]]
+    with gr.Row():
+        task = tr("model.task", gr.Radio, value="chat", elem_id="task")
+        model = tr("model.model", gr.Textbox, DEFAULT_MODELS["chat"], elem_id="model")
+        preset = tr("model.preset", gr.Dropdown, value=None, elem_id="preset")
+    method = tr("model.method", gr.Radio, choices=usable, value="lora", elem_id="method")
+    help_md = gr.Markdown(method_help("lora", blocked), elem_id="method-help")
+    with gr.Row():
+        epochs = tr("model.epochs", gr.Number, TASK_DEFAULTS["chat"]["epochs"], step=0.5, elem_id="epochs")
+        lr = tr("model.lr", gr.Number, TASK_DEFAULTS["chat"]["learning_rate"], step=1e-5, elem_id="lr")
+        batch = tr("model.batch", gr.Number, TASK_DEFAULTS["chat"]["batch_size"], precision=0, elem_id="batch-size")
+        max_len = tr("model.max_length", gr.Number, TASK_DEFAULTS["chat"]["max_length"], precision=0,
+                     elem_id="max-length")
+    advanced = settings_panel()
+    with gr.Row():
+        plan_md = gr.Markdown("", elem_id="plan")
+        estimate_btn = tr("model.estimate", gr.Button, size="sm", elem_id="estimate")
+    basics = {"epochs": epochs, "learning_rate": lr, "batch_size": batch, "max_length": max_len}
+    keys, fields = list(basics) + list(advanced), list(basics.values()) + list(advanced.values())
+
+    def on_task(new_task: str, current: str):
+        if not new_task or new_task == current:  # same task: keep what the user typed
+            return (gr.update(),) * 6
+        d = TASK_DEFAULTS[new_task]
+        return new_task, DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+
+    def on_task_pick(new_task: str, model_v: str):
+        """The user picked a task: a default model of the other task follows it (a model they typed stays)."""
+        if model_v.strip() not in DEFAULT_MODELS.values() or model_v.strip() == DEFAULT_MODELS[new_task]:
+            return (gr.update(),) * 5
+        d = TASK_DEFAULTS[new_task]
+        return DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+
+    def on_preset(name, task_v):
+        if not name:
+            return [gr.update()] * (len(fields) + 1)
+        values = presets.get(name, task_v or "chat")
+        return [values.get("method", gr.update())] + [values.get(k, gr.update()) for k in keys]
+
+    def config(data_path, options, task_v, model_v, method_v, *values):
+        settings = {**dict(zip(keys, values)), **(options or {})}
+        return lab.build_config(task_v, data_path or "pirate_chat", model_v.strip(), method_v, **settings)
+
+    def estimate(fetch, data_path, options, task_v, model_v, method_v, *values):
+        try:
+            cfg = config(data_path, options, task_v, model_v, method_v, *values)
+            return plan.describe(lab.estimate(cfg.to_dict(), fetch))
+        except NotFetched as exc:
+            return t("model.not_fetched", problem=str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+            return t("model.no_estimate", problem=str(exc))
+
+    inputs = [data.path, data.options, task, model, method, *fields]
+    method.change(lambda m: method_help(m, blocked), method, help_md, **PRIVATE)
+    data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
+    task.input(on_task_pick, [task, model], [model, epochs, lr, batch, max_len], **PRIVATE)
+    preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)
+    changes = [method.change, task.change, model.blur, model.submit, data.path.change,
+               *(f.change for f in fields)]  # the estimate follows every setting, never stale
+    gr.on(changes, partial(estimate, False), inputs, plan_md, trigger_mode="always_last", **PRIVATE)
+    estimate_btn.click(partial(estimate, True), inputs, plan_md, **PRIVATE)
+    redraw(lambda m: method_help(m, blocked), [method], help_md)
+    redraw(partial(estimate, False), inputs, plan_md)
+    return ModelTab(inputs[2:], config, (partial(estimate, False), inputs, plan_md))

@@ -1,0 +1,17 @@
+"""Recall, averaged `macro` (the mean over classes, each counted once) or `micro` (pooled over rows).
+
+A class never predicted has precision 0; pass `labels` to count classes absent from both lists too.
+"""
+
+import evaluate
+
+from ftlab.eval.metrics import counts
+from ftlab.eval.metrics._module import LABEL, info
+
+
+class Recall(evaluate.Metric):
+    def _info(self):
+        return info(__doc__, LABEL, LABEL)
+
+    def _compute(self, predictions, references, average="macro", labels=None):
+        return {"recall": counts.scores(predictions, references, average, labels)[1]}

@@ -1,0 +1,91 @@
+"""Export a finished run: its adapter (or full weights) as they are, or merged into the base model.
+
+The output folder loads with transformers (and PEFT, for an adapter) on any machine; weights are safetensors.
+Merging folds a LoRA / DoRA / IA3 update into a float copy of the base (a QLoRA base is loaded unquantised for
+this); prefix, prompt and P-tuning adapters have nothing to fold in and are exported as adapters.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ftlab import methods, modeling
+from ftlab.runs.run_dir import RunDir
+
+
+def export(run_id: str, out: str | Path, merge: bool = False) -> Path:
+    """Write the run's weights to `out` (a new or empty folder); returns it. Raises ValueError with the reason."""
+    run = RunDir(run_id)
+    if not run.exists():
+        raise ValueError(f"no run {run_id}")
+    weights = run.weights_dir()
+    if weights is None:
+        raise ValueError(f"run {run_id} has no saved weights (state: {run.status().get('state')})")
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty; choose a new folder")
+    cfg, method = run.config(), methods.get(run.config().method)
+    if not merge or not method.adapter:
+        shutil.copytree(weights, out, dirs_exist_ok=True)
+        return _with_card(run, out)
+    if method.prompt_learning:
+        raise ValueError(f"{method.label} adds virtual tokens, which can't be merged into the weights; export the "
+                         "adapter (without --merge)")
+    from peft import PeftModel
+
+    labels = run.status().get("labels", [])
+    where = modeling.resolve(cfg.model_ref()).path
+    with modeling.building:
+        base = modeling.load_model(where, cfg.task, labels=labels, seed=cfg.train.seed,
+                                   trust_remote_code=cfg.trust_remote_code)
+        merged = PeftModel.from_pretrained(base, weights).merge_and_unload()
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp, safe_serialization=True)
+    modeling.load_tokenizer(weights, cfg.trust_remote_code).save_pretrained(tmp)
+    if out.exists():
+        out.rmdir()
+    tmp.rename(out)
+    return _with_card(run, out)
+
+
+def _with_card(run: RunDir, out: Path) -> Path:
+    """The run's model card goes along as the export's README.md."""
+    if (run.path / "README.md").is_file():
+        shutil.copy(run.path / "README.md", out / "README.md")
+    return out
+
+
+def zip_export(run_id: str, out_zip: str | Path, merge: bool = False) -> Path:
+    """The export as one .zip file (the adapter, or the merged model, with its model card); returns its path."""
+    out_zip = Path(out_zip).expanduser()
+    with tempfile.TemporaryDirectory(prefix="ftlab-export-") as tmp:
+        folder = export(run_id, Path(tmp) / run_id, merge)
+        archive = shutil.make_archive(str(out_zip.with_suffix("")), "zip", root_dir=folder)
+    return Path(archive)
+
+
+def push_to_hub(run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
+    """Upload the adapter (or the merged model) with its model card to the Hub repo `repo_id`; returns its URL.
+
+    The token is passed to the Hub client in memory only: it is never written to disk, to the run, or to a log,
+    and an error message never contains it."""
+    from huggingface_hub import HfApi
+
+    if not repo_id.strip() or "/" not in repo_id:
+        raise ValueError("repo id: expected 'user-or-org/name'")
+    if not token.strip():
+        raise ValueError("a Hugging Face token with write access is needed to push")
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token.strip())  # read now, not at import
+    with tempfile.TemporaryDirectory(prefix="ftlab-push-") as tmp:
+        folder = export(run_id, Path(tmp) / run_id, merge)
+        try:
+            api.create_repo(repo_id.strip(), private=private, exist_ok=True)
+            api.upload_folder(folder_path=str(folder), repo_id=repo_id.strip(),
+                              commit_message=f"ftlab run {run_id}" + (" (merged)" if merge else ""))
+        except Exception as exc:  # noqa: BLE001 - reported without the token
+            raise ValueError(f"push to {repo_id} failed: " + str(exc).replace(token.strip(), "***")) from None
+    return f"https://huggingface.co/{repo_id.strip()}"

@@ -1,0 +1,341 @@
+"""The training engine: `run(cfg, run_dir, stop)` trains one model and writes everything to its run directory.
+
+Lifecycle: setup (data, tokenizer, model, method) -> train (checks `stop` after every optimizer step) ->
+save (safetensors, atomically) -> cleanup in `finally`. It knows transformers and PEFT, not Gradio.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+from ftlab import data as data_mod
+from ftlab import methods, modeling
+from ftlab.eval import model_card
+from ftlab.train import (checkpoints, early_stopping, heap, losses, memory, optim, parallel, precision, recompute,
+                         run_setup)
+from ftlab.config import RunConfig
+from ftlab.eval.evaluator import Evaluator
+from ftlab.train.run_setup import Setup, save, setup
+from ftlab.runs.run_dir import ReadOnlyRun, RunDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    state: str  # completed | stopped | failed
+    step: int
+    error: str = ""
+
+
+class Pace:
+    """Tokens and rows per second of the training steps since the last log (evaluations not counted), and the
+    share of the computed positions that were padding."""
+
+    def __init__(self):
+        self.tokens, self.rows, self.seconds, self.positions = 0, 0, 0.0, 0
+
+    def add(self, tokens: int, rows: int, seconds: float, positions: int = 0) -> None:
+        self.tokens, self.rows, self.seconds = self.tokens + tokens, self.rows + rows, self.seconds + seconds
+        self.positions += positions or tokens
+
+    def rates(self) -> dict:
+        seconds = max(self.seconds, 1e-9)
+        out = {"tokens_per_s": self.tokens / seconds, "samples_per_s": self.rows / seconds,
+               "padding": 1 - self.tokens / max(self.positions, 1)}
+        self.__init__()
+        return out
+
+
+class Trainer:
+    """One run's training loop; `run()` is the public entry point."""
+
+    def __init__(self, cfg: RunConfig, run: RunDir, stop: threading.Event, on_event: Callable | None,
+                 restored: checkpoints.Restored | None = None, cancel: threading.Event | None = None,
+                 group: parallel.Group | None = None):
+        self.cfg, self.run, self.stop, self.on_event = cfg, run, stop, on_event or (lambda e: None)
+        self.group = group or parallel.Group()
+        self.forward = None
+        """The model the training step calls: wrapped for gradient averaging in a data-parallel group."""
+        self.restored, self.cancel = restored, cancel or threading.Event()
+        self.total, self.per_epoch = 0, 1
+        self.started = self.train_started = time.time()
+        self.early = early_stopping.EarlyStopping(cfg.train.early_stopping_metric, cfg.train.early_stopping_patience,
+                                   (restored.state.get("early") if restored else None))
+        self.note = ""
+        self.early_stopped = False
+        self.eval_every, self.eval_seconds = 1, {}
+        """Evaluations' period in steps, and step -> seconds each one took (the ETA counts those still to come)."""
+
+    def emit(self, record: dict) -> None:
+        if self.group.main:
+            self.run.append_metrics(record)
+            self.on_event(record)
+
+    def status(self, step: int, **fields) -> None:
+        if not self.group.main:
+            return
+        now = time.time()
+        self.run.write_status(step=step, total_steps=self.total, elapsed=now - self.started, eta=self.eta(step, now),
+                              **fields)
+
+    def eta(self, step: int, now: float) -> float | None:
+        """Seconds left: the steps to go at this run's pace of training steps, plus the evaluations still due
+        (the final one too) at the time evaluations took so far (mid-run ones once there are: the base model's,
+        at step 0, scores more rows)."""
+        done = step - (self.restored.step if self.restored else 0)
+        if done <= 0:
+            return None
+        mid = [sec for at, sec in self.eval_seconds.items() if at]
+        timed = mid or list(self.eval_seconds.values())
+        per_eval = sum(timed) / len(timed) if timed else 0.0
+        due = (self.total - 1) // self.eval_every - step // self.eval_every + 1 if self.eval_seconds else 0
+        return (now - self.train_started - sum(mid)) / done * (self.total - step) + per_eval * due
+
+    def optimizer(self, s: Setup):
+        t = self.cfg.train
+        params = [p for p in s.model.parameters() if p.requires_grad]
+        opt = optim.optimizer(t.optimizer, params, t.learning_rate, t.weight_decay)
+        return params, opt, optim.scheduler(t.scheduler, opt, int(self.total * t.warmup_ratio), self.total)
+
+    def eval_and_log(self, s: Setup, step: int, train_loss: float | None = None) -> dict:
+        """Evaluate (step 0: the base model), log the metrics, and warn of overfitting."""
+        if not s.val:
+            return {}
+        began = time.time()
+        result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step)
+        self.eval_seconds[step] = time.time() - began
+        warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
+        if self.group.main:
+            self.emit({"step": step, "time": time.time() - self.started, **result})
+            self.run.write_status(**result, **({"warning": warning} if warning else {}))
+            self.phase("training")
+        return result
+
+    def phase(self, name: str) -> None:
+        """Say in the run's status what it is doing now, and since when (the UI ticks the time)."""
+        self.run.write_status(phase=name, phase_started=time.time(), phase_done=None, phase_total=None)
+
+    def checkpoint(self, s: Setup, step: int, opt, sched) -> None:
+        import torch
+
+        if not self.group.main:
+            return
+        self.phase("writing a checkpoint")
+        state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                 "early": self.early.state()}
+        checkpoints.save(self.run.path, step, s.model, state)
+        self.phase("training")
+
+    def restore(self, s: Setup, opt, sched) -> int:
+        """Put the checkpoint's weights, optimizer, schedule and random state back; the step to go on from."""
+        import torch
+
+        if not self.restored or not self.restored.step:
+            return 0
+        params = dict(s.model.named_parameters())
+        missing = set(self.restored.weights) ^ {n for n, p in params.items() if p.requires_grad}
+        if missing:
+            raise ValueError(f"the checkpoint does not fit this model and method ({len(missing)} parameters differ)")
+        with torch.no_grad():
+            for name, value in self.restored.weights.items():
+                params[name].copy_(value.to(params[name].device))
+        opt.load_state_dict(self.restored.state["optimizer"])
+        sched.load_state_dict(self.restored.state["scheduler"])
+        torch.set_rng_state(self.restored.state["rng"])
+        return self.restored.step
+
+    def step(self, s: Setup, batches, params, opt, sched) -> tuple[float, float, int, int, int]:
+        """One optimizer step: (loss, grad norm, tokens seen, rows seen, positions computed incl. padding)."""
+        import torch
+
+        t, tokens, rows, positions, loss_sum = self.cfg.train, 0, 0, 0, torch.zeros(())
+        for _ in range(t.grad_accum):
+            tensors = run_setup.tensors(s, next(batches))
+            mask = tensors["attention_mask"]
+            self.policy.prepare(*mask.shape, _scored(self.cfg, tensors))  # recompute some layers if it is long
+            tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
+            with s.autocast_context():
+                loss = batch_loss(self.cfg, s.model, tensors, self.forward) / t.grad_accum
+            loss.backward()
+            loss_sum += loss.detach().float().cpu()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        return float(loss_sum), float(grad_norm), tokens, rows, positions
+
+    def log_step(self, step: int, loss: float, grad_norm: float, lr: float, pace: "Pace") -> None:
+        """One metrics record: losses, LR, grad norm, throughput of the training steps alone, memory."""
+        self.emit({"step": step, "epoch": round(step / self.per_epoch, 3), "time": time.time() - self.started,
+                   "train_loss": loss, "lr": lr, "grad_norm": grad_norm, **pace.rates(), **memory.usage()})
+        self.recent = (self.recent + [loss])[-10:]
+        self.status(step, state="running", train_loss=sum(self.recent) / len(self.recent))
+
+    def train(self, s: Setup) -> int:
+        t = self.cfg.train
+        params, opt, sched = self.optimizer(s)
+        step = self.restore(s, opt, sched)
+        self.forward = self.group.wrap(s.model)
+        self.policy = recompute.Policy.for_run(s.model, t, s.device)
+        batches = run_setup.batches(self.cfg, s, self.group)
+        for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
+            next(batches)
+        s.model.train()
+        self.evaluator = Evaluator(self.cfg, self.run, s)
+        if not step and s.val:
+            self.eval_and_log(s, 0)
+        with heap.for_training(self.policy.budget, s.device) or nullcontext():
+            step = self.loop(s, step, batches, params, opt, sched)
+        if step == self.total or (self.stop.is_set() and not self.cancel.is_set()):
+            self.eval_and_log(s, step)  # a stopped run's eval loss is its saved weights', not an older one
+        return step
+
+    def loop(self, s: Setup, step: int, batches, params, opt, sched) -> int:
+        """Optimizer steps from `step` until the last, a stop, a cancel or early stopping; the step reached."""
+        t = self.cfg.train
+        eval_every = self.eval_every = t.eval_every or max(1, self.total // 4)
+        save_every = t.save_every or eval_every
+        self.train_started, self.recent, pace = time.time(), [], Pace()
+        while step < self.total and not self.cancel.is_set():
+            began = time.time()
+            loss, grad_norm, n_tokens, n_rows, n_positions = self.step(s, batches, params, opt, sched)
+            step = step + 1
+            pace.add(n_tokens, n_rows, time.time() - began, n_positions)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss} at step {step}: the run stopped there; lower the "
+                                         "learning rate (or use fp32) and start again")
+            if step % t.log_every == 0 or step == self.total:
+                self.log_step(step, loss, grad_norm, sched.get_last_lr()[0], pace)
+            train_loss = sum(self.recent) / len(self.recent) if self.recent else None
+            evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, train_loss)
+            if evaluated and self.early.update(step, evaluated):
+                self.early_stopped = True
+                self.note = (f"stopped early at step {step}: {self.early.metric} has not improved for "
+                             f"{self.early.patience} evaluations (best {self.early.best:.4f} at step "
+                             f"{self.early.best_step})")
+                break
+            if t.time_limit_min and time.time() - self.started > 60 * t.time_limit_min and step < self.total:
+                self.note = f"stopped at step {step}: the time limit of {t.time_limit_min:g} minutes per run"
+                self.stop.set()
+            if self.stop.is_set() or (step % save_every == 0 and step < self.total):
+                self.checkpoint(s, step, opt, sched)
+            if self.stop.is_set():
+                break
+        return step
+
+
+def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
+        on_event: Callable[[dict], None] | None = None, resume: bool = False,
+        cancel: threading.Event | None = None, group: parallel.Group | None = None) -> RunResult:
+    """Train `cfg` into `run_dir` (going on from its last usable checkpoint when `resume`); never raises:
+    failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving.
+    In a data-parallel `group` (accelerate launch) only the main process writes the run directory."""
+    group = group or parallel.Group()
+    run_dir = run_dir if group.main else ReadOnlyRun(run_dir.id)
+    stop = stop or threading.Event()
+    restored = _restored(run_dir) if resume else None
+    trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group)
+    s = None
+    try:
+        run_dir.write_status(state="running", started=time.time(), error="", finished=None, phase_started=time.time(),
+                             phase="loading model and data" + modeling.first_use_note(cfg.model_ref()))
+        s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
+        if cfg.train.auto_batch_size and not restored:
+            _fit_batch_size(cfg, s, run_dir)
+        trainer.total, trainer.per_epoch = run_setup.total_steps(cfg, len(s.train), group.world)
+        trainable, total = methods.trainable_parameters(s.model)
+        run_dir.write_status(phase="training", phase_started=time.time(), total_steps=trainer.total,
+                             trainable_params=trainable,
+                             total_params=total, n_train=len(s.train), n_val=len(s.val), labels=s.labels,
+                             precision=precision.describe(s.autocast), device=s.device, processes=group.world)
+        step = trainer.train(s)
+        if trainer.cancel.is_set():
+            trainer.status(step, state="cancelled", phase="done", finished=time.time())
+            return RunResult("cancelled", step)
+        trainer.phase("saving")
+        if group.main:
+            save(s, run_dir, methods.get(cfg.method).adapter)
+            model_card.write(run_dir, cfg, s, trainer.evaluator.final_report(step) if s.val else {})
+        state = "stopped" if step < trainer.total and not trainer.early_stopped else "completed"
+        trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
+        return RunResult(state, step)
+    except Exception as exc:  # noqa: BLE001 - a failed run must never take the app down
+        expected = memory.is_oom(exc) or isinstance(exc, (data_mod.DataError, modeling.ModelNotFound, ValueError,
+                                                            FloatingPointError))
+        log.warning("run %s failed: %s", run_dir.id, exc, exc_info=not expected)  # tracebacks for surprises only
+        message = _explain(exc, cfg)
+        run_dir.write_status(state="failed", phase="done", error=message, finished=time.time())
+        return RunResult("failed", run_dir.status().get("step", 0), message)
+    finally:
+        trainer = s = None  # the trainer's evaluator holds the model too: both go before the heap is trimmed
+        memory.release()
+
+
+def batch_loss(cfg: RunConfig, model, tensors: dict, forward=None):
+    """The batch's loss: a chat model's through ftlab.train.losses (the output layer only where tokens are trained),
+    unless it is wrapped for data-parallel training (`forward`), whose wrapper must see the forward pass."""
+    forward = forward or model
+    if cfg.task == "chat" and forward is model:
+        return losses.causal_loss(model, tensors)
+    return forward(**tensors).loss
+
+
+def _scored(cfg: RunConfig, batch: dict) -> int:
+    """Tokens of a chat batch the output layer scores (what its loss trains on); 0 for a classifier."""
+    return int((batch["labels"][:, 1:] != losses.IGNORE).sum()) if cfg.task == "chat" else 0
+
+
+def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
+    """Find the largest batch (from the configured one, halving) whose longest rows train without running out of
+    memory; keep the effective batch with gradient accumulation."""
+    longest = sorted(s.train, key=lambda e: len(e["input_ids"]), reverse=True)
+    policy = recompute.Policy.for_run(s.model, cfg.train, s.device)
+
+    def try_batch(size: int) -> None:  # as the run will train it: the same loss, the same layers recomputed
+        batch = run_setup.tensors(s, longest[:size])
+        policy.prepare(*batch["attention_mask"].shape, _scored(cfg, batch))
+        try:
+            with s.autocast_context():
+                batch_loss(cfg, s.model, batch).backward()
+        finally:
+            s.model.zero_grad(set_to_none=True)
+
+    asked = cfg.train.batch_size
+    size = memory.largest_batch(try_batch, min(asked, len(longest)))
+    policy.off()
+    if size < asked:
+        cfg.train.grad_accum *= -(-asked // size)
+        cfg.train.batch_size = size
+    run_dir.write_status(note=None, batch_size=size, grad_accum=cfg.train.grad_accum,
+                         auto_batch=f"auto batch size: {size} (asked {asked}), gradient accumulation "
+                                    f"{cfg.train.grad_accum}")
+
+
+def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
+    """The run's last usable checkpoint; the metrics after it are dropped (they will be written again)."""
+    restored = checkpoints.latest(run_dir.path)
+    step = restored.step if restored else 0
+    run_dir.keep_metrics_until(step)
+    note = f"resumed from step {step}" if step else "no usable checkpoint: started again from step 0"
+    if restored and restored.skipped:
+        note += "; skipped damaged checkpoints: " + "; ".join(restored.skipped)
+    run_dir.write_status(resumed=note, step=step)
+    return restored
+
+
+def _explain(exc: Exception, cfg: RunConfig) -> str:
+    if memory.is_oom(exc):
+        smaller = max(1, cfg.train.batch_size // 2)
+        return (f"out of memory at batch size {cfg.train.batch_size}: try {smaller} or gradient checkpointing "
+                "(or a shorter max length)")
+    if isinstance(exc, data_mod.DataError):
+        return "data problems:\n" + str(exc)
+    return f"{type(exc).__name__}: {exc}"
+

@@ -1,0 +1,56 @@
+"""The layers hold: no engine module imports Gradio or the app (its Lab, its UI, its translation of texts), and no
+layer imports one above it (data -> methods -> train -> runs -> eval -> serve -> app). Read from the source with
+`ast`, so an import inside a function counts too."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import ftlab
+
+PACKAGE = Path(ftlab.__file__).parent
+ORDER = ["data", "methods", "train", "eval", "runs", "serve", "app"]
+"""Bottom to top. train and eval call each other (a run evaluates as it trains; an evaluation uses the loss) and
+runs' job queue starts training: those pairs are one level for this test."""
+LEVEL = {"data": 0, "methods": 1, "train": 2, "eval": 2, "runs": 2, "serve": 3, "app": 4}
+FOUNDATION = {"config", "paths", "modeling"}
+NAMES_READ = {"config.py": {"ftlab.methods.registry", "ftlab.train.optim", "ftlab.eval.metrics"}}
+"""A config validates the names it is given against the registries that define them (methods, optimizers and
+schedules, watched metrics): it reads their names, nothing else."""
+ENGINE = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in ("app", "__main__.py")]
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports, as dotted names (`from ftlab import data` -> ftlab.data)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def layer(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def test_the_engine_packages_exist_and_are_walked():
+    assert {layer(p) for p in ENGINE} >= {"data", "methods", "train", "eval", "runs", "serve", *FOUNDATION}
+    assert len(ENGINE) > 40
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_engine_module_imports_gradio_or_the_app(path: Path):
+    bad = {n for n in imported(path) if n.split(".")[0] == "gradio" or n.startswith("ftlab.app")}
+    assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_layer_imports_one_above_it(path: Path):
+    own = LEVEL.get(layer(path), -1)
+    above = {n for n in imported(path) if n.startswith("ftlab.") and LEVEL.get(n.split(".")[1], -1) > own
+             and not any(n.startswith(ok) for ok in NAMES_READ.get(str(path.relative_to(PACKAGE)), ()))}
+    assert not above, f"{path.relative_to(PACKAGE)} (layer {layer(path)}) imports {sorted(above)}"
