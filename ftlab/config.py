@@ -28,7 +28,7 @@ class DataConfig:
     """A CSV, TSV, JSONL, JSON, Parquet or TXT file (optionally gzipped), or a bundled sample's name."""
     format: str = ""
     """Empty: detect it. Or one of messages, sharegpt, alpaca, prompt_completion, sentence_pair, classification,
-    text (see ftlab.formats)."""
+    text (see ftlab.data.formats)."""
     columns: dict = field(default_factory=dict)
     """Format field -> the file's column, where names differ ({"text": "review", "label": "sentiment"})."""
     val_path: str = ""
@@ -109,7 +109,7 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass for every batch: much less memory, ~30% slower steps."""
     activation_budget_mb: float = 0.0
-    """A batch whose stored activations would pass this recomputes them instead (see ftlab.checkpointing); 0: auto
+    """A batch whose stored activations would pass this recomputes them instead (see ftlab.train.recompute); 0: auto
     (1 GB on a CPU, a quarter of the GPU's memory)."""
     early_stopping_patience: int = 0
     """Stop when the eval metric has not improved for this many evaluations (0: never)."""
@@ -145,7 +145,7 @@ class RunConfig:
     model: str = ""
     """A Hub id or a local folder; empty picks the task's default model."""
     method: str = "lora"
-    """A fine-tuning method; see ftlab.methods.METHODS."""
+    """A fine-tuning method; see ftlab.methods.registry.METHODS."""
     name: str = ""
     """A label for the run (optional)."""
     trust_remote_code: bool = False
@@ -163,7 +163,7 @@ class RunConfig:
 
     def validate(self) -> list[str]:
         """Every problem with this config, as messages naming the field."""
-        from ftlab.methods import METHODS
+        from ftlab.methods.registry import METHODS
 
         problems = type_problems(self)
         if problems:  # the checks below compare numbers: a text or NaN where a number goes would mislead them
@@ -201,17 +201,18 @@ class RunConfig:
             problems.append("train.epochs / train.max_steps: one of them must be positive")
         if t.learning_rate <= 0:
             problems.append(f"train.learning_rate: {t.learning_rate} must be positive")
-        from ftlab.optim import OPTIMIZERS, SCHEDULERS
+        from ftlab.train.optim import OPTIMIZERS, SCHEDULERS
 
         if t.optimizer not in OPTIMIZERS:
             problems.append(f"train.optimizer: {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if t.scheduler not in SCHEDULERS:
             problems.append(f"train.scheduler: {t.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
-        from ftlab.early_stopping import METRICS
+        from ftlab.eval.metrics import registry
 
-        if t.early_stopping_metric not in METRICS:
+        watchable = registry.keys(self.task if self.task in TASKS else None)
+        if t.early_stopping_metric not in watchable:
             problems.append(f"train.early_stopping_metric: {t.early_stopping_metric!r} is not one of "
-                            f"{', '.join(METRICS)}")
+                            f"{', '.join(watchable)}" + (f" (what {self.task} measures)" if self.task in TASKS else ""))
         e = self.eval
         for name in ("probe_count", "max_new_tokens", "generate_rows", "report_rows", "overfit_patience"):
             if getattr(e, name) < 0:
@@ -257,6 +258,10 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "RunConfig":
+        """A config from its plain form (YAML, JSON); ValueError naming what is wrong: an unknown key, a section
+        that is not a mapping, a value that cannot be converted."""
+        if raw is not None and not isinstance(raw, dict):
+            raise ValueError(f"a config is a mapping of settings, not {type(raw).__name__}")
         raw = dict(raw or {})
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -264,6 +269,8 @@ class RunConfig:
         nested = {f.name: f.default_factory for f in dataclasses.fields(cls)
                   if dataclasses.is_dataclass(f.default_factory)}
         for key, klass in nested.items():
+            if not isinstance(raw.get(key) or {}, dict):
+                raise ValueError(f"{key}: expected a section of settings, not {type(raw[key]).__name__}")
             sub = dict(raw.get(key) or {})
             bad = set(sub) - {f.name for f in dataclasses.fields(klass)}
             if bad:
@@ -277,7 +284,20 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, path: Path) -> "RunConfig":
-        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+        """The config in a YAML file; ValueError naming the file (and the line, for broken YAML)."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path.name}: not a text file") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise ValueError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        try:
+            return cls.from_dict(raw)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path.name}: {exc}") from None
 
 
 SECTIONS = ("data", "lora", "freeze", "quant", "prompt", "train", "eval")

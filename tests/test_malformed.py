@@ -91,3 +91,19 @@ def test_a_good_file_still_loads_after_every_bad_one():
             data.load(str(path))
     ds = data.load("sentiment")
     assert ds.format == "classification" and ds.labels == ["negative", "positive"] and len(ds.rows) == 240
+
+
+@pytest.mark.parametrize("suffix,body", [(".json", "[" * 100_000 + "]" * 100_000),
+                                         (".jsonl", '{"text": "fine", "label": "a"}\n{"text": '
+                                          + "[" * 100_000 + "]" * 100_000 + ', "label": "b"}\n')])
+def test_json_nested_100000_levels_deep_is_a_data_problem_naming_the_file(tmp_path, suffix, body):
+    from ftlab.app.lab import Lab
+
+    path = tmp_path / f"deep{suffix}"
+    path.write_text(body)
+    with pytest.raises(data.DataError) as err:
+        data.load(str(path))
+    assert str(err.value).startswith(path.name) and "nested too deeply" in str(err.value)
+    assert (suffix == ".jsonl") == ("line 2" in str(err.value))
+    seen = Lab().inspect(str(path))  # as the API's inspect_data meets it: the problem, named
+    assert not seen["ok"] and "nested too deeply" in seen["problems"][0] and path.name in seen["summary"]

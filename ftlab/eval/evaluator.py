@@ -1,0 +1,158 @@
+"""A run's evaluations: the base model's baseline before the first step, each eval step's metrics and probe
+answers (samples.jsonl), the overfitting warning, and the final base-vs-tuned report (report.json).
+
+The baseline is saved as base.json, so a resumed run compares against the same base without recomputing it; and
+in `$FTLAB_HOME/base_evals/` under a fingerprint of everything it depends on (the base model's weights, the
+validation rows as tokenized, the evaluation settings, precision and device), so the next run on the same base and
+data starts training within seconds. Each evaluation writes its phase and rows done / total to the run's status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import nullcontext
+
+from ftlab import modeling, paths
+from ftlab.eval import scoring, report
+from ftlab.train import precision
+from ftlab.config import RunConfig
+from ftlab.runs.run_dir import RunDir, read_json, write_json_atomic
+
+PHASES = {"base": "evaluating the base model (step 0)", "reused": "reusing the base model's evaluation (step 0)",
+          "eval": "evaluating (step {step})", "report": "comparing base and tuned on the validation split"}
+"""What a run's status says it is doing while it evaluates (ftlab.app.ui.dashboard names them in the UI's language)."""
+
+
+class Evaluator:
+    def __init__(self, cfg: RunConfig, run: RunDir, s):
+        self.cfg, self.run, self.s = cfg, run, s
+        self.classify = cfg.task == "classify"
+        self.val = s.cases
+        self.probes = scoring.probe_cases(cfg.eval.probes, self.val, cfg.eval.probe_count, cfg.task)
+        self.base = run.read_json("base.json")
+        self.history: list[tuple[int, float, float]] = []
+        """(step, eval loss, train loss) at each evaluation, for the overfitting warning."""
+
+    def _answer(self, cases: scoring.Cases, limit: int | None, model, context, tick) -> list:
+        s = self.s
+        with context():
+            return scoring.answer(model, s.tokenizer, self.cfg.task, cases.prompts[:limit],
+                                  self.cfg.eval.max_new_tokens, s.device, s.autocast_context,
+                                  self.cfg.train.max_length, tick)
+
+    def progress(self, phase: str, total: int):
+        """A callback counting rows done into the run's status (at most once a second, and at the end): the UI
+        shows the phase, its rows done / total and its ticking time."""
+        started = time.time()
+        self.run.write_status(phase=phase, phase_started=started, phase_done=0, phase_total=total)
+        seen = {"done": 0, "written": 0.0}  # the first batch is written at once
+
+        def tick(n: int) -> None:
+            seen["done"] += n
+            now = time.time()
+            if now - seen["written"] >= 1 or seen["done"] >= total:
+                seen["written"] = now
+                self.run.write_status(phase_done=seen["done"])
+        return tick
+
+    def _measure(self, model, context, rows: int | None, phase: str) -> tuple[dict, list, list]:
+        """(metrics, answers to `rows` validation cases, probe answers) of `model` in `context`; the run's status
+        says `phase` and counts the rows done."""
+        s = self.s
+        total = len(s.val) + len(self.val.prompts[:rows]) + len(self.probes.prompts)
+        tick = self.progress(phase, total)
+        s.model.eval()
+        try:
+            with context():
+                loss, predicted, tokens = scoring.loss(model, s.val, s.tokenizer.pad_token_id,
+                                                          self.cfg.train.batch_size, s.device, s.autocast_context,
+                                                          tick)
+            answers = self._answer(self.val, rows, model, context, tick)
+            probes = self._answer(self.probes, None, model, context, tick)
+        finally:
+            s.model.train()
+        scored = predicted if self.classify else answers[: self.cfg.eval.generate_rows]
+        return (scoring.scores(self.cfg.task, scored, self.val.references, len(s.labels), loss, tokens),
+                answers, probes)
+
+    def report_rows(self) -> int | None:
+        return None if self.classify else self.cfg.eval.report_rows
+
+    def baseline(self) -> dict:
+        """The base model's metrics (step 0), measured once per run and kept in base.json; taken from an earlier
+        run's identical measurement when there is one (see `fingerprint`)."""
+        if self.base is None:
+            cached = paths.home() / "base_evals" / f"{self.fingerprint()}.json"
+            self.base = read_json(cached)
+            if self.base is not None:
+                self.run.write_status(phase=PHASES["reused"], phase_started=time.time(), phase_done=None,
+                                      phase_total=None, base_reused_from=self.base.get("run"))
+            else:
+                model, context = scoring.base_view(self.s.model, self.cfg.method)
+                found, answers, probes = self._measure(model, context, self.report_rows(), PHASES["base"])
+                self.base = {"metrics": found, "answers": answers, "probes": probes, "run": self.run.id}
+                cached.parent.mkdir(exist_ok=True)
+                write_json_atomic(cached, self.base)
+            self.run.write_json("base.json", self.base)
+        self._samples(0, self.base["probes"])
+        return self.base["metrics"]
+
+    def evaluate(self, step: int) -> dict:
+        """The tuned model's metrics now; its probe answers go to samples.jsonl beside the base's."""
+        rows = self.cfg.eval.generate_rows if not self.classify else 0
+        found, _, probes = self._measure(self.s.model, nullcontext, rows, PHASES["eval"].format(step=step))
+        self._samples(step, probes)
+        return found
+
+    def _samples(self, step: int, probes: list) -> None:
+        base = self.base["probes"] if self.base else probes
+        for i, (text, b, t) in enumerate(zip(self.probes.texts, base, probes)):
+            self.run.append_metrics({"step": step, "probe": i, "prompt": text, "base": self._shown(b),
+                                     "tuned": self._shown(t)}, log="samples")
+
+    def _shown(self, answer) -> str:
+        if self.classify:
+            label, p = answer
+            return f"{self.s.labels[label]} ({p:.2f})"
+        return answer
+
+    def overfitting(self, step: int, eval_loss: float | None, train_loss: float | None) -> str:
+        if eval_loss is None or train_loss is None:
+            return ""
+        self.history.append((step, eval_loss, train_loss))
+        return scoring.overfitting(self.history, self.cfg.eval.overfit_patience)
+
+    def final_report(self, step: int) -> dict:
+        """Base vs tuned on the validation split, written to report.json (and README.md, the model card)."""
+        if not self.val.texts or self.base is None:
+            return {}
+        found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), PHASES["report"])
+        result = report.build(self.cfg, self.s.labels, self.val, self.base, {"metrics": found, "answers": answers},
+                              step)
+        self.run.write_json("report.json", result)
+        return result
+
+    def fingerprint(self) -> str:
+        """What the base model's evaluation depends on, hashed: its weights (names, sizes, times), the task's
+        labels and head seed, quantization, precision and device, the evaluation settings, and the validation rows
+        and probes as tokenized (so the data, its split and max_length are in it)."""
+        cfg, s = self.cfg, self.s
+        try:
+            folder = modeling.resolve(cfg.model_ref(), fetch=False).path
+            weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.safetensors"))
+        except (modeling.ModelNotFound, OSError):
+            weights = []
+        facts = {"model": cfg.model_ref(), "weights": weights, "task": cfg.task, "labels": s.labels,
+                 "seed": cfg.train.seed if self.classify else None,
+                 "quant": vars(cfg.quant) if cfg.method == "qlora" else None,
+                 "precision": precision.describe(s.autocast), "device": s.device, "eval": vars(cfg.eval),
+                 "batch_size": cfg.train.batch_size, "val": [_plain(e) for e in s.val],
+                 "prompts": self.val.prompts, "references": self.val.references, "probes": self.probes.prompts}
+        return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _plain(example: dict) -> dict:
+    """A tokenized example as JSON can hold it (tensors as lists)."""
+    return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in example.items()}

@@ -1,0 +1,294 @@
+"""ModelServer: answers chat and classification for base models and runs, base and tuned side by side.
+
+A base model is loaded once, and every adapter run (LoRA, DoRA, QLoRA, IA3) trained on it attaches to that copy
+and is switched on per request, so base vs tuned, and one run vs another, need no second copy of the weights
+(ftlab.serve.shared_base). Full fine-tunes and prompt-learning runs load their own. A bounded LRU keeps the last few loaded.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from ftlab import modeling
+from ftlab.data import encode
+from ftlab.serve import generation
+from ftlab.train import memory
+from ftlab.config import DEFAULT_MODELS, RunConfig
+from ftlab.serve.shared_base import (NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own,
+                                     shares_base)
+from ftlab.runs.run_dir import RUN_ID, RunDir
+
+__all__ = ["Busy", "ModelServer", "NotReady", "Pair", "PromptTooLong", "TooMany", "load_pair"]
+
+
+class PromptTooLong(ValueError):
+    """A prompt longer than the model's context (or the server's cap, FTLAB_MAX_PROMPT_TOKENS)."""
+
+
+def prompt_cap(model) -> int:
+    """The most prompt tokens a request may send: the model's context, or FTLAB_MAX_PROMPT_TOKENS when lower."""
+    context = getattr(getattr(model, "config", None), "max_position_embeddings", None) or 2048
+    configured = int(os.environ.get("FTLAB_MAX_PROMPT_TOKENS") or context)
+    return max(1, min(context, configured))
+
+
+MAX_INPUTS = int(os.environ.get("FTLAB_MAX_INPUTS", 64))
+"""Texts one classification request may hold (each cut where the run's training cut it: Pair.max_length)."""
+
+
+class TooMany(ValueError):
+    """More texts in one classification request than MAX_INPUTS."""
+
+
+def check_inputs(texts: list) -> None:
+    if len(texts) > MAX_INPUTS:
+        raise TooMany(f"{len(texts)} texts in one request; at most {MAX_INPUTS} (FTLAB_MAX_INPUTS): send them in "
+                      "several requests, or classify a file")
+
+
+CHARS_PER_TOKEN = 32
+"""A text of more than this many characters per allowed token is refused before it is tokenized."""
+
+
+class Busy(Exception):
+    """Loading a model now would take memory a training run needs; `retry_after` says when to try again (s)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+RESERVE_MB = 2048
+"""Memory left free for a live training run when inference loads a model (FTLAB_TRAINING_RESERVE_MB)."""
+
+
+def _eos_ids(tok, model) -> set[int]:
+    ids = {tok.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids |= set(configured) if isinstance(configured, list) else {configured}
+    return {i for i in ids if i is not None}
+
+
+def load_pair(run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
+    """A finished run (base + tuned) or a base model alone (run_id empty), loaded on its own (no sharing)."""
+    return ModelServer(max_loaded=1).get(run_id, task, base_ref)
+
+
+def _run_parts(run_id: str) -> tuple[RunConfig, Path, list]:
+    run = RunDir(run_id)
+    if not run.exists():
+        raise NotReady(f"no run {run_id}")
+    weights = run.weights_dir()
+    if weights is None:
+        raise NotReady(f"run {run_id} has no saved weights yet (state: {run.status().get('state')})")
+    return run.config(), weights, run.status().get("labels", [])
+
+
+class ModelServer:
+    """Loaded models, least recently used dropped first: shared bases (each with its adapter runs attached) and
+    runs that load their own weights count alike against `max_loaded`.
+
+    `training()` returns the live training run's snapshot, or None: while a run trains, a model is loaded only
+    if enough memory stays free for it (`reserve_mb`), else the request gets Busy with a retry hint."""
+
+    def __init__(self, max_loaded: int = 2, training=None, reserve_mb: float | None = None):
+        self.max_loaded = max_loaded
+        self.training = training or (lambda: None)
+        self.reserve_mb = reserve_mb
+        self._loaded: OrderedDict[tuple, SharedBase | Pair] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
+        pair = self._get(run_id, task, base_ref)
+        if run_id:
+            pair.max_length = _run_parts(run_id)[0].train.max_length
+        return pair
+
+    def _get(self, run_id: str | None, task: str, base_ref: str) -> Pair:
+        with self._lock:
+            if not run_id:
+                cfg = RunConfig(task=task, model=base_ref or DEFAULT_MODELS[task], method="full")
+                return self._base(cfg, []).pair()
+            cfg, weights, labels = _run_parts(run_id)
+            if not shares_base(cfg):
+                return self._entry(("run", run_id), cfg, lambda: load_own(run_id, cfg, weights, labels))
+            base = self._base(cfg, labels, adapter_family(weights))
+            if run_id not in base.adapters:
+                base.attach(run_id, weights)
+            return base.pair(run_id)
+
+    def _base(self, cfg: RunConfig, labels: list, family: str = "") -> SharedBase:
+        """The loaded base for `cfg` that takes adapters of `family` (any loaded one when family is empty)."""
+        key = base_key(cfg, labels)
+        for k in (key, key + (family,)):
+            if k in self._loaded and (not family or self._loaded[k].accepts(family)):
+                return self._entry(k, cfg, None)
+        key = key if key not in self._loaded else key + (family,)
+        return self._entry(key, cfg, lambda: SharedBase(cfg.task, *load_base(cfg, labels), labels))
+
+    def _entry(self, key: tuple, cfg: RunConfig, load):
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
+        self._check_room(cfg)
+        self._loaded[key] = load()
+        while len(self._loaded) > self.max_loaded:
+            self._loaded.popitem(last=False)
+            gc.collect()
+        return self._loaded[key]
+
+    def _check_room(self, cfg: RunConfig) -> None:
+        """Busy if a run is training and loading `cfg`'s model would leave it less than the reserve."""
+        live = self.training()
+        if not live:
+            return
+        reserve = self.reserve_mb if self.reserve_mb is not None else float(
+            os.environ.get("FTLAB_TRAINING_RESERVE_MB", RESERVE_MB))
+        need, free = modeling.weights_mb(cfg.model_ref()), memory.free_mb()
+        if free - need < reserve:
+            retry = max(10, int(live.get("eta") or 60))
+            raise Busy(f"Run {live.get('run_id')} is training and loading {cfg.model_ref()} (~{need:,.0f} MB) "
+                       f"now would leave it less than {reserve:,.0f} MB of the {free:,.0f} MB free. "
+                       f"Retry in about {retry} s, when the run has finished, or use a model already loaded.",
+                       retry)
+
+    def loaded(self) -> list[dict]:
+        """What is in memory, least recently used first: each base model (or run with its own weights), its task
+        and the runs answering from it."""
+        with self._lock:
+            return [{"model": key[1] if key[0] == "run" else key[0], "task": entry.task,
+                     "runs": [key[1]] if key[0] == "run" else list(entry.adapters)}
+                    for key, entry in self._loaded.items()]
+
+    def forget(self, run_id: str) -> None:
+        """Drop what was loaded for `run_id` (its weights changed: a resumed run finished again)."""
+        with self._lock:
+            self._loaded.pop(("run", run_id), None)
+            for entry in self._loaded.values():
+                if isinstance(entry, SharedBase):
+                    entry.detach(run_id)
+
+    def chat_stream(self, run_id: str | None, base_history: list[dict], tuned_history: list[dict],
+                    gen: generation.GenConfig, base_ref: str = ""):
+        """Yield (base_text, tuned_text) as both replies grow; a history is a list of {role, content}."""
+        pair = self.get(run_id, "chat", base_ref)
+        if pair.task != "chat":
+            raise ValueError(f"run {run_id} is a {pair.task} run; use classify")
+        tok = pair.tokenizer
+        eos = _eos_ids(tok, pair.base)
+        base = generation.Decoder(pair.base, self.prompt_ids(pair, base_history), gen, eos, pair.base_context,
+                                pair.device, pair.use_cache)
+        tuned = None
+        if pair.tuned is not None:
+            tuned = generation.Decoder(pair.tuned, self.prompt_ids(pair, tuned_history), gen, eos,
+                                     pair.tuned_context, pair.device, pair.use_cache)
+        decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+        texts = ("", "")
+        for texts in generation.lockstep([base, tuned], pair.lock, decode):
+            yield tuple(texts)
+        yield tuple(texts)
+
+    def chat(self, run_id: str | None, message: str, system_prompt: str = "", gen: generation.GenConfig | None = None,
+             base_ref: str = "") -> dict:
+        """One-turn chat: the complete base and tuned replies."""
+        history = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+            {"role": "user", "content": message}]
+        base, tuned = "", ""
+        for base, tuned in self.chat_stream(run_id, history, history, gen or generation.GenConfig(), base_ref):
+            pass
+        return {"base": base, "tuned": tuned if run_id else None}
+
+    @staticmethod
+    def prompt_ids(pair: Pair, messages: list[dict]) -> list[int]:
+        """The conversation's token ids, or PromptTooLong: a prompt past the cap would hold the model's lock for
+        minutes and the memory of its attention."""
+        cap = prompt_cap(pair.base)
+        chars = sum(len(str(m.get("content", ""))) for m in messages)
+        if chars > cap * CHARS_PER_TOKEN:
+            raise PromptTooLong(f"the conversation has {chars:,} characters, far more than the {cap:,} tokens this "
+                                "model's prompts may have: shorten it or clear the conversation")
+        ids = encode.prompt_ids(pair.tokenizer, messages)
+        if len(ids) > cap:
+            raise PromptTooLong(f"the conversation is {len(ids):,} tokens; this model's prompts may have at most "
+                                f"{cap:,} (its context, or FTLAB_MAX_PROMPT_TOKENS): shorten it or clear the "
+                                "conversation")
+        return ids
+
+    def pick(self, model: str, task: str) -> tuple[Pair, object, object]:
+        """(pair, model, context) answering as `model`: a run id (its tuned model) or a base model id / folder."""
+        run = RunDir(model) if RUN_ID.match(model or "") else None
+        if run is not None and run.exists():
+            pair = self.get(model, task)
+            if pair.task != task:
+                raise ValueError(f"run {model} is a {pair.task} run, not {task}")
+            return pair, pair.tuned, pair.tuned_context
+        pair = self.get(None, task, model)
+        return pair, pair.base, pair.base_context
+
+    def complete(self, model: str, messages: list[dict], gen: generation.GenConfig, stop: list[str] | None = None):
+        """Yield (text delta, finish reason or None) of one model's reply; the last item has the finish reason:
+        "stop" (end of turn or a stop string, which is cut off) or "length" (max new tokens)."""
+        pair, chosen, context = self.pick(model, "chat")
+        tok = pair.tokenizer
+        decoder = generation.Decoder(chosen, self.prompt_ids(pair, messages), gen, _eos_ids(tok, chosen), context,
+                                   pair.device, pair.use_cache)
+        sent = ""
+        while not decoder.done:
+            with pair.lock:  # one step at a time: concurrent requests on the same model interleave
+                decoder.step()
+            text = tok.decode(decoder.tokens, skip_special_tokens=True)
+            cut = min((text.find(s) for s in stop or [] if s and s in text), default=-1)
+            if cut >= 0:
+                yield text[len(sent):cut], "stop"
+                return
+            if text.endswith("\ufffd") and not decoder.done:  # half of a multi-byte character: wait for the rest
+                continue
+            yield text[len(sent):], None
+            sent = text
+        hit_length = len(decoder.tokens) >= gen.max_new_tokens
+        yield "", "length" if hit_length else "stop"
+
+    def predict(self, model: str, texts: list) -> list[dict]:
+        """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`."""
+        check_inputs(texts)
+        pair, chosen, context = self.pick(model, "classify")
+        (probs,) = _probabilities(pair, texts, [(chosen, context)])
+        return [{"label": max(p, key=p.get), "probabilities": p} for p in probs]
+
+    def classify(self, run_id: str, texts: list) -> list[dict]:
+        """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""
+        check_inputs(texts)
+        pair = self.get(run_id, "classify")
+        if pair.task != "classify":
+            raise ValueError(f"run {run_id} is a {pair.task} run; use chat")
+        base, tuned = _probabilities(pair, texts, [(pair.base, pair.base_context), (pair.tuned, pair.tuned_context)])
+        return [{"base": b, "tuned": t} for b, t in zip(base, tuned)]
+
+
+def _probabilities(pair: Pair, texts: list, models: list) -> list[list[dict]]:
+    """For each (model, context) of `models`, each text's {label: probability}; the texts are tokenized once."""
+    import torch
+
+    firsts, seconds = _split_pairs(texts)
+    enc = encode.classification_inputs(pair.tokenizer, firsts, seconds, pair.max_length, padding=True,
+                                       return_tensors="pt").to(pair.device)
+    out = []
+    with pair.lock, torch.no_grad():
+        for model, context in models:
+            with context():
+                out.append(torch.softmax(model(**enc).logits.float(), -1).cpu())
+    names = pair.labels or [models[0][0].config.id2label[i] for i in range(out[0].shape[-1])]
+    return [[{n: float(p[j]) for j, n in enumerate(names)} for p in probs] for probs in out]
+
+
+def _split_pairs(texts: list) -> tuple[list[str], list[str] | None]:
+    """Texts, or [text, text_pair] items (all of one kind), as the tokenizer's two arguments."""
+    if all(isinstance(t, str) for t in texts):
+        return list(texts), None
+    if all(isinstance(t, (list, tuple)) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in texts):
+        return [t[0] for t in texts], [t[1] for t in texts]
+    raise ValueError("texts must all be strings, or all be [text, text_pair] pairs")
