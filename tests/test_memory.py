@@ -32,7 +32,9 @@ results = {}
 for name, cfg in (("too_big", config(160)), ("after", config(2)), ("auto", config(160, auto=True))):
     run = RunDir.create(cfg)
     result = engine.run(cfg, run)
-    results[name] = {"state": result.state, "error": result.error, "status": run.status()}
+    saved = RunDir(run.id).config().train
+    results[name] = {"state": result.state, "error": result.error, "status": run.status(),
+                     "saved": {"batch_size": saved.batch_size, "grad_accum": saved.grad_accum}}
 print("RESULT " + json.dumps(results))
 """
 
@@ -65,3 +67,4 @@ def test_auto_batch_size_finds_a_batch_that_fits(outcome):
     size, accum = auto["status"]["batch_size"], auto["status"]["grad_accum"]
     assert 1 <= size < 160 and size * accum >= 160
     assert auto["status"]["auto_batch"].startswith(f"auto batch size: {size} (asked 160)")
+    assert auto["saved"] == {"batch_size": size, "grad_accum": accum}  # what a resume or a rerun will use

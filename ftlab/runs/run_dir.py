@@ -101,6 +101,13 @@ class RunDir:
     def config(self) -> RunConfig:
         return RunConfig.from_yaml(self.path / "config.yaml")
 
+    def save_config(self, cfg: RunConfig) -> None:
+        """Write what the run really trains with (an automatic batch size, say), atomically: a resume or a
+        rerun of config.yaml must go on with it, not with what was asked."""
+        tmp = self.path / "config.yaml.tmp"
+        cfg.to_yaml(tmp)
+        os.replace(tmp, self.path / "config.yaml")
+
     def _read_status(self) -> dict:
         try:
             return json.loads((self.path / "status.json").read_text())
@@ -213,4 +220,7 @@ class ReadOnlyRun(RunDir):
         pass
 
     def write_json(self, name: str, obj) -> None:
+        pass
+
+    def save_config(self, cfg: RunConfig) -> None:
         pass

@@ -156,13 +156,15 @@ class Trainer:
         import torch
 
         t, tokens, rows, positions, loss_sum = self.cfg.train, 0, 0, 0, torch.zeros(())
-        for _ in range(t.grad_accum):
-            tensors = run_setup.tensors(s, next(batches))
+        micro = [run_setup.tensors(s, next(batches)) for _ in range(t.grad_accum)]
+        units = [_units(self.cfg, m) for m in micro]
+        window = self.group.total(sum(units))  # what the whole step trains on, over every process
+        for tensors, n in zip(micro, units):
             mask = tensors["attention_mask"]
             self.policy.prepare(*mask.shape, _scored(self.cfg, tensors))  # recompute some layers if it is long
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
-            with s.autocast_context():
-                loss = batch_loss(self.cfg, s.model, tensors, self.forward) / t.grad_accum
+            with s.autocast_context():  # a batch's mean, weighted by its share of the step (DDP averages: x world)
+                loss = batch_loss(self.cfg, s.model, tensors, self.forward) * (n * self.group.world / max(window, 1))
             loss.backward()
             loss_sum += loss.detach().float().cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
@@ -287,6 +289,13 @@ def batch_loss(cfg: RunConfig, model, tensors: dict, forward=None):
     return forward(**tensors).loss
 
 
+def _units(cfg: RunConfig, batch: dict) -> int:
+    """What a batch's loss is the mean over: its trained tokens (chat) or its rows (classification). A step of
+    several batches (gradient accumulation, data parallel) weights each by these, so that its gradient is the
+    one of all its rows in one batch, however unevenly length-grouped batches hold trained tokens."""
+    return _scored(cfg, batch) if cfg.task == "chat" else len(batch["attention_mask"])
+
+
 def _scored(cfg: RunConfig, batch: dict) -> int:
     """Tokens of a chat batch the output layer scores (what its loss trains on); 0 for a classifier."""
     return int((batch["labels"][:, 1:] != losses.IGNORE).sum()) if cfg.task == "chat" else 0
@@ -313,6 +322,7 @@ def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
     if size < asked:
         cfg.train.grad_accum *= -(-asked // size)
         cfg.train.batch_size = size
+        run_dir.save_config(cfg)  # a resume skips the fit: it must find the batch that ran, not the one asked
     run_dir.write_status(note=None, batch_size=size, grad_accum=cfg.train.grad_accum,
                          auto_batch=f"auto batch size: {size} (asked {asked}), gradient accumulation "
                                     f"{cfg.train.grad_accum}")

@@ -30,6 +30,14 @@ class Group:
         """The model to train with: wrapped for gradient averaging when distributed."""
         return self.accelerator.prepare_model(model) if self.distributed else model
 
+    def total(self, n: int) -> int:
+        """The sum of `n` over every process of the group (`n` itself in a group of one)."""
+        if not self.distributed:
+            return n
+        import torch
+
+        return int(self.accelerator.reduce(torch.tensor(n, device=self.accelerator.device), "sum"))
+
     def share(self, value):
         """The main process's `value`, on every process (run ids)."""
         if not self.distributed:
