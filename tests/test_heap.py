@@ -67,4 +67,6 @@ def test_over_the_ceiling_with_live_memory_the_ceiling_moves_up_instead_of_trimm
 def test_only_a_cpu_run_gets_a_governor():
     assert heap.for_training(1024, "cuda") is None
     governor = heap.for_training(1024, "cpu")
-    assert governor.ceiling == 0 or governor.ceiling > 1024
+    if not governor.works:
+        pytest.skip("needs glibc and /proc")
+    assert governor.ceiling == pytest.approx(heap.resident_mb() + 1024 + 256, abs=64)  # now + budget + a quarter

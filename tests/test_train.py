@@ -24,11 +24,12 @@ def chat_config(model, method="lora", **train_settings) -> RunConfig:
 
 
 def running_job(model, steps_done: int) -> tuple[JobManager, str]:
-    """A long run in a new JobManager, once it has done `steps_done` steps (or two minutes have passed)."""
+    """A long run in a new JobManager, once it has done `steps_done` steps (fails after two minutes without)."""
     jobs = JobManager()
     run_id = jobs.start(chat_config(model, max_steps=10_000))
     deadline = time.time() + 120
-    while jobs.snapshot(run_id).get("step", 0) < steps_done and time.time() < deadline:
+    while jobs.snapshot(run_id).get("step", 0) < steps_done:
+        assert time.time() < deadline, f"the run did {jobs.snapshot(run_id).get('step', 0)} of {steps_done} steps"
         time.sleep(0.1)
     return jobs, run_id
 
@@ -80,7 +81,7 @@ def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama
     run = RunDir(run_id)
     assert (run.adapter_dir / "adapter_model.safetensors").is_file()
     reply = model_server.ModelServer().chat(run_id, "Who are you?", gen=GenConfig(max_new_tokens=5, temperature=0))
-    assert isinstance(reply["tuned"], str) and isinstance(reply["base"], str)
+    assert all(isinstance(reply[k], str) and reply[k] for k in ("base", "tuned")), reply  # generated, if only newlines
 
 
 def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_out(tiny_llama):
@@ -194,7 +195,7 @@ def test_qlora_run_saves_an_adapter_that_chats_on_a_4bit_base(tiny_llama):
     reply = server.chat(run.id, "Hello", gen=GenConfig(max_new_tokens=4, temperature=0))
     pair = server.get(run.id)
     assert pair.base is pair.tuned and getattr(pair.base, "is_loaded_in_4bit", False)
-    assert isinstance(reply["base"], str) and isinstance(reply["tuned"], str)
+    assert all(isinstance(reply[k], str) and reply[k] for k in ("base", "tuned")), reply  # generated, if only newlines
 
 
 def test_plain_text_trains_on_windows_of_every_token(tiny_llama, tmp_path):
