@@ -48,7 +48,7 @@ def raw_tokens_per_s() -> float:
     from ftlab.data import encode
 
     where = modeling.resolve(BASE).path
-    tok, model = modeling.load_tokenizer(where), modeling.load_model(where, "chat").eval()
+    tok, model = modeling.load_tokenizer(where), modeling.load_model(where, "causal_lm").eval()
     ids = torch.tensor([encode.prompt_ids(tok, [{"role": "user", "content": PROMPT}])])
     best = 0.0
     for _ in range(3):

@@ -39,9 +39,9 @@ def main(repeats: int = 2) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["FTLAB_HOME"] = home = tempfile.mkdtemp(prefix="ftlab-bench-")
     from ftlab import modeling
-    from ftlab.config import DEFAULT_MODELS
+    from ftlab import tasks
 
-    modeling.resolve(DEFAULT_MODELS["chat"])  # converted once, before anything is timed
+    modeling.resolve(tasks.get("chat").default_model)  # converted once, before anything is timed
     for i in range(repeats):
         shutil.rmtree(os.path.join(home, "base_evals"), ignore_errors=True)
         measured, _ = first_step_s(2e-4)

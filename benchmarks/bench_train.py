@@ -85,9 +85,9 @@ def matmul_params(task: str) -> int:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
     from ftlab import modeling
-    from ftlab.config import DEFAULT_MODELS
+    from ftlab import tasks
 
-    config = AutoConfig.from_pretrained(modeling.resolve(DEFAULT_MODELS[task]).path)
+    config = AutoConfig.from_pretrained(modeling.resolve(tasks.get(task).default_model).path)
     with torch.device("meta"):
         model = (AutoModelForCausalLM if task == "chat" else AutoModelForSequenceClassification).from_config(config)
     embedding = model.get_input_embeddings().weight.numel()

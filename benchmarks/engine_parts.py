@@ -1,6 +1,6 @@
 """Benchmark: what three of the engine's speed-ups are worth on their own, on this machine.
 
-1. The loss through the output layer only where a token is trained (ftlab.train.losses) vs the model's own forward with
+1. The loss through the output layer only where a token is trained (ftlab.tasks.lm_loss) vs the model's own forward with
    labels (logits for every position): one LoRA training step (forward + backward) of SmolLM2-135M on batches of 4
    length-grouped rows of benchmarks/data/instructions.jsonl (max length 512), alternated, median of 5 each.
 2. Tokenization once (ftlab.data.token_cache): encoding 8,000 chat rows, then reading the same encoding back.
@@ -31,22 +31,22 @@ DATA = Path(__file__).resolve().parent / "data" / "instructions.jsonl"
 
 def workload():
     """SmolLM2-135M with LoRA r=8 on all linear layers, its tokenizer, and the 160 rows encoded at 512 tokens."""
-    from ftlab import methods, modeling
+    from ftlab import methods, modeling, tasks
     from ftlab.data import encode
-    from ftlab.config import DEFAULT_MODELS, RunConfig
+    from ftlab.config import RunConfig
 
-    path = modeling.resolve(DEFAULT_MODELS["chat"]).path
+    path = modeling.resolve(tasks.get("chat").default_model).path
     tok = modeling.load_tokenizer(path)
     cfg = RunConfig(task="chat", model=str(path), method="lora")
     cfg.lora.r, cfg.lora.alpha = 8, 16
-    model = methods.get("lora").apply(modeling.load_model(path, "chat"), cfg).train()
+    model = methods.get("lora").apply(modeling.load_model(path, "causal_lm"), cfg).train()
     rows = [json.loads(line)["messages"] for line in DATA.read_text().splitlines()[:160]]
     return model, tok, [encode.encode_chat(tok, m, 512) for m in rows]
 
 
 def loss_paths() -> None:
     from ftlab.data import encode
-    from ftlab.train import losses
+    from ftlab.tasks import lm_loss
 
     model, tok, examples = workload()
     batches = encode.length_grouped_batches(examples, 4, seed=0)[:5]
@@ -56,7 +56,7 @@ def loss_paths() -> None:
     def step(batch, shortcut: bool) -> float:
         tensors = encode.collate(batch, tok.pad_token_id)
         began = time.perf_counter()
-        loss = losses.causal_loss(model, tensors) if shortcut else model(**tensors).loss
+        loss = lm_loss.causal_loss(model, tensors) if shortcut else model(**tensors).loss
         loss.backward()
         model.zero_grad(set_to_none=True)
         return time.perf_counter() - began
@@ -72,13 +72,14 @@ def loss_paths() -> None:
 
 
 def recompute() -> None:
-    from ftlab.train import losses, recompute
+    from ftlab.tasks import lm_loss
+    from ftlab.train import recompute
     from ftlab.data import encode
 
     model, tok, examples = workload()
     batch = encode.collate(sorted(examples, key=lambda e: -len(e["input_ids"]))[:4], tok.pad_token_id)
     rows, length = batch["input_ids"].shape
-    scored = int((batch["labels"][:, 1:] != losses.IGNORE).sum())
+    scored = int((batch["labels"][:, 1:] != lm_loss.IGNORE).sum())
     policy = recompute.Policy(model, always=False, budget=1024)
     modes = {"every layer stores": 0, "the layers the budget asks for": policy.estimate.layers_to_recompute(
         rows, length, scored, 1024 * 2**20), "every layer recomputes": policy.estimate.layers}
@@ -87,7 +88,7 @@ def recompute() -> None:
         for mode, layers in modes.items():
             policy.set_layers(layers)
             began = time.perf_counter()
-            losses.causal_loss(model, batch).backward()
+            lm_loss.causal_loss(model, batch).backward()
             model.zero_grad(set_to_none=True)
             times[mode].append(time.perf_counter() - began)
     for mode, layers in modes.items():
@@ -98,9 +99,9 @@ def recompute() -> None:
 
 
 def tokenization() -> None:
-    from ftlab import data, modeling
+    from ftlab import data, modeling, tasks
     from ftlab.train import run_setup
-    from ftlab.config import DEFAULT_MODELS, RunConfig
+    from ftlab.config import RunConfig
 
     folder = Path(tempfile.mkdtemp(prefix="ftlab-tokens-"))
     rows = [json.loads(line) for line in DATA.read_text().splitlines()]
@@ -109,7 +110,7 @@ def tokenization() -> None:
             for row in rows:
                 user, answer = row["messages"]
                 f.write(json.dumps({"messages": [{**user, "content": f"{user['content']} ({copy})"}, answer]}) + "\n")
-    cfg = RunConfig(task="chat", model=DEFAULT_MODELS["chat"])
+    cfg = RunConfig(task="chat", model=tasks.get("chat").default_model)
     cfg.data.path, cfg.train.max_length = str(folder / "big.jsonl"), 512
     path = modeling.resolve(cfg.model).path
     tok = modeling.load_tokenizer(path)

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import warm_up  # noqa: E402 - the imports the app makes at start-up
-from ftlab.config import DEFAULT_MODELS  # noqa: E402
+from ftlab import tasks  # noqa: E402
 from ftlab.app.lab import Lab  # noqa: E402
 
 WORDS = ("the ship sails at dawn and the crew sings of gold silver storms maps islands treasure parrots rum "
@@ -62,7 +62,7 @@ def main(n: int = 10_000) -> None:
         times = []
         for _ in range(3):  # what the Analyse button does; the first includes loading the model's tokenizer
             start = time.perf_counter()
-            result = Lab().insight(str(path), DEFAULT_MODELS[task], 256)
+            result = Lab().insight(str(path), tasks.get(task).default_model, 256)
             times.append(time.perf_counter() - start)
         size = path.stat().st_size / 2**20
         print(f"{task}: {path.name} {n} rows ({size:.1f} MB), mean {result['mean_length']:.0f} tokens, "

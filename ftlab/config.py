@@ -15,11 +15,6 @@ from pathlib import Path
 
 import yaml
 
-TASKS = ("chat", "classify")
-DEFAULT_MODELS = {
-    "chat": "HuggingFaceTB/SmolLM2-135M-Instruct",
-    "classify": "sentence-transformers/all-MiniLM-L6-v2",
-}
 
 
 @dataclass
@@ -159,18 +154,22 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def model_ref(self) -> str:
-        return self.model or DEFAULT_MODELS.get(self.task, "")
+        from ftlab import tasks
+
+        return self.model or tasks.default_models().get(self.task, "")
 
     def validate(self) -> list[str]:
         """Every problem with this config, as messages naming the field."""
+        from ftlab import tasks
         from ftlab.methods.registry import METHODS
 
         problems = type_problems(self)
         if problems:  # the checks below compare numbers: a text or NaN where a number goes would mislead them
             return problems
         problems = bound_problems(self)
-        if self.task not in TASKS:
-            problems.append(f"task: {self.task!r} is not one of {', '.join(TASKS)}")
+        known = self.task in tasks.names()
+        if not known:
+            problems.append(f"task: {self.task!r} is not one of {', '.join(tasks.names())}")
         if self.method not in METHODS:
             problems.append(f"method: {self.method!r} is not one of {', '.join(METHODS)}")
         if not self.data.path:
@@ -207,12 +206,12 @@ class RunConfig:
             problems.append(f"train.optimizer: {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if t.scheduler not in SCHEDULERS:
             problems.append(f"train.scheduler: {t.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
-        from ftlab.eval.metrics import registry
+        from ftlab.metrics import registry
 
-        watchable = registry.keys(self.task if self.task in TASKS else None)
+        watchable = registry.keys(self.task if known else None)
         if t.early_stopping_metric not in watchable:
             problems.append(f"train.early_stopping_metric: {t.early_stopping_metric!r} is not one of "
-                            f"{', '.join(watchable)}" + (f" (what {self.task} measures)" if self.task in TASKS else ""))
+                            f"{', '.join(watchable)}" + (f" (what {self.task} measures)" if known else ""))
         e = self.eval
         for name in ("probe_count", "max_new_tokens", "generate_rows", "report_rows", "overfit_patience"):
             if getattr(e, name) < 0:

@@ -232,9 +232,10 @@ def load_tokenizer(path: Path, trust_remote_code: bool = False):
     return tok
 
 
-def load_model(path: Path, task: str, *, labels: list[str] | None = None, quantization=None,
+def load_model(path: Path, kind: str = "causal_lm", *, labels: list[str] | None = None, quantization=None,
                dtype=None, seed: int = 0, trust_remote_code: bool = False):
-    """Load a causal LM (task chat) or a sequence classifier with `labels` (task classify).
+    """Load a causal LM (`kind` "causal_lm") or a sequence classifier with a head for `labels`
+    ("sequence_classification"; a task says which it needs: ftlab.tasks.Task.model_kind).
 
     A classifier's new head is initialised from `seed`, so the "base" head is the same every time it loads.
     """
@@ -249,7 +250,7 @@ def load_model(path: Path, task: str, *, labels: list[str] | None = None, quanti
         kwargs["device_map"] = {"": device()}
     quiet_progress_bars()
     with building:
-        if task == "chat":
+        if kind == "causal_lm":
             return _cpu_packing_fits(AutoModelForCausalLM.from_pretrained(path, **kwargs))
         torch.manual_seed(seed)
         labels = labels or ["0", "1"]

@@ -43,9 +43,9 @@ def pytest_sessionfinish(session, exitstatus):
 def smol_dir() -> Path:
     """The bundled SmolLM2-135M-Instruct, converted once into the test session's cache."""
     from ftlab import modeling
-    from ftlab.config import DEFAULT_MODELS
+    from ftlab import tasks
 
-    return modeling.resolve(DEFAULT_MODELS["chat"]).path
+    return modeling.resolve(tasks.get("chat").default_model).path
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ftlab import methods
-from ftlab.train import losses, recompute
+from ftlab.tasks import lm_loss
+from ftlab.train import recompute
 from ftlab.config import RunConfig
 
 
@@ -35,13 +36,13 @@ def random_chat(rows: int, length: int, vocab: int = 8000) -> dict:
     ids = torch.randint(5, vocab, (rows, length))
     mask = torch.ones_like(ids)
     mask[0, length // 2:] = 0
-    labels = torch.full_like(ids, losses.IGNORE)
+    labels = torch.full_like(ids, lm_loss.IGNORE)
     labels[:, length // 2:] = ids[:, length // 2:]
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
 def shape(batch) -> tuple[int, int, int]:
-    return (*batch["input_ids"].shape, int((batch["labels"][:, 1:] != losses.IGNORE).sum()))
+    return (*batch["input_ids"].shape, int((batch["labels"][:, 1:] != lm_loss.IGNORE).sum()))
 
 
 def test_a_long_batch_recomputes_only_the_layers_it_must_and_the_gradients_agree():
@@ -56,7 +57,7 @@ def test_a_long_batch_recomputes_only_the_layers_it_must_and_the_gradients_agree
 
     def grads(batch):
         policy.prepare(*shape(batch))
-        return torch.autograd.grad(losses.causal_loss(model, batch), params)
+        return torch.autograd.grad(lm_loss.causal_loss(model, batch), params)
 
     stored = grads(short)
     assert policy.used == 0 and not any(recomputing(model))
@@ -73,7 +74,7 @@ def test_a_long_batch_recomputes_only_the_layers_it_must_and_the_gradients_agree
     always = recompute.Policy(model, always=True, budget=10**9)
     always.prepare(*shape(short))
     assert recomputing(model) == [True] * 4
-    for a, b in zip(torch.autograd.grad(losses.causal_loss(model, short), params), stored):
+    for a, b in zip(torch.autograd.grad(lm_loss.causal_loss(model, short), params), stored):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
 
 
@@ -106,7 +107,7 @@ def test_the_estimate_matches_what_autograd_keeps(kind, method):
         batch = random_chat(rows, length)
         ids, mask = batch["input_ids"], batch["attention_mask"]
         if task == "chat":
-            kept = saved_mb(model, lambda: losses.causal_loss(model, batch))
+            kept = saved_mb(model, lambda: lm_loss.causal_loss(model, batch))
             # the estimate counts the output layer at its peak (three vocabulary-wide vectors a token), autograd
             # keeps one of them: compare like with like
             scored = shape(batch)[2]

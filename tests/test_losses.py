@@ -9,7 +9,7 @@ import torch
 
 from ftlab import methods, modeling
 from ftlab.data import encode
-from ftlab.train import losses
+from ftlab.tasks import lm_loss
 from ftlab.config import RunConfig
 
 CHATS = [
@@ -27,7 +27,7 @@ CHATS = [
 def model_and_rows(request, tiny_llama):
     torch.manual_seed(0)
     cfg = RunConfig(task="chat", model=str(tiny_llama), method=request.param)
-    model = modeling.load_model(tiny_llama, "chat")
+    model = modeling.load_model(tiny_llama, "causal_lm")
     with torch.no_grad():  # a LoRA adapter that starts at zero would hide a mistake in where it is applied
         model = methods.get(request.param).apply(model, cfg)
         for name, p in model.named_parameters():
@@ -44,19 +44,19 @@ def full_forward_losses(model, row: dict) -> torch.Tensor:
     with torch.no_grad():
         logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0, -ids.shape[1]:-1]
     targets = labels[0, 1:]
-    keep = targets != losses.IGNORE
+    keep = targets != lm_loss.IGNORE
     return torch.nn.functional.cross_entropy(logits[keep].float(), targets[keep], reduction="none")
 
 
 def test_every_tokens_loss_is_the_same_grouped_alone_or_by_the_full_forward(model_and_rows):
     method, model, rows, pad = model_and_rows
     if method not in ("prefix", "prompt"):  # prompt learning keeps the full path; the others take the shortcut
-        assert losses.lm_parts(model) is not None
+        assert lm_loss.lm_parts(model) is not None
     want = [full_forward_losses(model, row) for row in rows]
     assert all(len(w) > 0 for w in want)
     with torch.no_grad():
-        alone = [losses.token_losses(model, encode.collate([row], pad)) for row in rows]
-        grouped = losses.token_losses(model, encode.collate(rows, pad))  # padded to the longest row
+        alone = [lm_loss.token_losses(model, encode.collate([row], pad)) for row in rows]
+        grouped = lm_loss.token_losses(model, encode.collate(rows, pad))  # padded to the longest row
     for a, w in zip(alone, want):
         torch.testing.assert_close(a, w, atol=1e-4, rtol=0)
     torch.testing.assert_close(grouped, torch.cat(want), atol=1e-4, rtol=0)
@@ -68,7 +68,7 @@ def test_the_batch_loss_equals_the_models_own_and_so_do_its_gradients(model_and_
     params = [p for p in model.parameters() if p.requires_grad]
     own = model(**batch).loss
     own_grads = torch.autograd.grad(own, params)
-    ours = losses.causal_loss(model, batch)
+    ours = lm_loss.causal_loss(model, batch)
     our_grads = torch.autograd.grad(ours, params)
     torch.testing.assert_close(ours, own, atol=1e-5, rtol=0)
     for a, b in zip(our_grads, own_grads):

@@ -5,8 +5,8 @@ import pytest
 
 from ftlab.app.ui import dashboard
 from ftlab.config import RunConfig
-from ftlab.eval import metrics
-from ftlab.eval.metrics import registry
+from ftlab import metrics
+from ftlab.metrics import registry
 from ftlab.train.early_stopping import EarlyStopping
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from ftlab.eval import metrics
+from ftlab import metrics
 
 
 def test_classification_metrics_match_hand_counts():

@@ -4,15 +4,15 @@ import time
 
 import pytest
 
+from ftlab import tasks
 from ftlab import modeling
-from ftlab.config import DEFAULT_MODELS
 
 
 def test_bundled_chat_model_is_converted_once_then_loads_fast(smol_dir):
-    again = modeling.resolve(DEFAULT_MODELS["chat"])
+    again = modeling.resolve(tasks.get("chat").default_model)
     assert again.source == "cache" and again.path == smol_dir
     start = time.perf_counter()
-    model = modeling.load_model(again.path, "chat")
+    model = modeling.load_model(again.path, "causal_lm")
     tok = modeling.load_tokenizer(again.path)
     load_seconds = time.perf_counter() - start
     ids = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
@@ -23,7 +23,7 @@ def test_bundled_chat_model_is_converted_once_then_loads_fast(smol_dir):
 
 
 def test_bundled_classifier_resolves_without_network():
-    found = modeling.resolve(DEFAULT_MODELS["classify"])
+    found = modeling.resolve(tasks.get("classify").default_model)
     assert found.source == "bundled" and (found.path / "model.safetensors").is_file()
 
 

@@ -37,7 +37,7 @@ def runs(tiny_llama) -> dict:
 
 def reference_logits(tiny_llama, run_id: str | None, ids) -> torch.Tensor:
     """Logits of a run loaded alone, the plain way (its base, then its adapter), or of the base alone."""
-    model = modeling.load_model(tiny_llama, "chat")
+    model = modeling.load_model(tiny_llama, "causal_lm")
     if run_id:
         model = PeftModel.from_pretrained(model, str(RunDir(run_id).weights_dir()))
     with torch.no_grad():

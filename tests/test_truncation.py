@@ -8,10 +8,10 @@ from contextlib import nullcontext
 import pytest
 import torch
 
+from ftlab import tasks
 from ftlab.app.lab import Lab
 from ftlab.config import RunConfig
 from ftlab.data import encode
-from ftlab.eval import scoring
 from ftlab.runs.run_dir import RunDir
 from ftlab.serve.model_server import load_pair
 from ftlab.train import engine
@@ -40,12 +40,13 @@ def as_trained(model, tok, text: str) -> torch.Tensor:
 
 
 def test_evaluation_and_serving_read_a_long_text_as_training_did(short_run):
-    pair = load_pair(short_run, "classify")
+    pair, cfg, classify = load_pair(short_run, "classify"), RunDir(short_run).config(), tasks.get("classify")
     assert pair.max_length == MAX
     with pair.tuned_context():
         trained = as_trained(pair.tuned, pair.tokenizer, LONG)
-        label, p = scoring.classify(pair.tuned, pair.tokenizer, [(LONG, None)], "cpu", nullcontext, MAX)[0]
-        cut_at_512 = scoring.classify(pair.tuned, pair.tokenizer, [(LONG, None)], "cpu", nullcontext, 512)[0]
+        label, p = classify.answer(pair.tuned, pair.tokenizer, [(LONG, None)], cfg, "cpu", nullcontext)[0]
+        cfg.train.max_length = 512
+        cut_at_512 = classify.answer(pair.tuned, pair.tokenizer, [(LONG, None)], cfg, "cpu", nullcontext)[0]
     assert (label, p) == (int(trained.argmax()), pytest.approx(float(trained.max()), abs=1e-5))
     assert cut_at_512[1] != pytest.approx(p, abs=1e-5)  # the rule matters: the whole text scores otherwise
     served = Lab().classify(short_run, [LONG])[0]["tuned"]

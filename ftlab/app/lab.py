@@ -15,11 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ftlab import tasks
 from ftlab import data, methods, modeling, paths
 from ftlab.data import formats, insight
 from ftlab.app import owners
 from ftlab.train import plan
-from ftlab.config import DEFAULT_MODELS, RunConfig
+from ftlab.config import RunConfig
 from ftlab.serve.generation import GenConfig
 from ftlab.i18n import t
 from ftlab.serve.model_server import MAX_INPUTS, ModelServer
@@ -36,12 +37,6 @@ DEMO_LIMITS = {**SHARED_LIMITS, "steps": int(os.environ.get("FTLAB_STEP_LIMIT", 
                "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 10)),
                "memory_gb": float(os.environ.get("FTLAB_DEMO_MAX_GB", 6))}
 """A public demo on a CPU Space: shorter runs, and none whose estimated memory is over `memory_gb`."""
-
-TASK_DEFAULTS = {
-    "chat": {"learning_rate": 2e-4, "epochs": 3.0, "batch_size": 4, "max_length": 256},
-    "classify": {"learning_rate": 5e-4, "epochs": 4.0, "batch_size": 16, "max_length": 128},
-}
-
 
 def gradio_temp_dir() -> Path:
     """Where the web server puts uploads before the app keeps them."""
@@ -165,7 +160,7 @@ class Lab:
         summary = data.summary(ds) + (f"\n\n{t('data.validation_file')} {data.summary(val)}" if val else "")
         return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
                 "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
-                "mapping": ds.mapping, "default_model": DEFAULT_MODELS[ds.task], "label_like": ds.label_like}
+                "mapping": ds.mapping, "default_model": tasks.get(ds.task).default_model, "label_like": ds.label_like}
 
     def insight(self, path: str, model: str, max_length: int, options: dict | None = None) -> dict:
         """Rows per split, token lengths, rows over max_length, label counts and a loss-marked example (see
@@ -199,7 +194,7 @@ class Lab:
         cfg = RunConfig(task=task, model=model, method=method)
         cfg.data.path = data_path
         chosen = {k: v for k, v in settings.items() if v is not None}
-        for key, value in {**TASK_DEFAULTS.get(task, {}), **chosen}.items():
+        for key, value in {**(tasks.get(task).defaults if task in tasks.names() else {}), **chosen}.items():
             cfg.set(key, value)
         return cfg
 

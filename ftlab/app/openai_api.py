@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from ftlab import tasks
 from ftlab import modeling
 from ftlab.serve import generation
 from ftlab.app import owners, redact
-from ftlab.config import DEFAULT_MODELS
 from ftlab.serve.model_server import MAX_INPUTS, Busy, NotReady, PromptTooLong
 from ftlab.app.lab import Lab
 
@@ -133,7 +133,7 @@ def _complete(lab: Lab, req: ChatRequest, messages: list[dict], gone: threading.
 def _models(lab: Lab) -> list[dict]:
     now = int(time.time())
     bases = [{"id": ref, "object": "model", "created": now, "owned_by": "base", "task": task}
-             for task, ref in DEFAULT_MODELS.items()]
+             for task, ref in tasks.default_models().items()]
     runs = [{"id": r["run_id"], "object": "model", "created": now, "owned_by": "ftlab", "task": r["task"],
              "base_model": r["model"], "method": r["method"]} for r in lab.runs() if r.get("has_weights")]
     return runs + bases

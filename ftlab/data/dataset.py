@@ -196,13 +196,13 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
     problems = list(table.problems)
     for row, place in zip(rows, places):
         problems += check_row(chosen, row, f"{path.name}, {table.unit} {place}")
-    if chosen.task == "classify":
+    if chosen.labelled:
         problems += _check_labels(rows, places, path.name, table.unit)
     if problems:
         raise DataError(problems, file_columns)
     rows, places = cleaning.drop_duplicates(rows, places, report)
-    labels = _sorted_labels(rows) if chosen.task == "classify" else []
-    if chosen.task == "classify":
+    labels = _sorted_labels(rows) if chosen.labelled else []
+    if chosen.labelled:
         if len(labels) < 2:
             raise DataError([f"{path.name}: only one label ({labels[0]!r}); classification needs at least two"],
                             file_columns)
@@ -212,7 +212,7 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
     notes += [table.layout] if table.layout else []
     used = {mapping.get(f, f) for f in chosen.fields}
     unused = [c for c in file_columns if c not in used]
-    label_like = [c for c in unused if chosen.task != "classify" and looks_like_labels([r.get(c) for r in
+    label_like = [c for c in unused if not chosen.labelled and looks_like_labels([r.get(c) for r in
                                                                                         table.rows])]
     notes += ["not used: " + ", ".join(f"`{c}`" for c in unused)] if unused else []
     reason += "".join(f"; {n}" for n in notes)
@@ -257,7 +257,7 @@ def load_splits(dc, seed: int) -> Splits:
     if dc.val_path:
         val = load_validation(dc.val_path, ds, dc.columns, dc.max_file_mb)
         return Splits(ds, ds.rows, val.rows, val.path.name)
-    key = (lambda r: r["label"]) if ds.task == "classify" else None
+    key = (lambda r: r["label"]) if FORMATS[ds.format].labelled else None
     train, val = split(ds.rows, dc.val_fraction, seed, key=key)
     from ftlab.i18n import t
 
@@ -320,7 +320,7 @@ def preview(ds: Dataset, n: int = 5) -> list[list[str]]:
     for row in ds.rows[:n]:
         if ds.format == "text":
             out.append([row["text"], ""])
-        elif ds.task == "classify":
+        elif FORMATS[ds.format].labelled:
             pair = f"  ‖  {row['text_pair']}" if ds.format == "sentence_pair" else ""
             out.append([row["text"] + pair, row["label"]])
         else:

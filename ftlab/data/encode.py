@@ -68,7 +68,7 @@ def encode_row(tok, fmt: str, row: dict, max_length: int, label_index: dict | No
     """The training examples of one row of format `fmt` (several for a long plain-text document)."""
     if fmt == "text":
         return encode_text(tok, row["text"], max_length)
-    if FORMATS[fmt].task == "classify":
+    if FORMATS[fmt].labelled:
         return [encode_classification(tok, row["text"], label_index[row["label"]], max_length, row.get("text_pair"))]
     return [encode_chat(tok, to_messages(fmt, row), max_length, train_on_prompt)]
 

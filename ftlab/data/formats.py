@@ -26,6 +26,11 @@ class Format:
     def fields(self) -> tuple[str, ...]:
         return self.needed + self.optional
 
+    @property
+    def labelled(self) -> bool:
+        """Rows carry a `label` (a classifier's target): labels are checked, counted, split evenly."""
+        return "label" in self.needed
+
 
 # In detection order: the first whose needed fields a row has wins.
 FORMATS = {f.name: f for f in (

@@ -57,7 +57,7 @@ def token_lengths(ds: data.Dataset, tok, chunk: int = 1000) -> list[int]:
     chunks while a worker thread tokenizes the previous chunk (the tokenizer runs outside the GIL)."""
     if ds.format == "text":
         return [n + 1 for n in _count(tok, [r["text"] for r in ds.rows])]
-    if ds.task == "classify":
+    if FORMATS[ds.format].labelled:
         pairs = [r["text_pair"] for r in ds.rows] if ds.format == "sentence_pair" else None
         return _count(tok, [r["text"] for r in ds.rows], pairs=pairs)
     render = _renderer(tok)
@@ -112,7 +112,7 @@ def _result(ds: data.Dataset, splits: data.Splits, tok, lengths: list[int], max_
         "longest": max(lengths),
         "splits": {"train": len(splits.train), "validation": len(splits.val), "validation_from": splits.val_source},
         "labels": dict(Counter(r["label"] for r in ds.rows)) if ds.labels else {},
-        "plain_template": bool(getattr(tok, "ftlab_plain_template", False)) and FORMATS[ds.format].task == "chat"
+        "plain_template": bool(getattr(tok, "ftlab_plain_template", False)) and not FORMATS[ds.format].labelled
         and ds.format != "text",
-        "example": loss_spans(ds, tok, max_length) if ds.task == "chat" else [],
+        "example": [] if FORMATS[ds.format].labelled else loss_spans(ds, tok, max_length),
     }

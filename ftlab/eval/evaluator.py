@@ -14,8 +14,8 @@ import json
 import time
 from contextlib import nullcontext
 
-from ftlab import modeling, paths
-from ftlab.eval import scoring, report
+from ftlab import modeling, paths, tasks
+from ftlab.eval import report, scoring
 from ftlab.train import precision
 from ftlab.config import RunConfig
 from ftlab.runs.run_dir import RunDir, read_json, write_json_atomic
@@ -27,20 +27,19 @@ PHASES = {"base": "evaluating the base model (step 0)", "reused": "reusing the b
 
 class Evaluator:
     def __init__(self, cfg: RunConfig, run: RunDir, s):
-        self.cfg, self.run, self.s = cfg, run, s
-        self.classify = cfg.task == "classify"
+        self.cfg, self.run, self.s, self.task = cfg, run, s, tasks.get(cfg.task)
         self.val = s.cases
-        self.probes = scoring.probe_cases(cfg.eval.probes, self.val, cfg.eval.probe_count, cfg.task)
+        self.probes = probe_cases(self.task, cfg.eval.probes, self.val, cfg.eval.probe_count)
         self.base = run.read_json("base.json")
         self.history: list[tuple[int, float, float]] = []
         """(step, eval loss, train loss) at each evaluation, for the overfitting warning."""
 
-    def _answer(self, cases: scoring.Cases, limit: int | None, model, context, tick) -> list:
-        s = self.s
+    def _answer(self, cases: tasks.Cases, limit: int | None, model, context, tick) -> list:
+        s, prompts = self.s, cases.prompts[:limit]
+        if not prompts:
+            return []
         with context():
-            return scoring.answer(model, s.tokenizer, self.cfg.task, cases.prompts[:limit],
-                                  self.cfg.eval.max_new_tokens, s.device, s.autocast_context,
-                                  self.cfg.train.max_length, tick)
+            return self.task.answer(model, s.tokenizer, prompts, self.cfg, s.device, s.autocast_context, tick)
 
     def progress(self, phase: str, total: int):
         """A callback counting rows done into the run's status (at most once a second, and at the end): the UI
@@ -66,19 +65,18 @@ class Evaluator:
         s.model.eval()
         try:
             with context():
-                loss, predicted, tokens = scoring.loss(model, s.val, s.tokenizer.pad_token_id,
-                                                          self.cfg.train.batch_size, s.device, s.autocast_context,
-                                                          tick)
+                loss, predicted, weight = self.task.eval_loss(model, s.val, s.tokenizer.pad_token_id,
+                                                              self.cfg.train.batch_size, s.device,
+                                                              s.autocast_context, tick)
             answers = self._answer(self.val, rows, model, context, tick)
             probes = self._answer(self.probes, None, model, context, tick)
         finally:
             s.model.train()
-        scored = predicted if self.classify else answers[: self.cfg.eval.generate_rows]
-        return (scoring.scores(self.cfg.task, scored, self.val.references, len(s.labels), loss, tokens),
-                answers, probes)
+        found = self.task.scores(predicted, answers, self.val.references, s.labels, loss, weight, self.cfg)
+        return found, answers, probes
 
     def report_rows(self) -> int | None:
-        return None if self.classify else self.cfg.eval.report_rows
+        return self.task.answered(self.cfg, final=True)
 
     def baseline(self) -> dict:
         """The base model's metrics (step 0), measured once per run and kept in base.json; taken from an earlier
@@ -101,7 +99,7 @@ class Evaluator:
 
     def evaluate(self, step: int) -> dict:
         """The tuned model's metrics now; its probe answers go to samples.jsonl beside the base's."""
-        rows = self.cfg.eval.generate_rows if not self.classify else 0
+        rows = self.task.answered(self.cfg, final=False)
         found, _, probes = self._measure(self.s.model, nullcontext, rows, PHASES["eval"].format(step=step))
         self._samples(step, probes)
         return found
@@ -113,10 +111,7 @@ class Evaluator:
                                      "tuned": self._shown(t)}, log="samples")
 
     def _shown(self, answer) -> str:
-        if self.classify:
-            label, p = answer
-            return f"{self.s.labels[label]} ({p:.2f})"
-        return answer
+        return self.task.shown(answer, self.s.labels)
 
     def overfitting(self, step: int, eval_loss: float | None, train_loss: float | None) -> str:
         if eval_loss is None or train_loss is None:
@@ -145,12 +140,19 @@ class Evaluator:
         except (modeling.ModelNotFound, OSError):
             weights = []
         facts = {"model": cfg.model_ref(), "weights": weights, "task": cfg.task, "labels": s.labels,
-                 "seed": cfg.train.seed if self.classify else None,
+                 "seed": cfg.train.seed if self.task.labelled else None,
                  "quant": vars(cfg.quant) if cfg.method == "qlora" else None,
                  "precision": precision.describe(s.autocast), "device": s.device, "eval": vars(cfg.eval),
                  "batch_size": cfg.train.batch_size, "val": [_plain(e) for e in s.val],
                  "prompts": self.val.prompts, "references": self.val.references, "probes": self.probes.prompts}
         return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def probe_cases(task: tasks.Task, probes: list[str], val: tasks.Cases, count: int) -> tasks.Cases:
+    """The person's probe prompts, or the first `count` validation cases."""
+    if not probes:
+        return tasks.Cases(val.texts[:count], val.references[:count], val.prompts[:count])
+    return tasks.Cases(list(probes), [None] * len(probes), task.probe_prompts(probes))
 
 
 def _plain(example: dict) -> dict:

@@ -1,8 +1,9 @@
 """The base-vs-tuned report of a run: metrics side by side with their delta, and one row per validation example.
 
-Classification rows say whether the tuned model fixed, broke or left unchanged each prediction, and the report
-holds both confusion matrices. Chat rows hold both replies and a score each (sentence chrF, 0-100) with the
-improvement. Everything in it is recomputable from its rows; `csv_text()` gives the rows as CSV.
+What a row holds is the run's task's (ftlab.tasks): a classifier's says whether the tuned model fixed, broke or
+left unchanged each prediction (and the report holds both confusion matrices); a chat row holds both replies and
+a score each (sentence chrF, 0-100) with the improvement. Everything in it is recomputable from its rows;
+`csv_text()` gives the rows as CSV.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import csv
 import io
 
-from ftlab.eval import metrics
-from ftlab.eval.metrics import registry
+from ftlab import tasks
 from ftlab.config import RunConfig
-from ftlab.eval.scoring import Cases
+from ftlab.metrics import registry
+from ftlab.tasks import Cases
 
 LOSS_KEYS = tuple(registry.keys(from_loss=True))
 
@@ -28,48 +29,14 @@ def _delta(base: dict, tuned: dict) -> dict:
             if k in tuned and isinstance(base[k], (int, float)) and isinstance(tuned[k], (int, float))}
 
 
-def change(label: int, base: int, tuned: int) -> str:
-    if base == tuned or (base != label and tuned != label):
-        return "unchanged"
-    return "fixed" if tuned == label else "broken"
-
-
-def _classification(labels: list[str], val: Cases, base: list, tuned: list) -> tuple[dict, dict, list]:
-    refs = val.references[: len(tuned)]
-    b = metrics.classification([a[0] for a in base], refs, len(labels))
-    t = metrics.classification([a[0] for a in tuned], refs, len(labels))
-    rows = [{"text": text, "label": labels[ref], "base": labels[bp[0]], "base_p": round(bp[1], 4),
-             "tuned": labels[tp[0]], "tuned_p": round(tp[1], 4), "change": change(ref, bp[0], tp[0])}
-            for text, ref, bp, tp in zip(val.texts, refs, base, tuned)]
-    return b, t, rows
-
-
-def _generation(val: Cases, base: list, tuned: list) -> tuple[dict, dict, list]:
-    n = min(len(base), len(tuned))
-    refs = val.references[:n]
-    rows = []
-    for prompt, ref, b, t in zip(val.texts, refs, base, tuned):
-        bs, ts = metrics.row_score(b, ref), metrics.row_score(t, ref)
-        rows.append({"prompt": prompt, "reference": ref, "base": b, "tuned": t, "base_score": round(bs, 2),
-                     "tuned_score": round(ts, 2), "improvement": round(ts - bs, 2)})
-    return metrics.generation(base[:n], refs), metrics.generation(tuned[:n], refs), rows
-
-
 def build(cfg: RunConfig, labels: list[str], val: Cases, base: dict, tuned: dict, step: int) -> dict:
-    """The report from the base and tuned {"metrics", "answers"} on the validation cases."""
-    if cfg.task == "classify":
-        b, t, rows = _classification(labels, val, base["answers"], tuned["answers"])
-        matrices = {"base": b.pop("confusion_matrix"), "tuned": t.pop("confusion_matrix")}
-    else:
-        b, t, rows = _generation(val, base["answers"], tuned["answers"])
-        matrices = {}
+    """The report from the base and tuned {"metrics", "answers"} on the validation cases: the task compares the
+    answers (its metrics, one row per case, and what else it shows); the losses come from the evaluations."""
+    compared = tasks.get(cfg.task).compare(labels, val, base["answers"], tuned["answers"])
+    b, t, rows = compared.pop("base"), compared.pop("tuned"), compared.pop("rows")
     base_side, tuned_side = _side(base["metrics"], b), _side(tuned["metrics"], t)
-    out = {"task": cfg.task, "step": step, "rows_compared": len(rows), "labels": labels,
-           "base": base_side, "tuned": tuned_side, "delta": _delta(base_side, tuned_side), "rows": rows}
-    if matrices:
-        out["confusion_matrix"] = matrices
-        out["changes"] = {c: sum(r["change"] == c for r in rows) for c in ("fixed", "broken", "unchanged")}
-    return out
+    return {"task": cfg.task, "step": step, "rows_compared": len(rows), "labels": labels, "base": base_side,
+            "tuned": tuned_side, "delta": _delta(base_side, tuned_side), "rows": rows, **compared}
 
 
 def metrics_table(result: dict, digits: int = 4) -> list[dict]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib.util
 import math
 
-PEFT_TASK = {"chat": "CAUSAL_LM", "classify": "SEQ_CLS"}
+from ftlab import tasks
+
 HEAD_NAMES = ("lm_head", "score", "classifier", "pooler", "norm", "final_layer_norm", "ln_f")
 
 
@@ -82,7 +83,7 @@ class Lora(Method):
 
         return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                           target_modules=lora_targets(model, cfg.lora.targets), use_dora=self.dora,
-                          task_type=PEFT_TASK[cfg.task])
+                          task_type=tasks.get(cfg.task).peft_type)
 
     def apply(self, model, cfg):
         from peft import get_peft_model
@@ -131,7 +132,7 @@ class QLora(Lora):
         import torch
         from transformers import BitsAndBytesConfig
 
-        skip = {"llm_int8_skip_modules": list(HEAD_NAMES)} if cfg.task == "classify" else {}  # heads stay float
+        skip = {"llm_int8_skip_modules": list(HEAD_NAMES)} if tasks.get(cfg.task).labelled else {}  # heads stay float
         if cfg.quant.bits == 8:
             return BitsAndBytesConfig(load_in_8bit=True, **skip)
         dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -157,7 +158,7 @@ class IA3(Method):
         model_type = model.config.model_type
         if model_type not in TARGETS:
             raise ValueError(f"IA3 does not know which layers to scale in a {model_type} model; try LoRA")
-        return get_peft_model(model, IA3Config(task_type=PEFT_TASK[cfg.task]))
+        return get_peft_model(model, IA3Config(task_type=tasks.get(cfg.task).peft_type))
 
 
 class PrefixTuning(Method):
@@ -167,7 +168,7 @@ class PrefixTuning(Method):
     def apply(self, model, cfg):
         from peft import PrefixTuningConfig, get_peft_model
 
-        return get_peft_model(model, PrefixTuningConfig(task_type=PEFT_TASK[cfg.task],
+        return get_peft_model(model, PrefixTuningConfig(task_type=tasks.get(cfg.task).peft_type,
                                                         num_virtual_tokens=cfg.prompt.virtual_tokens))
 
 
@@ -181,7 +182,7 @@ class PromptTuning(Method):
         text = cfg.prompt.init_text.strip()
         init = {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": text,
                 "tokenizer_name_or_path": str(model.name_or_path)} if text else {}
-        return get_peft_model(model, PromptTuningConfig(task_type=PEFT_TASK[cfg.task],
+        return get_peft_model(model, PromptTuningConfig(task_type=tasks.get(cfg.task).peft_type,
                                                         num_virtual_tokens=cfg.prompt.virtual_tokens, **init))
 
 
@@ -192,7 +193,7 @@ class PTuning(Method):
     def apply(self, model, cfg):
         from peft import PromptEncoderConfig, get_peft_model
 
-        return get_peft_model(model, PromptEncoderConfig(task_type=PEFT_TASK[cfg.task],
+        return get_peft_model(model, PromptEncoderConfig(task_type=tasks.get(cfg.task).peft_type,
                                                          num_virtual_tokens=cfg.prompt.virtual_tokens,
                                                          encoder_hidden_size=model.config.hidden_size))
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ftlab import methods, modeling
+from ftlab import methods, modeling, tasks
 from ftlab.runs.run_dir import RunDir
 
 
@@ -39,7 +39,7 @@ def export(run_id: str, out: str | Path, merge: bool = False) -> Path:
     labels = run.status().get("labels", [])
     where = modeling.resolve(cfg.model_ref()).path
     with modeling.building:
-        base = modeling.load_model(where, cfg.task, labels=labels, seed=cfg.train.seed,
+        base = tasks.get(cfg.task).load_model(where, labels=labels, seed=cfg.train.seed,
                                    trust_remote_code=cfg.trust_remote_code)
         merged = PeftModel.from_pretrained(base, weights).merge_and_unload()
     tmp = out.with_name(out.name + ".tmp")

@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from ftlab import tasks
 from ftlab import paths
 from ftlab.config import RunConfig
 
@@ -195,7 +196,7 @@ def list_runs(live: set[str] = frozenset()) -> list[dict]:
         out.append({"run_id": run.id, "state": status.get("state"), "task": cfg.task, "method": cfg.method,
                     "model": cfg.model_ref(), "data": Path(cfg.data.path).name, "step": status.get("step", 0),
                     "loss": status.get("train_loss"), "eval_loss": status.get("eval_loss"),
-                    "key_metric": status.get("eval_accuracy" if cfg.task == "classify" else "eval_perplexity"),
+                    "key_metric": status.get(getattr(tasks.find(cfg.task), "key_metric", "eval_loss")),
                     "duration_s": _duration(status), "has_weights": run.weights_dir() is not None})
     return out
 

@@ -13,11 +13,11 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from ftlab import modeling
+from ftlab import modeling, tasks
 from ftlab.data import encode
 from ftlab.serve import generation
 from ftlab.train import memory
-from ftlab.config import DEFAULT_MODELS, RunConfig
+from ftlab.config import RunConfig
 from ftlab.serve.shared_base import (NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own,
                                      shares_base)
 from ftlab.runs.run_dir import RUN_ID, RunDir
@@ -73,6 +73,11 @@ def _eos_ids(tok, model) -> set[int]:
     return {i for i in ids if i is not None}
 
 
+def answers_as(pair: Pair, kind: str) -> bool:
+    """Whether the pair's task answers as `kind`: "chat" (replies) or "classify" (labels with probabilities)."""
+    return tasks.get(pair.task).try_out == kind
+
+
 def load_pair(run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
     """A finished run (base + tuned) or a base model alone (run_id empty), loaded on its own (no sharing)."""
     return ModelServer(max_loaded=1).get(run_id, task, base_ref)
@@ -111,7 +116,7 @@ class ModelServer:
     def _get(self, run_id: str | None, task: str, base_ref: str) -> Pair:
         with self._lock:
             if not run_id:
-                cfg = RunConfig(task=task, model=base_ref or DEFAULT_MODELS[task], method="full")
+                cfg = RunConfig(task=task, model=base_ref or tasks.get(task).default_model, method="full")
                 return self._base(cfg, []).pair()
             cfg, weights, labels = _run_parts(run_id)
             if not shares_base(cfg):
@@ -176,7 +181,7 @@ class ModelServer:
                     gen: generation.GenConfig, base_ref: str = ""):
         """Yield (base_text, tuned_text) as both replies grow; a history is a list of {role, content}."""
         pair = self.get(run_id, "chat", base_ref)
-        if pair.task != "chat":
+        if not answers_as(pair, "chat"):
             raise ValueError(f"run {run_id} is a {pair.task} run; use classify")
         tok = pair.tokenizer
         eos = _eos_ids(tok, pair.base)
@@ -223,7 +228,7 @@ class ModelServer:
         run = RunDir(model) if RUN_ID.match(model or "") else None
         if run is not None and run.exists():
             pair = self.get(model, task)
-            if pair.task != task:
+            if not answers_as(pair, task):
                 raise ValueError(f"run {model} is a {pair.task} run, not {task}")
             return pair, pair.tuned, pair.tuned_context
         pair = self.get(None, task, model)
@@ -263,7 +268,7 @@ class ModelServer:
         """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""
         check_inputs(texts)
         pair = self.get(run_id, "classify")
-        if pair.task != "classify":
+        if not answers_as(pair, "classify"):
             raise ValueError(f"run {run_id} is a {pair.task} run; use chat")
         base, tuned = _probabilities(pair, texts, [(pair.base, pair.base_context), (pair.tuned, pair.tuned_context)])
         return [{"base": b, "tuned": t} for b, t in zip(base, tuned)]

@@ -15,7 +15,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftlab import methods, modeling
+from ftlab import methods, modeling, tasks
 from ftlab.eval import scoring
 from ftlab.config import RunConfig
 
@@ -49,7 +49,7 @@ def load_base(cfg: RunConfig, labels: list):
 
     method = methods.get(cfg.method)
     where = modeling.resolve(cfg.model_ref()).path
-    model = modeling.load_model(where, cfg.task, labels=labels, quantization=method.quantization(cfg, torch.float32),
+    model = tasks.get(cfg.task).load_model(where, labels=labels, quantization=method.quantization(cfg, torch.float32),
                                 seed=cfg.train.seed, trust_remote_code=cfg.trust_remote_code)
     return model, modeling.load_tokenizer(where, cfg.trust_remote_code)
 
@@ -60,7 +60,7 @@ def base_key(cfg: RunConfig, labels: list) -> tuple:
     import torch
 
     quant = methods.get(cfg.method).quantization(cfg, torch.float32)
-    head = (tuple(labels), cfg.train.seed) if cfg.task == "classify" else ()
+    head = (tuple(labels), cfg.train.seed) if tasks.get(cfg.task).labelled else ()
     return (str(modeling.resolve(cfg.model_ref()).path), cfg.task, quant.to_json_string() if quant else "",
             cfg.trust_remote_code, head)
 
@@ -139,7 +139,7 @@ def load_own(run_id: str, cfg: RunConfig, weights: Path, labels: list) -> Pair:
             pair = Pair(cfg.task, tok, model.get_base_model(), model, lambda: scoring.saved_heads_off(model),
                         labels, use_cache=False)
         else:
-            tuned = modeling.load_model(weights, cfg.task, labels=labels, trust_remote_code=cfg.trust_remote_code)
+            tuned = tasks.get(cfg.task).load_model(weights, labels=labels, trust_remote_code=cfg.trust_remote_code)
             pair = Pair(cfg.task, tok, base, tuned, nullcontext, labels)
     pair.device = modeling.device()
     for model in {id(m): m for m in (pair.base, pair.tuned) if m is not None}.values():

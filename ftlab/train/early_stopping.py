@@ -1,13 +1,13 @@
 """Early stopping: end a run when its eval metric has stopped improving for `patience` evaluations.
 
-Any metric of the registry (ftlab.eval.metrics.registry) its task measures can be watched, in the direction the
+Any metric of the registry (ftlab.metrics.registry) its task measures can be watched, in the direction the
 registry gives (lower is better for a loss or perplexity). Its state goes into checkpoints, so a resumed run keeps
 counting where it left off.
 """
 
 from __future__ import annotations
 
-from ftlab.eval.metrics import registry
+from ftlab.metrics import registry
 
 
 def lower_is_better(metric: str) -> bool:

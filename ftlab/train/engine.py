@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ftlab import data as data_mod
-from ftlab import methods, modeling
+from ftlab import methods, modeling, tasks
 from ftlab.eval import model_card
-from ftlab.train import (checkpoints, early_stopping, heap, losses, memory, optim, parallel, precision, recompute,
+from ftlab.train import (checkpoints, early_stopping, heap, memory, optim, parallel, precision, recompute,
                          run_setup)
 from ftlab.config import RunConfig
 from ftlab.eval.evaluator import Evaluator
@@ -60,6 +60,7 @@ class Trainer:
                  restored: checkpoints.Restored | None = None, cancel: threading.Event | None = None,
                  group: parallel.Group | None = None):
         self.cfg, self.run, self.stop, self.on_event = cfg, run, stop, on_event or (lambda e: None)
+        self.task = tasks.get(cfg.task)
         self.group = group or parallel.Group()
         self.forward = None
         """The model the training step calls: wrapped for gradient averaging in a data-parallel group."""
@@ -157,11 +158,11 @@ class Trainer:
 
         t, tokens, rows, positions, loss_sum = self.cfg.train, 0, 0, 0, torch.zeros(())
         micro = [run_setup.tensors(s, next(batches)) for _ in range(t.grad_accum)]
-        units = [_units(self.cfg, m) for m in micro]
+        units = [self.task.units(m) for m in micro]  # what each batch's loss is a mean over
         window = self.group.total(sum(units))  # what the whole step trains on, over every process
         for tensors, n in zip(micro, units):
             mask = tensors["attention_mask"]
-            self.policy.prepare(*mask.shape, _scored(self.cfg, tensors))  # recompute some layers if it is long
+            self.policy.prepare(*mask.shape, self.task.scored_tokens(tensors))  # recompute layers if it is long
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():  # a batch's mean, weighted by its share of the step (DDP averages: x world)
                 loss = batch_loss(self.cfg, s.model, tensors, self.forward) * (n * self.group.world / max(window, 1))
@@ -281,24 +282,8 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
 
 
 def batch_loss(cfg: RunConfig, model, tensors: dict, forward=None):
-    """The batch's loss: a chat model's through ftlab.train.losses (the output layer only where tokens are trained),
-    unless it is wrapped for data-parallel training (`forward`), whose wrapper must see the forward pass."""
-    forward = forward or model
-    if cfg.task == "chat" and forward is model:
-        return losses.causal_loss(model, tensors)
-    return forward(**tensors).loss
-
-
-def _units(cfg: RunConfig, batch: dict) -> int:
-    """What a batch's loss is the mean over: its trained tokens (chat) or its rows (classification). A step of
-    several batches (gradient accumulation, data parallel) weights each by these, so that its gradient is the
-    one of all its rows in one batch, however unevenly length-grouped batches hold trained tokens."""
-    return _scored(cfg, batch) if cfg.task == "chat" else len(batch["attention_mask"])
-
-
-def _scored(cfg: RunConfig, batch: dict) -> int:
-    """Tokens of a chat batch the output layer scores (what its loss trains on); 0 for a classifier."""
-    return int((batch["labels"][:, 1:] != losses.IGNORE).sum()) if cfg.task == "chat" else 0
+    """The batch's loss, as the run's task computes it (`forward`: the model wrapped for data-parallel training)."""
+    return tasks.get(cfg.task).loss(model, tensors, forward)
 
 
 def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
@@ -309,7 +294,7 @@ def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
 
     def try_batch(size: int) -> None:  # as the run will train it: the same loss, the same layers recomputed
         batch = run_setup.tensors(s, longest[:size])
-        policy.prepare(*batch["attention_mask"].shape, _scored(cfg, batch))
+        policy.prepare(*batch["attention_mask"].shape, tasks.get(cfg.task).scored_tokens(batch))
         try:
             with s.autocast_context():
                 batch_loss(cfg, s.model, batch).backward()

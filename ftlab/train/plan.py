@@ -7,7 +7,7 @@ gradients and optimizer states for the trainable part, and activations for one b
 
 from __future__ import annotations
 
-from ftlab import methods, modeling
+from ftlab import methods, modeling, tasks
 from ftlab.train import precision, recompute
 from ftlab.config import RunConfig
 
@@ -21,7 +21,7 @@ def _meta_model(cfg: RunConfig, path):
 
     config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     with torch.device("meta"):
-        if cfg.task == "classify":
+        if tasks.get(cfg.task).model_kind == "sequence_classification":
             config.num_labels = 2
             return AutoModelForSequenceClassification.from_config(config, trust_remote_code=cfg.trust_remote_code)
         return AutoModelForCausalLM.from_config(config, trust_remote_code=cfg.trust_remote_code)
@@ -60,7 +60,7 @@ def _activations(cfg: RunConfig, model) -> float:
     layers ftlab.train.recompute would recompute for it."""
     estimate = recompute.Estimate(model)
     rows, length = cfg.train.batch_size, cfg.train.max_length
-    scored = rows * length if cfg.task == "chat" else 0
+    scored = rows * length if tasks.get(cfg.task).model_kind == "causal_lm" else 0  # logits only where trained
     budget = recompute.budget_mb(cfg.train.activation_budget_mb, modeling.device()) * 2**20
     layers = estimate.layers if cfg.train.gradient_checkpointing else estimate.layers_to_recompute(
         rows, length, scored, budget)

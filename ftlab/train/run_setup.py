@@ -9,10 +9,10 @@ import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+from ftlab import tasks
 from ftlab import data as data_mod
 from ftlab import methods, modeling
 from ftlab.data import encode, token_cache
-from ftlab.eval import scoring
 from ftlab.train import parallel, precision, threads
 from ftlab.config import RunConfig
 from ftlab.runs.run_dir import RunDir
@@ -27,7 +27,7 @@ class Setup:
     labels: list
     autocast: object
     device: str
-    cases: scoring.Cases = field(default_factory=scoring.Cases)
+    cases: tasks.Cases = field(default_factory=tasks.Cases)
     """The validation rows as the evaluator asks them (texts with labels, or prompts with reference replies)."""
 
     def autocast_context(self):
@@ -39,15 +39,16 @@ class Setup:
 def _examples(cfg: RunConfig, splits: data_mod.Splits, tok, model_dir) -> tuple[list, list]:
     """Encoded training and validation examples (tokenized once, see ftlab.data.token_cache); chat rows with nothing to
     learn (cut away) are dropped."""
-    fmt, labels = splits.dataset.format, splits.dataset.labels
+    fmt, labels, task = splits.dataset.format, splits.dataset.labels, tasks.get(cfg.task)
     index = {name: i for i, name in enumerate(labels)}
 
     def encode_all(rows):
-        examples = [e for r in rows for e in encode.encode_row(tok, fmt, r, cfg.train.max_length, index,
-                                                               cfg.data.train_on_prompt)]
+        examples = [e for r in rows for e in task.encode(tok, fmt, r, cfg.train.max_length, index,
+                                                         cfg.data.train_on_prompt)]
         return [e for e in examples if "label" in e or any(x != encode.IGNORE for x in e["labels"])]
 
     key = token_cache.key(train=splits.train, val=splits.val, fmt=fmt, labels=labels, max_length=cfg.train.max_length,
+                          task=cfg.task,
                           train_on_prompt=cfg.data.train_on_prompt, tokenizer=token_cache.tokenizer_fingerprint(model_dir))
     train, val = token_cache.cached(key, lambda: [encode_all(splits.train), encode_all(splits.val)])
     return train, val
@@ -61,7 +62,7 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     if problems:
         raise ValueError("; ".join(problems))
     splits = data_mod.load_splits(cfg.data, cfg.train.seed)
-    ds = splits.dataset
+    ds, task = splits.dataset, tasks.get(cfg.task)
     if ds.task != cfg.task:
         raise ValueError(f"{ds.path.name} is {ds.format} data (task {ds.task}), but the run's task is {cfg.task}")
     method = methods.get(cfg.method)
@@ -76,14 +77,14 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     quant = method.quantization(cfg, dtype or torch.float32)
     with modeling.building:
         torch.manual_seed(cfg.train.seed)  # the same seed gives the same run: adapter init, head init, dropout
-        model = modeling.load_model(where, cfg.task, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
+        model = task.load_model(where, labels=ds.labels, quantization=quant, seed=cfg.train.seed,
                                     trust_remote_code=cfg.trust_remote_code)
-        if cfg.task == "classify" and model.config.pad_token_id is None:
+        if task.labelled and model.config.pad_token_id is None:
             model.config.pad_token_id = tok.pad_token_id
         if quant is None:
             model.to(device)
         model = method.apply(model, cfg)
-    return Setup(model, tok, train, val, ds.labels, dtype, device, scoring.cases(ds.format, splits.val, ds.labels))
+    return Setup(model, tok, train, val, ds.labels, dtype, device, task.cases(ds.format, splits.val, ds.labels))
 
 
 def tensors(s: Setup, rows: list[dict]) -> dict:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ftlab.config import DEFAULT_MODELS
+from ftlab import tasks
 from ftlab.app.lab import Lab
 from ftlab.app.ui.dashboard import state_name
 from ftlab.app.ui.translate import redraw, t, tr
@@ -35,7 +35,7 @@ def run_picker(lab: Lab, task: str, elem_id: str, key: str, include_base: bool =
     def listed():
         choices = run_choices(lab, task)
         if include_base:
-            choices = choices + [(t("picker.base_only", model=DEFAULT_MODELS[task]), "")]
+            choices = choices + [(t("picker.base_only", model=tasks.get(task).default_model), "")]
         return choices
 
     def refresh(chosen=None):

@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from ftlab import i18n
-from ftlab.eval.metrics import registry
+from ftlab.metrics import registry
 from ftlab.app.ui.translate import t, tr
 
 SMOOTHING = 0.8

@@ -9,8 +9,8 @@ from collections import Counter
 import gradio as gr
 import pandas as pd
 
-from ftlab.config import DEFAULT_MODELS
-from ftlab.app.lab import TASK_DEFAULTS, Lab
+from ftlab import tasks
+from ftlab.app.lab import Lab
 from ftlab.app.ui.common import PRIVATE
 from ftlab.app.ui.translate import redraw, t, tr
 
@@ -52,8 +52,8 @@ def histogram(lengths: list[int], max_length: int, bins: int = 20) -> pd.DataFra
 def build(lab: Lab, path: gr.State, task: gr.State, options: gr.State) -> None:
     with tr("insight.panel", gr.Accordion, open=False):
         with gr.Row():
-            model = tr("insight.model", gr.Textbox, DEFAULT_MODELS["chat"], elem_id="insight-model")
-            max_len = tr("insight.max_length", gr.Number, TASK_DEFAULTS["chat"]["max_length"], precision=0,
+            model = tr("insight.model", gr.Textbox, tasks.get("chat").default_model, elem_id="insight-model")
+            max_len = tr("insight.max_length", gr.Number, tasks.get("chat").defaults["max_length"], precision=0,
                          minimum=8, elem_id="insight-max")
             go = tr("insight.go", gr.Button, elem_id="insight-go")
         stats = gr.Markdown(elem_id="insight-stats")
@@ -87,8 +87,8 @@ def build(lab: Lab, path: gr.State, task: gr.State, options: gr.State) -> None:
                gr.HighlightedText(value=result["example"], visible=bool(result["example"])), {"result": result})
 
     def follow_task(task_v):
-        task_v = task_v if task_v in TASK_DEFAULTS else "chat"
-        return DEFAULT_MODELS[task_v], TASK_DEFAULTS[task_v]["max_length"]
+        task_v = task_v if task_v in tasks.names() else "chat"
+        return tasks.get(task_v).default_model, tasks.get(task_v).defaults["max_length"]
 
     task.change(follow_task, task, [model, max_len], **PRIVATE)
     go.click(analyse, [path, model, max_len, options], [stats, lengths, labels, example, shown], **PRIVATE)

@@ -8,11 +8,11 @@ from functools import partial
 
 import gradio as gr
 
+from ftlab import tasks
 from ftlab.train import plan
 from ftlab.app import presets
-from ftlab.config import DEFAULT_MODELS
 from ftlab.modeling import NotFetched
-from ftlab.app.lab import TASK_DEFAULTS, Lab
+from ftlab.app.lab import Lab
 from ftlab.app.ui.common import PRIVATE
 from ftlab.app.ui.settings_panel import settings_panel
 from ftlab.app.ui.translate import redraw, t, tr
@@ -39,15 +39,15 @@ def build(lab: Lab, data) -> ModelTab:
     blocked = [f"{m['label']}: {m['unavailable']}" for m in methods_info if m["unavailable"]]
     with gr.Row():
         task = tr("model.task", gr.Radio, value="chat", elem_id="task")
-        model = tr("model.model", gr.Textbox, DEFAULT_MODELS["chat"], elem_id="model")
+        model = tr("model.model", gr.Textbox, tasks.get("chat").default_model, elem_id="model")
         preset = tr("model.preset", gr.Dropdown, value=None, elem_id="preset")
     method = tr("model.method", gr.Radio, choices=usable, value="lora", elem_id="method")
     help_md = gr.Markdown(method_help("lora", blocked), elem_id="method-help")
     with gr.Row():
-        epochs = tr("model.epochs", gr.Number, TASK_DEFAULTS["chat"]["epochs"], step=0.5, elem_id="epochs")
-        lr = tr("model.lr", gr.Number, TASK_DEFAULTS["chat"]["learning_rate"], step=1e-5, elem_id="lr")
-        batch = tr("model.batch", gr.Number, TASK_DEFAULTS["chat"]["batch_size"], precision=0, elem_id="batch-size")
-        max_len = tr("model.max_length", gr.Number, TASK_DEFAULTS["chat"]["max_length"], precision=0,
+        epochs = tr("model.epochs", gr.Number, tasks.get("chat").defaults["epochs"], step=0.5, elem_id="epochs")
+        lr = tr("model.lr", gr.Number, tasks.get("chat").defaults["learning_rate"], step=1e-5, elem_id="lr")
+        batch = tr("model.batch", gr.Number, tasks.get("chat").defaults["batch_size"], precision=0, elem_id="batch-size")
+        max_len = tr("model.max_length", gr.Number, tasks.get("chat").defaults["max_length"], precision=0,
                      elem_id="max-length")
     advanced = settings_panel()
     with gr.Row():
@@ -59,15 +59,15 @@ def build(lab: Lab, data) -> ModelTab:
     def on_task(new_task: str, current: str):
         if not new_task or new_task == current:  # same task: keep what the user typed
             return (gr.update(),) * 6
-        d = TASK_DEFAULTS[new_task]
-        return new_task, DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+        d = tasks.get(new_task).defaults
+        return new_task, tasks.get(new_task).default_model, d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
 
     def on_task_pick(new_task: str, model_v: str):
         """The user picked a task: a default model of the other task follows it (a model they typed stays)."""
-        if model_v.strip() not in DEFAULT_MODELS.values() or model_v.strip() == DEFAULT_MODELS[new_task]:
+        if model_v.strip() not in tasks.default_models().values() or model_v.strip() == tasks.get(new_task).default_model:
             return (gr.update(),) * 5
-        d = TASK_DEFAULTS[new_task]
-        return DEFAULT_MODELS[new_task], d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+        d = tasks.get(new_task).defaults
+        return tasks.get(new_task).default_model, d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
 
     def on_preset(name, task_v):
         if not name:

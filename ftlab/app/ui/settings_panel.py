@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ftlab.train import optim
-from ftlab.eval.metrics import registry
+from ftlab.metrics import registry
 from ftlab.app.ui.translate import tr
 
 ROWS = [

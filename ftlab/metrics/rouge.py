@@ -8,7 +8,7 @@ import re
 
 import evaluate
 
-from ftlab.eval.metrics._module import TEXT, info
+from ftlab.metrics._module import TEXT, info
 
 WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W_]+")
 

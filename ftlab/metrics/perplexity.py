@@ -9,7 +9,7 @@ import math
 import datasets
 import evaluate
 
-from ftlab.eval.metrics._module import info
+from ftlab.metrics._module import info
 
 
 class Perplexity(evaluate.Metric):

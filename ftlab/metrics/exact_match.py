@@ -2,7 +2,7 @@
 
 import evaluate
 
-from ftlab.eval.metrics._module import TEXT, info
+from ftlab.metrics._module import TEXT, info
 
 
 class ExactMatch(evaluate.Metric):

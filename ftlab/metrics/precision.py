@@ -5,8 +5,8 @@ A class never predicted has precision 0; pass `labels` to count classes absent f
 
 import evaluate
 
-from ftlab.eval.metrics import counts
-from ftlab.eval.metrics._module import LABEL, info
+from ftlab.metrics import counts
+from ftlab.metrics._module import LABEL, info
 
 
 class Precision(evaluate.Metric):

@@ -17,7 +17,7 @@ _computing: dict[str, threading.Lock] = {}
 
 
 def load(name: str):
-    """The evaluate module `ftlab/eval/metrics/<name>.py`, loaded once per process."""
+    """The evaluate module `ftlab/metrics/<name>.py`, loaded once per process."""
     import evaluate
 
     with _lock:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Metric:
     name: str
-    tasks: tuple[str, ...]
+    tasks: tuple[str, ...] = ()
+    """The tasks that measure it; () for every task (the validation loss)."""
     higher_is_better: bool = True
     scale: float = 1.0
     """What it is divided by to share the eval plot's 0-1 axis (BLEU and chrF are 0-100)."""
@@ -21,9 +22,9 @@ class Metric:
     """Shown in the dashboard's line of latest values."""
 
 
-CHAT, CLASSIFY, BOTH = ("chat",), ("classify",), ("chat", "classify")
+CHAT, CLASSIFY = ("chat",), ("classify",)
 METRICS = {m.name: m for m in (
-    Metric("loss", BOTH, higher_is_better=False, from_loss=True, headline=True),
+    Metric("loss", higher_is_better=False, from_loss=True, headline=True),
     Metric("perplexity", CHAT, higher_is_better=False, from_loss=True, headline=True),
     Metric("accuracy", CLASSIFY, headline=True),
     Metric("f1_macro", CLASSIFY, headline=True),
@@ -37,6 +38,12 @@ METRICS = {m.name: m for m in (
 )}
 
 
+def register(metric: Metric) -> Metric:
+    """Make a metric known (a new task's, say): early stopping can watch it, the dashboard plots it."""
+    METRICS[metric.name] = metric
+    return metric
+
+
 def get(key: str) -> Metric | None:
     """The metric of a key as runs write it (`eval_accuracy`) or by its name (`accuracy`); None if unknown."""
     return METRICS.get(key.removeprefix("eval_"))
@@ -45,5 +52,5 @@ def get(key: str) -> Metric | None:
 def keys(task: str | None = None, **where) -> list[str]:
     """The `eval_<name>` keys of the metrics measured for `task` (all tasks: None) with the given attributes
     (`from_loss=False`, `headline=True`), in the registry's order."""
-    return [f"eval_{m.name}" for m in METRICS.values() if (task is None or task in m.tasks)
+    return [f"eval_{m.name}" for m in METRICS.values() if (task is None or not m.tasks or task in m.tasks)
             and all(getattr(m, k) == v for k, v in where.items())]

@@ -2,8 +2,8 @@
 
 import evaluate
 
-from ftlab.eval.metrics import counts
-from ftlab.eval.metrics._module import LABEL, info
+from ftlab.metrics import counts
+from ftlab.metrics._module import LABEL, info
 
 
 class ConfusionMatrix(evaluate.Metric):

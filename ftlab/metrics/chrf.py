@@ -3,7 +3,7 @@
 import evaluate
 import sacrebleu
 
-from ftlab.eval.metrics._module import TEXT, info
+from ftlab.metrics._module import TEXT, info
 
 
 class Chrf(evaluate.Metric):

@@ -2,7 +2,7 @@
 
 import evaluate
 
-from ftlab.eval.metrics._module import LABEL, info
+from ftlab.metrics._module import LABEL, info
 
 
 class Accuracy(evaluate.Metric):

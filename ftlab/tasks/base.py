@@ -1,0 +1,110 @@
+"""The Task seam: everything that differs between tasks (chat, classify, ...) is a method of its Task object.
+
+The engine asks the task of a run (`ftlab.tasks.get(cfg.task)`) how to encode a row, what the loss of a batch is,
+what a step's batches are weighted by, what the validation split asks (`Cases`), how a model answers, which
+metrics an evaluation gives, how a probe answer reads, and what the base-vs-tuned report holds. It never tests a
+task's name. A new task is one module with a Task subclass (plus its locale texts) and one `register` line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Cases:
+    """What the validation split asks."""
+
+    texts: list[str] = field(default_factory=list)
+    """What a person reads: the text to classify, or the last user turn."""
+    references: list = field(default_factory=list)
+    """What a right answer is: label ids (classification) or the reference replies (chat)."""
+    prompts: list = field(default_factory=list)
+    """What the model is given: (text, text_pair) pairs to classify, or the conversation up to the reply."""
+
+
+def nobody(done: int) -> None:
+    """No one is told of progress."""
+
+
+class Task:
+    """A task's defaults and behaviour. Subclasses set the attributes and implement the methods that raise."""
+
+    name = ""
+    default_model = ""
+    """The base model a run of this task starts from unless the person picks another."""
+    defaults: dict = {}
+    """Settings a run of this task starts with (epochs, learning_rate, batch_size, max_length)."""
+    model_kind = "causal_lm"
+    """What modeling.load_model builds: "causal_lm", or "sequence_classification" (a head sized to the labels)."""
+    peft_type = "CAUSAL_LM"
+    """PEFT's task type for this task's adapters."""
+    labelled = False
+    """Its rows carry labels that size a new head: the head is seeded, kept in float under 4-bit quantization,
+    and part of what a base evaluation depends on."""
+    key_metric = "eval_loss"
+    """The metric the runs list shows for a run of this task."""
+    try_out = "chat"
+    """Which try-out panel and API answer with it: "chat" (replies) or "classify" (labels with probabilities)."""
+    formats: tuple = ()
+    """Data formats this task brings (ftlab.data.formats.Format); the built-in ones are declared there."""
+
+    def load_model(self, where, labels: list[str], quantization=None, seed: int = 0, trust_remote_code=False):
+        """The base model a run of this task trains (a head for `labels`, drawn from `seed`, when it has one)."""
+        from ftlab import modeling
+
+        return modeling.load_model(where, self.model_kind, labels=labels, quantization=quantization, seed=seed,
+                                   trust_remote_code=trust_remote_code)
+
+    # data
+    def encode(self, tok, fmt: str, row: dict, max_length: int, label_index: dict, train_on_prompt: bool) -> list:
+        """The training examples of one row ({"input_ids", and "labels" or "label"})."""
+        raise NotImplementedError
+
+    # training
+    def loss(self, model, batch: dict, forward=None):
+        """The mean loss of a batch (what `units` counts it over); `forward` is the model as wrapped for data
+        parallel training, which must see the forward pass."""
+        return (forward or model)(**batch).loss
+
+    def units(self, batch: dict) -> int:
+        """What a batch's loss is a mean over, so that a step of several batches weighs each by it: rows here."""
+        return len(batch["attention_mask"])
+
+    def scored_tokens(self, batch: dict) -> int:
+        """Tokens of a batch whose logits the loss needs (activation recompute plans for them); 0: none extra."""
+        return 0
+
+    # evaluation
+    def cases(self, fmt: str, rows: list[dict], labels: list[str]) -> Cases:
+        raise NotImplementedError
+
+    def probe_prompts(self, probes: list[str]) -> list:
+        """The person's probe texts as prompts this task's models answer."""
+        raise NotImplementedError
+
+    def eval_loss(self, model, examples: list, pad_id: int, batch_size: int, device: str, autocast,
+                  progress=nobody) -> tuple[float, list, int]:
+        """(mean loss over the validation examples, predictions made on the way or [], what the mean is over)."""
+        raise NotImplementedError
+
+    def answered(self, cfg, final: bool) -> int | None:
+        """How many validation cases the model answers at an evaluation (None: all), the final report or not."""
+        return 0
+
+    def answer(self, model, tok, prompts: list, cfg, device: str, autocast, progress=nobody) -> list:
+        raise NotImplementedError
+
+    def scores(self, predictions: list, answers: list, references: list, labels: list, loss: float, weight: int,
+               cfg) -> dict:
+        """The eval_* metrics of one evaluation (names from ftlab.metrics.registry)."""
+        return {"eval_loss": loss}
+
+    def shown(self, answer, labels: list[str]) -> str:
+        """A probe answer as the dashboard shows it."""
+        return str(answer)
+
+    def compare(self, labels: list[str], val: Cases, base: list, tuned: list) -> dict:
+        """The report's task part from both models' answers: {"base": metrics, "tuned": metrics, "rows": [...]},
+        plus anything else the report shows for this task (confusion matrices, counts of changes)."""
+        raise NotImplementedError
