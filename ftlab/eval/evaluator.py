@@ -14,7 +14,7 @@ import json
 import time
 from contextlib import nullcontext
 
-from ftlab import modeling, paths, tasks
+from ftlab import methods, modeling, paths, tasks
 from ftlab.eval import report, scoring
 from ftlab.train import precision
 from ftlab.config import RunConfig
@@ -88,7 +88,7 @@ class Evaluator:
                 self.run.write_status(phase=PHASES["reused"], phase_started=time.time(), phase_done=None,
                                       phase_total=None, base_reused_from=self.base.get("run"))
             else:
-                model, context = scoring.base_view(self.s.model, self.cfg.method)
+                model, context = methods.get(self.cfg.method).base_view(self.s.model)
                 found, answers, probes = self._measure(model, context, self.report_rows(), PHASES["base"])
                 self.base = {"metrics": found, "answers": answers, "probes": probes, "run": self.run.id}
                 cached.parent.mkdir(exist_ok=True)
@@ -141,7 +141,7 @@ class Evaluator:
             weights = []
         facts = {"model": cfg.model_ref(), "weights": weights, "task": cfg.task, "labels": s.labels,
                  "seed": cfg.train.seed if self.task.labelled else None,
-                 "quant": vars(cfg.quant) if cfg.method == "qlora" else None,
+                 "quant": methods.get(cfg.method).load_facts(cfg),
                  "precision": precision.describe(s.autocast), "device": s.device, "eval": vars(cfg.eval),
                  "batch_size": cfg.train.batch_size, "val": [_plain(e) for e in s.val],
                  "prompts": self.val.prompts, "references": self.val.references, "probes": self.probes.prompts}

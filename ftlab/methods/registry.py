@@ -1,15 +1,19 @@
 """Fine-tuning methods, one small class each, in one registry.
 
-A method says how to load the base (quantised or not), how to make it trainable, and whether the result is
-an adapter (one copy of the base, switched off and on for comparison) or a full set of weights. Prompt-learning
-methods (prefix, prompt, P-tuning) also tell inference to decode without a KV cache: their virtual tokens are
-added on every forward pass. Adding a method is one class here plus one line in METHODS.
+A method says how to load the base (quantised or not), how to make it trainable, which parameter groups the
+optimizer gets, how the base model is seen while its run evaluates, what of it the memory estimate and the base
+evaluation's fingerprint depend on, and whether the result is an adapter (one copy of the base, switched off and
+on for comparison) or a full set of weights. Prompt-learning methods (prefix, prompt, P-tuning) also tell
+inference to decode without a KV cache: their virtual tokens are added on every forward pass. Nothing outside
+this package tests a method's name or class. A new method is a class (here, or in a module of its own) and one
+`register(...)` line.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
+from contextlib import contextmanager, nullcontext
 
 from ftlab import tasks
 
@@ -35,6 +39,56 @@ class Method:
     def apply(self, model, cfg):
         """Make `model` trainable for this method and return it."""
         raise NotImplementedError
+
+    def apply_to_estimate(self, model, cfg):
+        """`apply` on a model built on the meta device (no weights), for the estimate before Start."""
+        return self.apply(model, cfg)
+
+    def weight_bytes(self, cfg) -> float:
+        """Bytes each frozen base weight takes in memory (fp32: 4)."""
+        return 4
+
+    def load_facts(self, cfg) -> dict | None:
+        """What of the run's settings changes how the base model loads (quantization): a base evaluation made
+        with other facts is not this run's."""
+        return None
+
+    def param_groups(self, model, cfg) -> list[dict]:
+        """The optimizer's parameter groups: every trainable parameter at the run's learning rate. A method may
+        give some parameters a rate of their own (a group with "lr"), as LoRA+ does for the B matrices."""
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+    @property
+    def shares_base(self) -> bool:
+        """Whether its runs attach to one loaded copy of their base for serving (switched on per request)."""
+        return self.adapter and not self.prompt_learning
+
+    def base_view(self, model):
+        """(model to call, context) that answer as the base model while the run evaluates: for a method that
+        trains the weights themselves (full, freeze), the model before its first step."""
+        from peft import PeftModel
+
+        if not isinstance(model, PeftModel):
+            return model, nullcontext
+        if self.prompt_learning:
+            return model.get_base_model(), lambda: saved_heads_off(model)
+        return model, model.disable_adapter
+
+
+@contextmanager
+def saved_heads_off(model):
+    """Switch off the trained copies of modules a PEFT model saves whole (a classifier head), so the base model's
+    own modules answer. PEFT's disable_adapter does this too, but fails for prompt-learning classifiers."""
+    from peft.utils.other import ModulesToSaveWrapper
+
+    wrappers = [m for m in model.modules() if isinstance(m, ModulesToSaveWrapper)]
+    for wrapper in wrappers:
+        wrapper.enable_adapters(False)
+    try:
+        yield
+    finally:
+        for wrapper in wrappers:
+            wrapper.enable_adapters(True)
 
 
 class Full(Method):
@@ -146,6 +200,15 @@ class QLora(Lora):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         return super().apply(model, cfg)
 
+    def apply_to_estimate(self, model, cfg):
+        return super().apply(model, cfg)  # a meta model has nothing to quantize: the LoRA layers alone
+
+    def weight_bytes(self, cfg) -> float:
+        return 0.5 if cfg.quant.bits == 4 else 1
+
+    def load_facts(self, cfg) -> dict | None:
+        return vars(cfg.quant)
+
 
 class IA3(Method):
     name, label, adapter = "ia3", "IA3", True
@@ -200,6 +263,12 @@ class PTuning(Method):
 
 METHODS: dict[str, Method] = {m.name: m for m in (Lora(), QLora(), Dora(), IA3(), PrefixTuning(), PromptTuning(),
                                                   PTuning(), Freeze(), Full())}
+
+
+def register(method: Method) -> Method:
+    """Make `method` known by its name (config validation, the UI's choices, `get`)."""
+    METHODS[method.name] = method
+    return method
 
 
 def get(name: str) -> Method:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlab import methods, modeling, tasks
-from ftlab.eval import scoring
 from ftlab.config import RunConfig
 
 
@@ -72,8 +71,7 @@ def adapter_family(weights: Path) -> str:
 
 def shares_base(cfg: RunConfig) -> bool:
     """Adapter runs attach to a shared base; full fine-tunes and prompt-learning runs load their own weights."""
-    method = methods.get(cfg.method)
-    return method.adapter and not method.prompt_learning
+    return methods.get(cfg.method).shares_base
 
 
 class SharedBase:
@@ -136,7 +134,7 @@ def load_own(run_id: str, cfg: RunConfig, weights: Path, labels: list) -> Pair:
         base, tok = load_base(cfg, labels)
         if methods.get(cfg.method).prompt_learning:
             model = PeftModel.from_pretrained(base, weights)
-            pair = Pair(cfg.task, tok, model.get_base_model(), model, lambda: scoring.saved_heads_off(model),
+            pair = Pair(cfg.task, tok, model.get_base_model(), model, lambda: methods.saved_heads_off(model),
                         labels, use_cache=False)
         else:
             tuned = tasks.get(cfg.task).load_model(weights, labels=labels, trust_remote_code=cfg.trust_remote_code)

@@ -101,8 +101,9 @@ class Trainer:
 
     def optimizer(self, s: Setup):
         t = self.cfg.train
-        params = [p for p in s.model.parameters() if p.requires_grad]
-        opt = optim.optimizer(t.optimizer, params, t.learning_rate, t.weight_decay)
+        groups = methods.get(self.cfg.method).param_groups(s.model, self.cfg)
+        params = [p for g in groups for p in g["params"]]
+        opt = optim.optimizer(t.optimizer, groups, t.learning_rate, t.weight_decay)
         return params, opt, optim.scheduler(t.scheduler, opt, int(self.total * t.warmup_ratio), self.total)
 
     def eval_and_log(self, s: Setup, step: int, train_loss: float | None = None) -> dict:

@@ -19,10 +19,12 @@ def unavailable(name: str) -> str:
 
 
 def optimizer(name: str, params: list, lr: float, weight_decay: float):
+    """The optimizer `name` over `params`: tensors, or parameter groups ({"params": [...], "lr": ...})."""
     import torch
 
     if name == "adamw":  # one fused kernel per step on a GPU instead of several per parameter
-        fused = bool(params) and all(p.is_cuda for p in params)
+        tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
+        fused = bool(tensors) and all(p.is_cuda for p in tensors)
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **({"fused": True} if fused else {}))
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)

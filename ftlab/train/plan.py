@@ -31,7 +31,7 @@ def _trainable(cfg: RunConfig, model) -> tuple[int, int, int, object]:
     """(trainable, total, base) parameter counts after applying the run's method to `model`, and the model."""
     base = sum(p.numel() for p in model.parameters())
     method = methods.get(cfg.method)
-    applied = methods.Lora.apply(method, model, cfg) if isinstance(method, methods.QLora) else method.apply(model, cfg)
+    applied = method.apply_to_estimate(model, cfg)
     trainable, total = methods.trainable_parameters(applied)
     return trainable, total, base, applied
 
@@ -43,7 +43,7 @@ def estimate(cfg: RunConfig, fetch: bool = True) -> dict:
     with modeling.building:
         model = _meta_model(cfg, path)
         trainable, total, base, applied = _trainable(cfg, model)
-    width = 0.5 if cfg.method == "qlora" and cfg.quant.bits == 4 else 1 if cfg.method == "qlora" else 4
+    width = methods.get(cfg.method).weight_bytes(cfg)
     parts = {
         "weights": base * width + (total - base) * 4,
         "gradients": trainable * 4,
