@@ -150,7 +150,12 @@ def _from_hub(ref: str) -> Path | None:
 
 class NotFetched(ModelNotFound):
     """The model is not on this machine yet; fetching it (a download or a bundled model's conversion) was not
-    asked for."""
+    asked for. `bundled`: its first use converts the bundled copy (else it downloads)."""
+
+    def __init__(self, ref: str, bundled: bool):
+        self.ref, self.bundled = ref, bundled
+        super().__init__(f"{ref} is not on this machine yet: " + ("its first use converts the bundled copy once "
+                                                                   "(~40 s)" if bundled else "it downloads on first use"))
 
 
 def resolve(ref: str, fetch: bool = True) -> Resolved:
@@ -178,9 +183,7 @@ def resolve(ref: str, fetch: bool = True) -> Resolved:
         if found:
             return Resolved(found, "bundled")
     if not fetch:
-        from ftlab.i18n import t
-
-        raise NotFetched(t("model.not_here_bundled" if ref in BUNDLED else "model.not_here", ref=ref))
+        raise NotFetched(ref, ref in BUNDLED)
     if ref in BUNDLED:
         looked.append(f"the bundled package {BUNDLED[ref][0]}")
         with building:  # one conversion at a time; a second caller then finds the cache filled
@@ -194,11 +197,9 @@ def resolve(ref: str, fetch: bool = True) -> Resolved:
     raise ModelNotFound(f"model {short(ref)} not found. Looked in: " + "; ".join(looked))
 
 
-def first_use_note(ref: str) -> str:
-    """What a user waits for on a bundled model's first load, or ""."""
-    if ref in BUNDLED and BUNDLED[ref][1] and not _has_weights(cache_folder(ref)):
-        return "; this bundled model's first use converts it once (~40 s)"
-    return ""
+def first_use(ref: str) -> bool:
+    """Whether loading `ref` first converts a bundled model (~40 s the person waits for)."""
+    return bool(ref in BUNDLED and BUNDLED[ref][1] and not _has_weights(cache_folder(ref)))
 
 
 PLAIN_CHAT_TEMPLATE = (

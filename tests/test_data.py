@@ -5,6 +5,7 @@ import json
 import pytest
 
 from ftlab import data
+from ftlab.app import texts
 
 
 def write(tmp_path, name, text):
@@ -154,13 +155,13 @@ def test_cleaning_strips_drops_empty_and_duplicate_rows_and_counts_them(tmp_path
     assert [r["text"] for r in ds.rows] == ["good", "bad"] and ds.lines == [2, 5]
     report = ds.cleaning
     assert (report.stripped, report.empty_dropped, report.duplicates_dropped) == (1, 1, 1)
-    assert "1 empty rows dropped" in data.summary(ds) and "1 exact duplicates dropped" in data.summary(ds)
+    assert "1 empty rows dropped" in texts.dataset_summary(ds) and "1 exact duplicates dropped" in texts.dataset_summary(ds)
 
 
 def test_conflicting_duplicates_are_listed_with_their_lines(tmp_path):
     ds = data.load(write(tmp_path, "k.csv", "text,label\nfine,pos\nfine,neg\nugh,neg\n"))
     assert ds.cleaning.conflicts == ["k.csv, lines 2, 3: 'fine' is labelled neg and pos"]
-    assert "Conflicting duplicates" in data.summary(ds)
+    assert "Conflicting duplicates" in texts.dataset_summary(ds)
 
 
 def test_classification_split_is_stratified():

@@ -22,6 +22,7 @@ from ftlab.app import owners
 from ftlab.train import plan
 from ftlab.config import RunConfig
 from ftlab.serve.generation import GenConfig
+from ftlab.app import texts
 from ftlab.i18n import t
 from ftlab.serve.model_server import MAX_INPUTS, ModelServer
 from ftlab.runs.jobs import JobManager
@@ -155,9 +156,11 @@ class Lab:
             val = data.load_validation(val_path, ds, columns) if val_path else None
         except data.DataError as exc:
             return {"ok": False, "problems": exc.problems, "columns": exc.columns,
-                    "summary": t("data.problems") + "\n" + "\n".join(f"- {p}" for p in exc.problems[:20])
+                    "summary": t("data.problems") + "\n"
+                    + "\n".join(f"- {texts.problem(p)}" for p in exc.problems[:20])
                     + (f"\n- ... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else "")}
-        summary = data.summary(ds) + (f"\n\n{t('data.validation_file')} {data.summary(val)}" if val else "")
+        summary = texts.dataset_summary(ds) + (f"\n\n{t('data.validation_file')} {texts.dataset_summary(val)}"
+                                               if val else "")
         return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
                 "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
                 "mapping": ds.mapping, "default_model": tasks.get(ds.task).default_model, "label_like": ds.label_like}

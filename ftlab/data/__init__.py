@@ -6,5 +6,5 @@ training, evaluation, serving or app layers. `from ftlab import data` gives the 
 `data.DataError`, `data.load_splits`, ...), defined in ftlab.data.dataset."""
 
 from ftlab.data.dataset import (SAMPLES, Dataset, DataError, Splits, load, load_config, load_splits,  # noqa: F401
-                                load_validation, looks_like_labels, preview, reason_text, resolve_path, sample_path,
-                                split, summary, to_messages)
+                                load_validation, looks_like_labels, preview, resolve_path, sample_path, split,
+                                to_messages)

@@ -19,14 +19,6 @@ class CleanReport:
     duplicates_dropped: int = 0
     conflicts: list[str] = field(default_factory=list)
 
-    def describe(self) -> str:
-        from ftlab.i18n import t
-
-        text = t("data.cleaning", stripped=self.stripped, empty=self.empty_dropped, duplicates=self.duplicates_dropped)
-        if self.conflicts:
-            text += " " + t("data.cleaning.conflicts", n=len(self.conflicts))
-        return text
-
 
 def _strip(value):
     kind = type(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from ftlab import paths
 from ftlab.data import cleaning
 from ftlab.data.formats import FORMATS, apply_columns, check_row, detect, expected, guess_columns, guess_headerless
 from ftlab.data.formats import looks_headerless, to_messages  # noqa: F401 - to_messages is part of this module's API
-from ftlab.data.readers import DataError, Table, read_table
+from ftlab.data.readers import DataError, Problem, Table, Where, read_table
 
 SAMPLES = {
     "pirate_chat": ("samples/pirate_chat.jsonl", "chat",
@@ -44,6 +44,16 @@ class Dataset:
     label_like: list[str] = field(default_factory=list)
     """Columns left unused that look like class labels (few values, repeated): a chat or text dataset with one
     is most likely a classification file mapped by half, and the UI asks before training a language model."""
+    chosen: bool = False
+    """The format was chosen by the person (`reason` says so in English), not detected."""
+    detected: str = ""
+    """What detection found when the format was chosen ("" if nothing)."""
+    layout: str = ""
+    """How the file was laid out when that was not the usual (semicolon-separated, headerless, ...), in English."""
+    unused: list[str] = field(default_factory=list)
+    """The file's columns no field of the format uses."""
+    mapped: str = ""
+    """How the columns were mapped onto the format's fields: a key of MAPPED, or "" (as they were)."""
 
     @property
     def task(self) -> str:
@@ -68,8 +78,13 @@ def _file_columns(table: Table) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+MAPPED = {"yours": "your column mapping", "headerless": "no header line: the column whose values repeat is the label",
+          "by_name": "columns matched by name"}
+"""How a file's columns were mapped onto the format's fields (Dataset.mapped) -> in English."""
+
+
 def _map(table: Table, fmt: str, columns: dict | None) -> tuple[Table, dict[str, str], str]:
-    """(table, field -> column mapping, how it was chosen) before the format is detected."""
+    """(table, field -> column mapping, how it was chosen: a key of MAPPED or "") before the format is detected."""
     columns = {k: v for k, v in (columns or {}).items() if v}
     twice = sorted({c for c in columns.values() if list(columns.values()).count(c) > 1})
     if twice:
@@ -79,17 +94,16 @@ def _map(table: Table, fmt: str, columns: dict | None) -> tuple[Table, dict[str,
     if columns:
         if table.header is not None and not set(columns.values()) <= set(table.header):
             table = table.without_header()
-        return table, columns, "your column mapping"
+        return table, columns, "yours"
     names = _file_columns(table)
     if table.header is not None and looks_headerless(table.header, table.rows):
         table = table.without_header()
-        return table, guess_headerless(table.rows, _file_columns(table)), \
-            "no header line: the column whose values repeat is the label"
+        return table, guess_headerless(table.rows, _file_columns(table)), "headerless"
     wanted = FORMATS[fmt].needed if fmt in FORMATS else None
     found = detect(set(names))
     if (found is None and wanted is None) or (wanted and not set(wanted) <= set(names)):
         mapping = guess_columns(names)
-        return table, mapping, "columns matched by name" if mapping else ""
+        return table, mapping, "by_name" if mapping else ""
     return table, {}, ""
 
 
@@ -104,11 +118,11 @@ def _format(rows: list, fmt: str, name: str, columns: list[str]):
         if missing:
             raise DataError([f"{name}: format {fmt} needs " + ", ".join(f"`{m}`" for m in missing)
                              + f"; the file's columns are {', '.join(columns) or 'none'}: map one to each"], columns)
-        return chosen, f"{chosen.reason}; chosen by you" + (f" (detected: {found.name})" if found else "")
+        return chosen, f"{chosen.reason}; chosen by you" + (f" (detected: {found.name})" if found else ""), found
     if found is None:
         raise DataError([f"{name}, first row: columns found: {', '.join(sorted(map(str, columns))) or 'none'}. "
                          f"Expected one of: {expected()}. Map your columns to these fields."], columns)
-    return found, found.reason
+    return found, found.reason, None
 
 
 def _label_kind(value) -> str:
@@ -192,10 +206,10 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
                    for r, p in zip(rows, places) if not isinstance(r, dict)]
     if not_objects:
         raise DataError(table.problems + not_objects, file_columns)
-    chosen, reason = _format(rows, fmt, path.name, file_columns)
+    chosen, reason, detected = _format(rows, fmt, path.name, file_columns)
     problems = list(table.problems)
     for row, place in zip(rows, places):
-        problems += check_row(chosen, row, f"{path.name}, {table.unit} {place}")
+        problems += check_row(chosen, row, Where(path.name, table.unit, place))
     if chosen.labelled:
         problems += _check_labels(rows, places, path.name, table.unit)
     if problems:
@@ -204,10 +218,10 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
     labels = _sorted_labels(rows) if chosen.labelled else []
     if chosen.labelled:
         if len(labels) < 2:
-            raise DataError([f"{path.name}: only one label ({labels[0]!r}); classification needs at least two"],
-                            file_columns)
+            raise DataError([Problem("one_label", Where(path.name), f"only one label ({labels[0]!r}); "
+                                     "classification needs at least two", label=labels[0])], file_columns)
         report.conflicts = cleaning.find_conflicts(rows, places, path.name, table.unit)
-    notes = [how] if how else []
+    notes = [MAPPED[how]] if how else []
     notes += [", ".join(f"`{c}` → {f}" for f, c in mapping.items())] if mapping else []
     notes += [table.layout] if table.layout else []
     used = {mapping.get(f, f) for f in chosen.fields}
@@ -217,7 +231,7 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
     notes += ["not used: " + ", ".join(f"`{c}`" for c in unused)] if unused else []
     reason += "".join(f"; {n}" for n in notes)
     return Dataset(path, chosen.name, reason, rows, places, table.unit, file_columns, mapping, labels, report,
-                   label_like)
+                   label_like, bool(fmt), detected.name if detected else "", table.layout, unused, how)
 
 
 def looks_like_labels(values: list) -> bool:
@@ -240,6 +254,9 @@ class Splits:
     train: list[dict]
     val: list[dict]
     val_source: str
+    """Where the validation rows come from, in English: a file's name, or how many rows were held out."""
+    held_out: dict = field(default_factory=dict)
+    """The same as facts, for the UI's words: {"n", "total", "fraction", "stratified"} (empty for a file)."""
 
 
 def load_validation(path: str, train: Dataset, columns: dict | None, max_mb: float = 200) -> Dataset:
@@ -259,11 +276,10 @@ def load_splits(dc, seed: int) -> Splits:
         return Splits(ds, ds.rows, val.rows, val.path.name)
     key = (lambda r: r["label"]) if FORMATS[ds.format].labelled else None
     train, val = split(ds.rows, dc.val_fraction, seed, key=key)
-    from ftlab.i18n import t
-
-    how = (t("data.held_out", n=len(val), total=len(ds.rows), fraction=f"{dc.val_fraction:g}")
-           + (t("data.stratified") if key else ""))
-    return Splits(ds, train, val, how if val else "none")
+    facts = {"n": len(val), "total": len(ds.rows), "fraction": f"{dc.val_fraction:g}", "stratified": key is not None}
+    how = (f"{len(val)} of {len(ds.rows)} rows held out (data.val_fraction {facts['fraction']}, at least one)"
+           + (", stratified by label" if key else ""))
+    return Splits(ds, train, val, how if val else "none", facts if val else {})
 
 
 def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, list]:
@@ -283,35 +299,6 @@ def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, 
     random.Random(seed).shuffle(items)
     n_val = 0 if val_fraction <= 0 or len(items) < 2 else max(1, round(len(items) * val_fraction))
     return items[n_val:], items[:n_val]
-
-
-def reason_text(ds: Dataset) -> str:
-    """Why the format is what it is, in the caller's language."""
-    from ftlab.i18n import t
-
-    reason, known = ds.reason, FORMATS[ds.format].reason if ds.format in FORMATS else None
-    if not known or not reason.startswith(known):
-        return reason
-    rest = reason[len(known):]
-    if rest.startswith("; chosen by you"):
-        rest = t("format.chosen") + rest[len("; chosen by you"):].replace("detected:", t("format.detected"))
-    rest = rest.replace("; your column mapping", t("format.your_mapping")).replace("; not used:", t("format.unused"))
-    return t(f"format.{ds.format}.reason") + rest
-
-
-def summary(ds: Dataset) -> str:
-    """A short markdown description of a loaded dataset."""
-    from ftlab.i18n import t
-
-    text = t("data.summary.head", file=ds.path.name, rows=len(ds.rows), format=ds.format, reason=reason_text(ds),
-             task=t(f"task.{ds.task}"))
-    if ds.labels:
-        counts = Counter(r["label"] for r in ds.rows)
-        text += " " + t("data.summary.labels", labels=", ".join(f"{k} ({counts[k]})" for k in ds.labels))
-    text += " " + ds.cleaning.describe()
-    if ds.cleaning.conflicts:
-        text += "\n\n" + t("data.summary.conflicts") + "\n" + "\n".join(f"- {c}" for c in ds.cleaning.conflicts[:10])
-    return text
 
 
 def preview(ds: Dataset, n: int = 5) -> list[list[str]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ftlab.data.readers import Problem, Where
+
 
 @dataclass(frozen=True)
 class Format:
@@ -141,11 +143,11 @@ def expected() -> str:
     return "; ".join(" + ".join(f"`{c}`" for c in f.needed) + f" ({f.name})" for f in FORMATS.values())
 
 
-def check_turns(fmt: str, row: dict, where: str) -> list[str]:
+def check_turns(fmt: str, row: dict, where: Where) -> list[str]:
     field_name, role_key, content_key = TURNS[fmt]
     turns = row.get(field_name)
     if not isinstance(turns, list) or not turns:
-        return [f"{where}, field `{field_name}`: must be a non-empty list of turns"]
+        return [Problem("not_turns", where.at(field_name), "must be a non-empty list of turns")]
     allowed = SHAREGPT_ROLES if fmt == "sharegpt" else {r: r for r in ROLES}
     problems = []
     for i, turn in enumerate(turns):
@@ -154,13 +156,15 @@ def check_turns(fmt: str, row: dict, where: str) -> list[str]:
             problems.append(f"{at}: expected an object with {role_key} and {content_key}")
             continue
         if turn.get(role_key) not in allowed:
-            problems.append(f"{at}.{role_key}: {turn.get(role_key)!r} is not one of {', '.join(allowed)}")
+            problems.append(Problem("unknown_role", where.inside(f"{field_name}[{i}].{role_key}"),
+                                    f"{turn.get(role_key)!r} is not one of {', '.join(allowed)}",
+                                    value=repr(turn.get(role_key)), allowed=", ".join(allowed)))
         if not isinstance(turn.get(content_key), str):
             problems.append(f"{at}.{content_key}: expected text, got {type(turn.get(content_key)).__name__}")
         elif not turn[content_key].strip():
             problems.append(f"{at}.{content_key}: empty")
     if not any(isinstance(t, dict) and allowed.get(t.get(role_key)) == "assistant" for t in turns):
-        problems.append(f"{where}: no assistant turn to learn from")
+        problems.append(Problem("no_assistant_turn", where, "no assistant turn to learn from"))
     return problems
 
 
@@ -172,16 +176,19 @@ def check_history(history, where: str) -> list[str]:
     return [] if ok else [f"{where}, field `history`: expected a list of [instruction, response] pairs of text"]
 
 
-def check_row(fmt: Format, row, where: str) -> list[str]:
+def check_row(fmt: Format, row, where: Where | str) -> list[str]:
     """Every problem with one row of format `fmt`; `where` names the file and line."""
+    where = where if isinstance(where, Where) else Where(str(where))
     if not isinstance(row, dict):
-        return [f"{where}: expected an object with fields, got {type(row).__name__}"]
+        return [Problem("not_object", where, f"expected an object with fields, got {type(row).__name__}",
+                        got=type(row).__name__)]
     if fmt.name in TURNS:
         problems = check_turns(fmt.name, row, where)
     else:
-        problems = [f"{where}, field `{name}`: missing or empty" for name in fmt.needed
+        problems = [Problem("missing_field", where.at(name), "missing or empty") for name in fmt.needed
                     if row.get(name) is None or not str(row.get(name)).strip()]
-    problems += [f"{where}, field `{name}`: expected text, got {type(row[name]).__name__}"
+    problems += [Problem("not_text", where.at(name), f"expected text, got {type(row[name]).__name__}",
+                         got=type(row[name]).__name__)
                  for name in fmt.texts if row.get(name) is not None and not isinstance(row[name], str)]
     if fmt.name == "alpaca":
         problems += check_history(row.get("history"), where)

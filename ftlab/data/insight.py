@@ -110,7 +110,8 @@ def _result(ds: data.Dataset, splits: data.Splits, tok, lengths: list[int], max_
         "windows": ds.format == "text",
         "mean_length": sum(lengths) / len(lengths),
         "longest": max(lengths),
-        "splits": {"train": len(splits.train), "validation": len(splits.val), "validation_from": splits.val_source},
+        "splits": {"train": len(splits.train), "validation": len(splits.val), "validation_from": splits.val_source,
+                   "held_out": splits.held_out},
         "labels": dict(Counter(r["label"] for r in ds.rows)) if ds.labels else {},
         "plain_template": bool(getattr(tok, "ftlab_plain_template", False)) and not FORMATS[ds.format].labelled
         and ds.format != "text",

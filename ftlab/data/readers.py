@@ -20,6 +20,37 @@ from pathlib import Path
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
 
 
+class Where(str):
+    """Where a problem is, as English text (`reviews.csv, line 3, field `label``) and as parts the UI writes in
+    the person's language: file, unit ("line" or "row", or None) and place, column, field."""
+
+    def __new__(cls, file: str, unit: str | None = None, place: int | None = None, field: str | None = None,
+                column: int | None = None, path: str | None = None):
+        text = (file + (f", {unit} {place}" if unit else "") + (f", column {column}" if column else "")
+                + (f", field `{field}`" if field else "") + (f", {path}" if path else ""))
+        obj = super().__new__(cls, text)
+        obj.parts = {"file": file, "unit": unit, "place": place, "field": field or path, "column": column}
+        return obj
+
+    def at(self, field: str) -> "Where":
+        """The same place, in `field`."""
+        return Where(self.parts["file"], self.parts["unit"], self.parts["place"], field)
+
+    def inside(self, path: str) -> "Where":
+        """The same place, inside a field (`messages[1].role`)."""
+        return Where(self.parts["file"], self.parts["unit"], self.parts["place"], path=path)
+
+
+class Problem(str):
+    """One data problem: its English text (what the CLI, the API and logs show) with a code and fields, from which
+    the UI writes it in the person's language (its locale key: problem.<code>)."""
+
+    def __new__(cls, code: str, where: Where | str, text: str, **fields):
+        obj = super().__new__(cls, f"{where}: {text}")
+        obj.code, obj.fields = code, {**getattr(where, "parts", {"file": str(where)}), **fields}
+        return obj
+
+
 class DataError(Exception):
     """Bad data; `problems` holds every problem found, each naming the file and line."""
 
@@ -72,8 +103,8 @@ def decode(name: str, raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DataError([f"{name}, line {line}, column {column}: not valid UTF-8 ({exc.reason}); "
-                         "save the file as UTF-8"]) from None
+        raise DataError([Problem("not_utf8", Where(name, "line", line, column=column), f"not valid UTF-8 "
+                                 f"({exc.reason}); save the file as UTF-8")]) from None
 
 
 TOO_DEEP = "JSON nested too deeply to read (lists or objects inside each other hundreds of levels deep)"
@@ -88,7 +119,8 @@ def _jsonl(name: str, raw: bytes) -> Table:
             table.rows.append(json.loads(line))
             table.places.append(number)
         except json.JSONDecodeError as exc:
-            table.problems.append(f"{name}, line {number}, column {exc.colno}: invalid JSON ({exc.msg})")
+            table.problems.append(Problem("invalid_json", Where(name, "line", number, column=exc.colno),
+                                          f"invalid JSON ({exc.msg})"))
         except RecursionError:
             table.problems.append(f"{name}, line {number}: {TOO_DEEP}")
     return table
@@ -111,11 +143,12 @@ def _array_lines(text: str) -> list[int]:
 def _json(name: str, raw: bytes) -> Table:
     text = decode(name, raw)
     if not text.strip():
-        raise DataError([f"{name}: the file is empty"])
+        raise DataError([Problem("empty_file", Where(name), "the file is empty")])
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError([f"{name}, line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})"]) from None
+        raise DataError([Problem("invalid_json", Where(name, "line", exc.lineno, column=exc.colno),
+                                 f"invalid JSON ({exc.msg})")]) from None
     except RecursionError:
         raise DataError([f"{name}: {TOO_DEEP}"]) from None
     if isinstance(data, list):
@@ -250,8 +283,9 @@ def _payload(path: Path, max_mb: float = 200) -> tuple[bytes, str]:
         inner = Path(path.stem)
     suffix = inner.suffix.lower()
     if suffix not in READERS:
-        raise DataError([f"{path.name}: unsupported file type {suffix or '(none)'}; "
-                         f"use {', '.join(SUFFIXES)} (optionally .gz)"])
+        raise DataError([Problem("unsupported_type", Where(path.name), f"unsupported file type {suffix or '(none)'}; "
+                                 f"use {', '.join(SUFFIXES)} (optionally .gz)", suffix=suffix or "(none)",
+                                 types=", ".join(SUFFIXES))])
     raw = path.read_bytes() if raw is None else raw
     unpacked = _parquet_size_mb(raw) if suffix == ".parquet" else 0
     if unpacked > max_mb:

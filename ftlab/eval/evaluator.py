@@ -20,9 +20,6 @@ from ftlab.train import precision
 from ftlab.config import RunConfig
 from ftlab.runs.run_dir import RunDir, read_json, write_json_atomic
 
-PHASES = {"base": "evaluating the base model (step 0)", "reused": "reusing the base model's evaluation (step 0)",
-          "eval": "evaluating (step {step})", "report": "comparing base and tuned on the validation split"}
-"""What a run's status says it is doing while it evaluates (ftlab.app.ui.dashboard names them in the UI's language)."""
 
 
 class Evaluator:
@@ -41,11 +38,11 @@ class Evaluator:
         with context():
             return self.task.answer(model, s.tokenizer, prompts, self.cfg, s.device, s.autocast_context, tick)
 
-    def progress(self, phase: str, total: int):
+    def progress(self, phase: str, total: int, step: int | None = None):
         """A callback counting rows done into the run's status (at most once a second, and at the end): the UI
-        shows the phase, its rows done / total and its ticking time."""
+        shows the phase (a code: base_eval, eval at `step`, report), its rows done / total and its ticking time."""
         started = time.time()
-        self.run.write_status(phase=phase, phase_started=started, phase_done=0, phase_total=total)
+        self.run.write_status(phase=phase, phase_step=step, phase_started=started, phase_done=0, phase_total=total)
         seen = {"done": 0, "written": 0.0}  # the first batch is written at once
 
         def tick(n: int) -> None:
@@ -56,12 +53,12 @@ class Evaluator:
                 self.run.write_status(phase_done=seen["done"])
         return tick
 
-    def _measure(self, model, context, rows: int | None, phase: str) -> tuple[dict, list, list]:
+    def _measure(self, model, context, rows: int | None, phase: str, step: int | None = None) -> tuple[dict, list, list]:
         """(metrics, answers to `rows` validation cases, probe answers) of `model` in `context`; the run's status
         says `phase` and counts the rows done."""
         s = self.s
         total = len(s.val) + len(self.val.prompts[:rows]) + len(self.probes.prompts)
-        tick = self.progress(phase, total)
+        tick = self.progress(phase, total, step)
         s.model.eval()
         try:
             with context():
@@ -85,11 +82,11 @@ class Evaluator:
             cached = paths.home() / "base_evals" / f"{self.fingerprint()}.json"
             self.base = read_json(cached)
             if self.base is not None:
-                self.run.write_status(phase=PHASES["reused"], phase_started=time.time(), phase_done=None,
-                                      phase_total=None, base_reused_from=self.base.get("run"))
+                self.run.write_status(phase="base_reused", phase_started=time.time(), phase_done=None,
+                                      phase_total=None, phase_step=0, base_reused_from=self.base.get("run"))
             else:
                 model, context = methods.get(self.cfg.method).base_view(self.s.model)
-                found, answers, probes = self._measure(model, context, self.report_rows(), PHASES["base"])
+                found, answers, probes = self._measure(model, context, self.report_rows(), "base_eval", 0)
                 self.base = {"metrics": found, "answers": answers, "probes": probes, "run": self.run.id}
                 cached.parent.mkdir(exist_ok=True)
                 write_json_atomic(cached, self.base)
@@ -100,7 +97,7 @@ class Evaluator:
     def evaluate(self, step: int) -> dict:
         """The tuned model's metrics now; its probe answers go to samples.jsonl beside the base's."""
         rows = self.task.answered(self.cfg, final=False)
-        found, _, probes = self._measure(self.s.model, nullcontext, rows, PHASES["eval"].format(step=step))
+        found, _, probes = self._measure(self.s.model, nullcontext, rows, "eval", step)
         self._samples(step, probes)
         return found
 
@@ -123,7 +120,7 @@ class Evaluator:
         """Base vs tuned on the validation split, written to report.json (and README.md, the model card)."""
         if not self.val.texts or self.base is None:
             return {}
-        found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), PHASES["report"])
+        found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), "report")
         result = report.build(self.cfg, self.s.labels, self.val, self.base, {"metrics": found, "answers": answers},
                               step)
         self.run.write_json("report.json", result)

@@ -121,15 +121,17 @@ class Trainer:
         return result
 
     def phase(self, name: str) -> None:
-        """Say in the run's status what it is doing now, and since when (the UI ticks the time)."""
-        self.run.write_status(phase=name, phase_started=time.time(), phase_done=None, phase_total=None)
+        """Say in the run's status what it is doing now (a code of ftlab.runs.run_dir.PHASES), and since when (the
+        UI names it in its language and ticks the time)."""
+        self.run.write_status(phase=name, phase_started=time.time(), phase_done=None, phase_total=None,
+                              phase_step=None)
 
     def checkpoint(self, s: Setup, step: int, opt, sched) -> None:
         import torch
 
         if not self.group.main:
             return
-        self.phase("writing a checkpoint")
+        self.phase("checkpoint")
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                  "early": self.early.state()}
         checkpoints.save(self.run.path, step, s.model, state)
@@ -248,8 +250,9 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group)
     s = None
     try:
-        run_dir.write_status(state="running", started=time.time(), error="", finished=None, phase_started=time.time(),
-                             phase="loading model and data" + modeling.first_use_note(cfg.model_ref()))
+        run_dir.write_status(state="running", started=time.time(), error="", error_code=None, error_fields=None,
+                             finished=None, phase_started=time.time(),
+                             phase="loading", first_use=modeling.first_use(cfg.model_ref()))
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         if cfg.train.auto_batch_size and not restored:
             _fit_batch_size(cfg, s, run_dir)
@@ -275,7 +278,8 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
                                                             FloatingPointError))
         log.warning("run %s failed: %s", run_dir.id, exc, exc_info=not expected)  # tracebacks for surprises only
         message = _explain(exc, cfg)
-        run_dir.write_status(state="failed", phase="done", error=message, finished=time.time())
+        run_dir.write_status(state="failed", phase="done", error=message, finished=time.time(),
+                             **_error_code(exc, cfg))
         return RunResult("failed", run_dir.status().get("step", 0), message)
     finally:
         trainer = s = None  # the trainer's evaluator holds the model too: both go before the heap is trimmed
@@ -324,6 +328,18 @@ def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
         note += "; skipped damaged checkpoints: " + "; ".join(restored.skipped)
     run_dir.write_status(resumed=note, step=step)
     return restored
+
+
+def _error_code(exc: Exception, cfg: RunConfig) -> dict:
+    """The failure as a code with fields, which the UI writes in the person's language (`error` stays English)."""
+    if memory.is_oom(exc):
+        return {"error_code": "oom", "error_fields": {"batch_size": cfg.train.batch_size,
+                                                      "smaller": max(1, cfg.train.batch_size // 2)}}
+    if isinstance(exc, data_mod.DataError):
+        problems = [{"code": getattr(p, "code", None), "fields": getattr(p, "fields", None), "text": str(p)}
+                    for p in exc.problems[:50]]
+        return {"error_code": "data", "error_fields": {"problems": problems}}
+    return {"error_code": None, "error_fields": None}
 
 
 def _explain(exc: Exception, cfg: RunConfig) -> str:

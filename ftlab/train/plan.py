@@ -65,13 +65,3 @@ def _activations(cfg: RunConfig, model) -> float:
     layers = estimate.layers if cfg.train.gradient_checkpointing else estimate.layers_to_recompute(
         rows, length, scored, budget)
     return estimate.peak(rows, length, scored, layers)
-
-
-def describe(result: dict) -> str:
-    """The estimate in a line, in the caller's language (ftlab.i18n)."""
-    from ftlab.i18n import t
-
-    parts = ", ".join(f"{t('plan.' + k)} {v:.2f}" for k, v in result["parts"].items())
-    return (t("plan.describe", trainable=f"{result['trainable']:,}", total=f"{result['total']:,}",
-              percent=f"{result['percent']:.3g}", memory=f"{result['memory_gb']:.1f}", parts=parts)
-            + (f"\n\n{result['precision']}" if result.get("precision") else ""))

@@ -57,15 +57,14 @@ def describe(dtype) -> str:
     return "fp32" if dtype is None else names.get(str(dtype), str(dtype))
 
 
-def explain(setting: str, device: str) -> str:
-    """One line for the UI: the precision a run will train in, and why."""
-    from ftlab.i18n import t
-
+def explain(setting: str, device: str) -> dict:
+    """The precision a run will train in, and why, as {"why": code, "chosen": precision}: cpu_pending (a CPU run
+    measures it at its start, in its own thread: see above), as_set, cuda, cpu_bf16 or cpu_fp32."""
     if setting == "auto" and device != "cuda" and not measured():
-        return t("precision.cpu_pending")  # measured by the run itself, in its own thread (see above)
+        return {"why": "cpu_pending", "chosen": ""}
     chosen = describe(autocast_dtype(setting, device))
     if setting != "auto":
-        return t("precision.as_set", chosen=chosen)
+        return {"why": "as_set", "chosen": chosen}
     if device == "cuda":
-        return t("precision.cuda", chosen=chosen)
-    return t("precision.cpu_bf16" if chosen == "bf16" else "precision.cpu_fp32")
+        return {"why": "cuda", "chosen": chosen}
+    return {"why": "cpu_bf16" if chosen == "bf16" else "cpu_fp32", "chosen": chosen}

@@ -9,8 +9,10 @@ import gradio as gr
 import pandas as pd
 
 from ftlab import i18n
+from ftlab.app import texts
 from ftlab.metrics import registry
 from ftlab.app.ui.translate import t, tr
+from ftlab.runs.run_dir import PHASES
 
 SMOOTHING = 0.8
 """Weight of the past in the smoothed train loss (an exponential moving average, as TensorBoard draws it)."""
@@ -24,22 +26,16 @@ PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b
            "#bab0ac")
 
 
-PHASES = {"loading model and data": "phase.loading", "evaluating the base model": "phase.base_eval",
-          "reusing the base model's evaluation": "phase.base_reused", "evaluating (step": "phase.eval",
-          "writing a checkpoint": "phase.checkpoint", "training": "phase.training", "saving": "phase.saving",
-          "comparing base and tuned": "phase.report"}
-"""The start of each phase a run writes in its status -> its locale key."""
 LIVE = ("queued", "running", "stopping")
 
 
 def phase_name(phase: str, snap: dict | None = None) -> str:
-    """A run's phase in the caller's language (an unknown one as written)."""
-    key = next((k for start, k in PHASES.items() if phase.startswith(start)), None)
-    if not key:
+    """A run's phase (a code of ftlab.runs.run_dir.PHASES) in the caller's language; an unknown one as written."""
+    snap = snap or {}
+    if phase not in PHASES:
         return phase
-    step = phase.rsplit("step ", 1)[-1].rstrip(")") if "step " in phase else ""
-    return (t(key, step=step, run=(snap or {}).get("base_reused_from") or "?")
-            + (t("phase.first_use") if "converts it once" in phase else ""))
+    return (t(f"phase.{phase}", step=snap.get("phase_step") or 0, run=snap.get("base_reused_from") or "?")
+            + (t("phase.first_use") if phase == "loading" and snap.get("first_use") else ""))
 
 
 def phase_line(snap: dict) -> str:
@@ -108,9 +104,11 @@ def progress_markdown(snap: dict) -> str:
              " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
     if snap.get("base_reused_from"):
         lines.append("ℹ️ " + t("dash.base_reused", run=snap["base_reused_from"]))
-    for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️"), ("error", "⚠️")):
+    for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️")):
         if snap.get(key):
             lines.append(f"{mark} {snap[key]}")
+    if snap.get("error"):
+        lines.append("⚠️ " + texts.error(snap))
     return "\n\n".join(line for line in lines if line)
 
 

@@ -11,15 +11,16 @@ import pandas as pd
 
 from ftlab import tasks
 from ftlab.app.lab import Lab
+from ftlab.app import texts
 from ftlab.app.ui.common import PRIVATE
 from ftlab.app.ui.translate import redraw, t, tr
 
 
 def stats_markdown(result: dict) -> str:
-    """The analysis in words, in the caller's language (the validation source is the engine's own text)."""
+    """The analysis in words, in the caller's language."""
     splits = result["splits"]
     text = t("insight.rows", train=splits["train"], validation=splits["validation"],
-             source=splits["validation_from"])
+             source=texts.validation_source(splits))
     text += "\n\n" + t("insight.lengths_windows" if result["windows"] else "insight.lengths_cut",
                        mean=f"{result['mean_length']:.0f}", longest=result["longest"], over=result["truncated"],
                        rows=len(result["lengths"]), max_length=result["max_length"])

@@ -9,10 +9,10 @@ from functools import partial
 import gradio as gr
 
 from ftlab import tasks
-from ftlab.train import plan
 from ftlab.app import presets
 from ftlab.modeling import NotFetched
 from ftlab.app.lab import Lab
+from ftlab.app import texts
 from ftlab.app.ui.common import PRIVATE
 from ftlab.app.ui.settings_panel import settings_panel
 from ftlab.app.ui.translate import redraw, t, tr
@@ -82,9 +82,9 @@ def build(lab: Lab, data) -> ModelTab:
     def estimate(fetch, data_path, options, task_v, model_v, method_v, *values):
         try:
             cfg = config(data_path, options, task_v, model_v, method_v, *values)
-            return plan.describe(lab.estimate(cfg.to_dict(), fetch))
+            return texts.estimate(lab.estimate(cfg.to_dict(), fetch))
         except NotFetched as exc:
-            return t("model.not_fetched", problem=str(exc))
+            return t("model.not_fetched", problem=texts.not_fetched(exc))
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
             return t("model.no_estimate", problem=str(exc))
 
