@@ -1,5 +1,6 @@
-"""The layers hold: no engine module imports Gradio or the app (its Lab, its UI, its translation of texts), and no
-layer imports one above it (data -> methods -> train -> runs -> eval -> serve -> app). Read from the source with
+"""The layers hold: no engine module imports Gradio or the app (its Lab, its UI, its translation of texts: the
+engine writes codes and facts, ftlab/app/texts.py words), and no layer imports one above it (data -> tasks ->
+methods -> train, eval, runs -> serve -> app). Read from the source with
 `ast`, so an import inside a function counts too."""
 
 import ast
@@ -43,8 +44,8 @@ def test_the_engine_packages_exist_and_are_walked():
 
 
 @pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_no_engine_module_imports_gradio_or_the_app(path: Path):
-    bad = {n for n in imported(path) if n.split(".")[0] == "gradio" or n.startswith("ftlab.app")}
+def test_no_engine_module_imports_gradio_the_app_or_its_translation(path: Path):
+    bad = {n for n in imported(path) if n.split(".")[0] == "gradio" or n.startswith(("ftlab.app", "ftlab.i18n"))}
     assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
 
 
