@@ -21,7 +21,7 @@ from ftlab.runs.run_dir import RunDir
 
 __all__ = ["page"]  # the fixture, imported for pytest
 pytestmark = pytest.mark.slow
-PHASE = re.compile(r"(evaluating the base model \(step 0\)|evaluating \(step \d+\))(?: · (\d+) / (\d+) rows)? · "
+PHASE = re.compile(r"(evaluating the base model \(step 0\)|evaluating \(step \d+\))(?: · (\d+) / (\d+) rows[^·]*)? · "
                    r"for (\d+) s")
 
 
@@ -109,7 +109,7 @@ def test_the_run_started_stays_current_and_its_phases_tick(page: Page, tiny_llam
     open_tab(page, "train")
     plot = page.locator("#eval-plot")
     for shown, own, other in ((newer.id, "accuracy", "BLEU"), (run_id, "BLEU", "accuracy")):
-        choose(page, "train-run", re.compile(re.escape(shown)))
+        choose(page, "train-run", re.compile(re.escape(shown) + r" \("))
         expect(page.locator("#progress")).to_contain_text(shown)
         expect(plot).to_contain_text(own)
         expect(plot).not_to_contain_text(other)

@@ -43,6 +43,10 @@ def test_every_malformed_file_is_explained_on_the_page_and_the_app_keeps_working
     good.write_text("text,label\ngreat,pos\nawful,neg\n")
     upload(page, "upload", good)
     expect(summary).to_contain_text(re.compile(r"fine\.csv.*2 rows, format classification"))
+    choose(page, "sample", re.compile(r"^pirate_chat"))  # a sample after an upload: one dataset on the page
+    expect(summary).to_contain_text("pirate_chat")
+    expect(page.locator("#upload")).not_to_contain_text("fine.csv")
+    expect(summary).not_to_contain_text("fine.csv")
 
 
 def test_columns_mapped_by_hand_with_a_validation_file_reach_the_run_config(page: Page, tiny_bert: Path,

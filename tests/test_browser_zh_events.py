@@ -45,7 +45,11 @@ def zh(key: str, **fields) -> str:
 
 def test_a_data_problem_a_phase_and_out_of_memory_read_in_chinese(page: Page, app_url: str, app_home: Path,
                                                                    tiny_llama: Path, tmp_path: Path):
-    page.goto(app_url + "?lang=zh")
+    page.get_by_label("简体中文").check()  # picked on the page: a reload keeps it
+    expect(page.get_by_role("tab", name=i18n.texts("tab.data", "zh")["label"], exact=True)).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("tab", name=i18n.texts("tab.data", "zh")["label"], exact=True)).to_be_visible()
+    assert "lang=zh" in page.url
     bad = tmp_path / "reviews.csv"
     bad.write_text("text,label\ngood food,positive\nslow service,\ncold soup,negative\nkind staff,positive\n")
     page.locator("#upload input[type=file]").set_input_files(str(bad))
@@ -56,7 +60,7 @@ def test_a_data_problem_a_phase_and_out_of_memory_read_in_chinese(page: Page, ap
 
     open_tab(page, "train", "zh")  # the run that ran out of memory, shown in Chinese
     oom = next(p.name for p in (app_home / "runs").iterdir() if '"error_code": "oom"' in (p / "status.json").read_text())
-    choose(page, "train-run", re.compile(re.escape(oom)))
+    choose(page, "train-run", re.compile(re.escape(oom) + r" \("))
     progress = page.locator("#progress")
     expect(progress).to_contain_text(zh("error.oom", batch_size=160, smaller=80))
     expect(progress).not_to_contain_text("out of memory")

@@ -20,3 +20,10 @@ def test_each_plot_is_coloured_for_the_names_it_draws():
     maps = [update["color_map"] for update in dashboard.colors(loss, evals)]
     assert list(maps[1]) == ["accuracy", "f1_macro"] and len(set(maps[1].values())) == 2
     assert dashboard.colors([]) == [{"__type__": "update"}]  # nothing drawn: the plot is left as it is
+
+
+def test_the_eta_counts_down_between_the_steps_that_write_it():
+    snap = {"run_id": "r", "state": "running", "step": 20, "total_steps": 20, "eta": 180.0, "eta_at": 1000.0,
+            "now": 1060.0, "started": 900.0}
+    assert "ETA 120 s" in dashboard.progress_markdown(snap)  # the final evaluation and report: still to come
+    assert "ETA" not in dashboard.progress_markdown({**snap, "state": "completed"})

@@ -107,3 +107,15 @@ def test_format_reasons_have_one_english_source_and_a_chinese_text():
     for name, fmt in FORMATS.items():
         assert i18n.t(f"format.{name}.reason", "en") == fmt.reason
         assert i18n.t(f"format.{name}.reason", "zh") != fmt.reason
+
+
+def test_a_language_switch_keeps_the_order_and_the_values_a_component_offers():
+    import gradio as gr
+
+    from ftlab.app.ui.translate import collecting, tr
+
+    with gr.Blocks(), collecting() as registry:
+        tr("model.method", gr.Radio, choices=["lora", "qlora", "full"], value="lora")
+    choices = registry.updates("zh")[0]["choices"]
+    assert [v for _, v in choices] == ["lora", "qlora", "full"]  # not the locale file's order (full first)
+    assert dict((v, label) for label, v in choices)["full"] == i18n.texts("model.method", "zh")["choices"][0][0]

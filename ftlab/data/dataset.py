@@ -116,12 +116,16 @@ def _format(rows: list, fmt: str, name: str, columns: list[str]):
         chosen = FORMATS[fmt]
         missing = [f for f in chosen.needed if f not in keys]
         if missing:
-            raise DataError([f"{name}: format {fmt} needs " + ", ".join(f"`{m}`" for m in missing)
-                             + f"; the file's columns are {', '.join(columns) or 'none'}: map one to each"], columns)
+            needs, have = ", ".join(f"`{m}`" for m in missing), ", ".join(map(str, columns)) or "none"
+            raise DataError([Problem("format_needs", Where(name), f"format {fmt} needs {needs}; the file's columns "
+                                     f"are {have}: map one to each", format=fmt, needs=needs, columns=have)],
+                            columns)
         return chosen, f"{chosen.reason}; chosen by you" + (f" (detected: {found.name})" if found else ""), found
     if found is None:
-        raise DataError([f"{name}, first row: columns found: {', '.join(sorted(map(str, columns))) or 'none'}. "
-                         f"Expected one of: {expected()}. Map your columns to these fields."], columns)
+        have = ", ".join(sorted(map(str, columns))) or "none"
+        raise DataError([Problem("no_format", Where(name), f"first row: columns found: {have}. Expected one of: "
+                                 f"{expected()}. Map your columns to these fields.", columns=have,
+                                 expected=expected())], columns)
     return found, found.reason, None
 
 

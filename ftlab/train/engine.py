@@ -84,20 +84,21 @@ class Trainer:
             return
         now = time.time()
         self.run.write_status(step=step, total_steps=self.total, elapsed=now - self.started, eta=self.eta(step, now),
-                              **fields)
+                              eta_at=now, **fields)
 
     def eta(self, step: int, now: float) -> float | None:
         """Seconds left: the steps to go at this run's pace of training steps, plus the evaluations still due
         (the final one too) at the time evaluations took so far (mid-run ones once there are: the base model's,
-        at step 0, scores more rows)."""
+        at step 0, scores more rows), plus the final report, which scores as many rows as the base model's."""
         done = step - (self.restored.step if self.restored else 0)
         if done <= 0:
             return None
         mid = [sec for at, sec in self.eval_seconds.items() if at]
         timed = mid or list(self.eval_seconds.values())
         per_eval = sum(timed) / len(timed) if timed else 0.0
-        due = (self.total - 1) // self.eval_every - step // self.eval_every + 1 if self.eval_seconds else 0
-        return (now - self.train_started - sum(mid)) / done * (self.total - step) + per_eval * due
+        due = max(0, (self.total - 1) // self.eval_every - step // self.eval_every) + 1 if self.eval_seconds else 0
+        report = self.eval_seconds.get(0, per_eval) if self.eval_seconds else 0.0
+        return (now - self.train_started - sum(mid)) / done * (self.total - step) + per_eval * due + report
 
     def optimizer(self, s: Setup):
         t = self.cfg.train
@@ -112,7 +113,8 @@ class Trainer:
             return {}
         began = time.time()
         result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step)
-        self.eval_seconds[step] = time.time() - began
+        if step or self.evaluator.base.get("run") == self.run.id:  # a base evaluation reused took no time
+            self.eval_seconds[step] = time.time() - began
         warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
         if self.group.main:
             self.emit({"step": step, "time": time.time() - self.started, **result})

@@ -27,8 +27,10 @@ button:disabled, button[disabled] { opacity: 0.4; cursor: not-allowed; filter: g
 .vote-button { border: 1px solid #8a8a8a !important; border-radius: 6px !important; font-weight: 600;
                background: var(--button-secondary-background-fill) !important; }
 .vote-button:hover { border-color: #444 !important; }
+#votes-export { border: 1px dashed #8a8a8a !important; border-radius: 6px !important; }
 """
-"""A disabled button looks disabled (Stop before a run, Resume while it trains); vote buttons look like buttons.
+"""A disabled button looks disabled (Stop before a run, Resume while it trains); vote buttons and the votes
+download look like buttons.
 Passed to `launch(css=...)` (Gradio 6 takes page styles there)."""
 
 
@@ -135,6 +137,15 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
     return demo
 
 
+KEEP_LANGUAGE = """(code) => {
+  const url = new URL(window.location.href);
+  url.searchParams.set("lang", code);
+  window.history.replaceState(null, "", url);
+  return code;
+}"""
+"""The language a person picks goes into the page's address (`?lang=zh`), which a reload then opens in."""
+
+
 def wire_language(demo: gr.Blocks, lang: gr.Radio, texts: translate.Registry) -> None:
     """The page opens in the language its address (`?lang=zh`) or the browser asks for; the switch redraws every
     text made with `tr`, then the texts handlers wrote (`translate.redraw`)."""
@@ -148,6 +159,7 @@ def wire_language(demo: gr.Blocks, lang: gr.Radio, texts: translate.Registry) ->
         return texts.updates(code)
 
     demo.load(detect, None, lang, **PRIVATE)
+    lang.input(None, lang, None, js=KEEP_LANGUAGE, **PRIVATE)  # in the address: a reload keeps it
     event = lang.change(switch, lang, texts.components, **PRIVATE)
     for fn, inputs, outputs in texts.redraws:
         event = event.then(fn, inputs, outputs, **PRIVATE)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ftlab import tasks
 from ftlab.app.lab import Lab
 from ftlab.app.ui import chat_tab, classify_tab
 from ftlab.app.ui.common import PRIVATE, RunPicker
@@ -32,7 +33,7 @@ def build(lab: Lab) -> CompareTab:
     def show(task, current=None):
         """The panel of the current run's task (else `task`, the data's), on the current run."""
         task = run_task(lab, current) or task
-        is_chat = task != "classify"
+        is_chat = tasks.find(task) is None or tasks.get(task).try_out == "chat"  # the panel the task answers in
         return ("chat" if is_chat else "classify", gr.update(visible=is_chat), gr.update(visible=not is_chat),
                 chat.refresh(current), classify.refresh(current))
 

@@ -93,6 +93,8 @@ def progress_markdown(snap: dict) -> str:
     state, step, total = snap.get("state", "?"), snap.get("step", 0), snap.get("total_steps") or 0
     pct = int(100 * step / total) if total else (None if state in ("queued", "running") else 0)
     eta, spent = snap.get("eta"), elapsed(snap)
+    if eta and snap.get("now") and snap.get("eta_at"):  # it counts down between the steps that write it
+        eta = max(0.0, eta - (snap["now"] - snap["eta_at"]))
     queued = t("dash.queue", n=snap["queue_position"]) if snap.get("queue_position") else ""
     lines = [t("dash.run", run=snap["run_id"], state=state_name(state)) + queued,
              f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
@@ -141,9 +143,8 @@ def eval_frame(metrics: list[dict]) -> pd.DataFrame:
 def eval_title(cfg: dict) -> str:
     """The eval plot's title for a run's task: what it plots, and on how many rows (chat scores only the first
     `eval.generate_rows`, the Results tab all `eval.report_rows`: the two BLEUs differ for that)."""
-    if cfg.get("task") == "classify":
-        return t("dash.eval_title_classify")
-    return t("dash.eval_title_chat", n=cfg.get("eval", {}).get("generate_rows", "?"))
+    key = f"dash.eval_title_{cfg.get('task')}"
+    return t(key, n=cfg.get("eval", {}).get("generate_rows", "?")) if i18n.t_or(key, "") else i18n.texts("dash.eval_plot")["title"]
 
 
 def series_frame(metrics: list[dict], key: str) -> pd.DataFrame:

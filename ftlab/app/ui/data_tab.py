@@ -159,7 +159,8 @@ def build(lab: Lab) -> DataTab:
         """A sample chosen; closing the list without a choice (an empty value) keeps the data as it is."""
         return pick(name, False, val) + [{}] if name else [gr.update()] * (len(outputs) + 1)
 
-    sample.input(pick_sample, [sample, val_path], outputs + [mapped], **PRIVATE)
+    sample.input(pick_sample, [sample, val_path], outputs + [mapped], **PRIVATE) \
+        .then(lambda name: gr.update(value=None) if name else gr.update(), sample, upload, **PRIVATE)  # one data
     upload.upload(lambda f, v: pick(f, True, v) + [{}], [upload, val_path], outputs + [mapped], **PRIVATE) \
         .then(lambda: gr.update(value=None), None, sample, **PRIVATE)  # the sample no longer is the data
     doubt.change(lambda d: gr.update(visible=bool(d), value=False), doubt, plain_ok, **PRIVATE)

@@ -82,7 +82,7 @@ def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = S
     if not rows:
         return pd.DataFrame(None)
     columns = list(rows[0])
-    if rep.get("task") == "classify":
+    if "changes" in rep:  # rows that each changed or not (a classifier's)
         rows = [r for r in rows if (label == "all" or r["label"] == label) and (change == "all" or r["change"] == change)]
         names = {value: name for name, value in i18n.texts("results.change")["choices"]}
         rows = [{**r, "change": names.get(r["change"], r["change"])} for r in rows]
@@ -90,13 +90,19 @@ def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = S
         rows = sorted(rows, key=lambda r: r["improvement"], reverse=sort == SORTS[0])
         columns = [c for c in CHAT_ORDER if c in columns] + [c for c in columns if c not in CHAT_ORDER]
     frame = pd.DataFrame(rows or None, columns=columns)
-    chat = rep.get("task") != "classify"
+    chat = "changes" not in rep
     return frame.rename(columns={c: t("results.row_" + (CHAT_NAMES.get(c, c) if chat else c)) for c in columns})
 
 
 def widths(rep: dict) -> list[str] | None:
-    """Column widths that keep a chat report's base and tuned replies in view at 1400 px."""
-    return ["24%", "24%", "7%", "7%", "8%", "15%", "15%"] if rep.get("task") == "chat" else None
+    """Column widths that keep every column in view at 1400 px: a chat report's replies first and widest, a
+    classifier's text widest and its change readable."""
+    columns = list(rep.get("rows", [{}])[0]) if rep.get("rows") else []
+    if columns == ["text", "label", "base", "base_p", "tuned", "tuned_p", "change"]:
+        return ["33%", "11%", "11%", "8%", "11%", "8%", "18%"]
+    if set(columns) == set(CHAT_ORDER):
+        return ["22%", "22%", "8%", "8%", "10%", "15%", "15%"]
+    return None
 
 
 def csv_file(rep: dict, run_id: str, folder: Path | None = None) -> str | None:
@@ -129,7 +135,7 @@ def build(lab: Lab) -> ResultsTab:
 
     def show(run_id):
         rep = lab.report(run_id) if run_id else {}
-        classify = rep.get("task") == "classify"
+        classify = "changes" in rep  # a report of rows that each changed or not: a classifier's filters
         return (summary(rep), metrics_frame(rep),
                 gr.update(visible=classify), gr.update(choices=class_choices(rep), value="all"),
                 "all", gr.update(visible=bool(rep) and not classify),

@@ -31,8 +31,9 @@ class Registry:
         out = []
         for _, key, offered in self.items:
             props = i18n.texts(key, lang)
-            if offered is not None and "choices" in props:
-                props["choices"] = [c for c in props["choices"] if c[1] in offered]
+            if offered is not None and "choices" in props:  # the values offered, in their order, relabelled
+                labels = {value: label for label, value in props["choices"]}
+                props["choices"] = [(labels[v], v) for v in offered if v in labels]
             out.append(gr.update(**props))
         return out
 
