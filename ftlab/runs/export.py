@@ -13,17 +13,12 @@ import tempfile
 from pathlib import Path
 
 from ftlab import methods, modeling, tasks
-from ftlab.runs.run_dir import RunDir
+from ftlab.runs.run_dir import RunDir, with_weights
 
 
 def export(run_id: str, out: str | Path, merge: bool = False) -> Path:
     """Write the run's weights to `out` (a new or empty folder); returns it. Raises ValueError with the reason."""
-    run = RunDir(run_id)
-    if not run.exists():
-        raise ValueError(f"no run {run_id}")
-    weights = run.weights_dir()
-    if weights is None:
-        raise ValueError(f"run {run_id} has no saved weights (state: {run.status().get('state')})")
+    run, weights = with_weights(run_id)
     out = Path(out).expanduser()
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty; choose a new folder")

@@ -206,6 +206,17 @@ def list_runs(live: set[str] = frozenset()) -> list[dict]:
     return out
 
 
+def with_weights(run_id: str, error: type[Exception] = ValueError) -> tuple[RunDir, Path]:
+    """A run and the folder of its saved weights; `error` saying why when there is no such run or no weights."""
+    run = RunDir(run_id)
+    if not run.exists():
+        raise error(f"no run {run_id}")
+    weights = run.weights_dir()
+    if weights is None:
+        raise error(f"run {run_id} has no saved weights yet (state: {run.status().get('state')})")
+    return run, weights
+
+
 def damaged(run: RunDir, status: dict, exc: Exception) -> dict:
     """The runs list's row of a run whose config cannot be read: state "damaged", and why."""
     return {"run_id": run.id, "state": "damaged", "problem": str(exc), "task": "", "method": "", "model": "",

@@ -20,7 +20,7 @@ from ftlab.train import memory
 from ftlab.config import RunConfig
 from ftlab.serve.shared_base import (NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own,
                                      shares_base)
-from ftlab.runs.run_dir import RUN_ID, RunDir
+from ftlab.runs.run_dir import RUN_ID, RunDir, with_weights
 
 __all__ = ["Busy", "ModelServer", "NotReady", "Pair", "PromptTooLong", "TooMany", "load_pair"]
 
@@ -84,12 +84,7 @@ def load_pair(run_id: str | None, task: str = "chat", base_ref: str = "") -> Pai
 
 
 def _run_parts(run_id: str) -> tuple[RunConfig, Path, list]:
-    run = RunDir(run_id)
-    if not run.exists():
-        raise NotReady(f"no run {run_id}")
-    weights = run.weights_dir()
-    if weights is None:
-        raise NotReady(f"run {run_id} has no saved weights yet (state: {run.status().get('state')})")
+    run, weights = with_weights(run_id, NotReady)
     return run.config(), weights, run.status().get("labels", [])
 
 
