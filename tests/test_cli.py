@@ -17,7 +17,7 @@ from ftlab.app.lab import Lab
 def ui_run(tiny_llama) -> str:
     """A LoRA run started like the Train tab starts one (Lab.build_config -> JobManager)."""
     cfg = Lab.build_config("chat", "pirate_chat", str(tiny_llama), "lora", max_steps=6, learning_rate=5e-3,
-                           batch_size=2, max_length=64)
+                           batch_size=2, max_length=64, eval_every=6)  # evaluated at the start and the end
     jobs = JobManager()
     run_id = jobs.start(cfg)
     assert jobs.wait(run_id, timeout=300)["state"] == "completed"
@@ -28,6 +28,7 @@ def losses(run_id: str) -> list[float]:
     return [m["train_loss"] for m in RunDir(run_id).metrics() if "train_loss" in m]
 
 
+@pytest.mark.slow  # trains through the Lab, then again headless
 def test_a_ui_runs_config_reruns_headless_to_the_same_losses(ui_run, capsys):
     assert main(["train", str(RunDir(ui_run).path / "config.yaml")]) == 0
     rerun = capsys.readouterr().out.split()[1]

@@ -57,10 +57,12 @@ def test_out_of_memory_fails_the_run_with_the_batch_size_to_try(outcome):
     assert too_big["error"].startswith("out of memory at batch size 160: try 80 or gradient checkpointing")
 
 
+@pytest.mark.slow  # the child trains three runs under a memory cap
 def test_after_out_of_memory_a_new_run_completes(outcome):
     assert outcome["after"]["state"] == "completed", outcome["after"]["error"]
 
 
+@pytest.mark.slow
 def test_auto_batch_size_finds_a_batch_that_fits(outcome):
     auto = outcome["auto"]
     assert auto["state"] == "completed", auto["error"]

@@ -159,6 +159,7 @@ def test_a_run_left_running_by_a_dead_process_shows_interrupted(tiny_llama):
     assert JobManager().snapshot(run.id)["state"] == "interrupted"
 
 
+@pytest.mark.slow  # the bundled real model
 def test_lora_classifier_on_bundled_minilm_learns_the_sample_and_saves_its_head():
     from ftlab.app.lab import Lab
 
