@@ -15,29 +15,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from ftlab import tasks
-from ftlab import data, methods, modeling, paths
-from ftlab.data import formats, insight
-from ftlab.app import owners
-from ftlab.train import plan
+from ftlab import data, methods, modeling, paths, tasks
+from ftlab.app import owners, texts
+from ftlab.app.budgets import DEMO_LIMITS, SHARED_LIMITS
 from ftlab.config import RunConfig
-from ftlab.serve.generation import GenConfig
-from ftlab.app import texts
+from ftlab.data import formats, insight
 from ftlab.i18n import t
-from ftlab.serve.model_server import MAX_INPUTS, ModelServer
 from ftlab.runs.jobs import JobManager
 from ftlab.runs.run_dir import RUN_ID, RunDir, owner_key
+from ftlab.serve.generation import GenConfig
+from ftlab.serve.model_server import MAX_INPUTS, ModelServer
+from ftlab.train import plan
 
-# What a run costs to start from the UI: the sample data trains in a few minutes on a CPU.
-SHARED_LIMITS = {"steps": int(os.environ.get("FTLAB_STEP_LIMIT", 300)),
-                 "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 20)),
-                 "waiting": int(os.environ.get("FTLAB_WAITING_PER_USER", 2))}
-"""Each run's budget in shared mode: at most this many steps and minutes (then it stops and saves); and how many
-runs one person may have waiting in the queue."""
-DEMO_LIMITS = {**SHARED_LIMITS, "steps": int(os.environ.get("FTLAB_STEP_LIMIT", 200)),
-               "minutes": float(os.environ.get("FTLAB_TIME_LIMIT_MIN", 10)),
-               "memory_gb": float(os.environ.get("FTLAB_DEMO_MAX_GB", 6))}
-"""A public demo on a CPU Space: shorter runs, and none whose estimated memory is over `memory_gb`."""
 
 def gradio_temp_dir() -> Path:
     """Where the web server puts uploads before the app keeps them."""
