@@ -57,6 +57,16 @@ def wait_idle(page: Page, elem_id: str, timeout: int = STEP_TIMEOUT_MS) -> None:
     expect(page.locator(f"#{elem_id} [data-testid=status-tracker]").first).to_have_class(IDLE, timeout=timeout)
 
 
+def start_on(page: Page, sample: str, model: Path) -> None:
+    """From the Data tab: pick a bundled `sample`, train `model` (a folder) on it with the defaults: Start."""
+    choose(page, "sample", re.compile(rf"^{sample}"))
+    page.locator("#next-model").click()
+    wait_idle(page, "model")
+    page.locator("#model").get_by_role("textbox").fill(str(model))
+    page.locator("#next-train").click()
+    page.locator("#start").click()
+
+
 def fill_number(page: Page, label: str, value: str) -> None:
     box = page.get_by_role("spinbutton", name=label)  # get_by_label also matches the plots' SVG titles
     box.fill(value)

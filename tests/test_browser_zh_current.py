@@ -4,11 +4,10 @@ draws its own metrics and no BLEU, and Compare, Results and Export stay on it wh
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, page, wait_idle
+from browser import TRAIN_TIMEOUT_MS, Page, expect, page, start_on
 from conftest import launch_app, stop_app
 from test_browser_current import newer_run, next_steps_stay_on
 
@@ -34,12 +33,7 @@ def test_in_chinese_a_classifier_draws_its_own_metrics_and_stays_current(page: P
                                                                          tiny_llama: Path, app_home: Path,
                                                                          monkeypatch):
     page.goto(app_url + "?lang=zh")
-    choose(page, "sample", re.compile(r"^sentiment: "))
-    page.locator("#next-model").click()
-    wait_idle(page, "model")
-    page.locator("#model").get_by_role("textbox").fill(str(tiny_bert))
-    page.locator("#next-train").click()
-    page.locator("#start").click()
+    start_on(page, "sentiment: ", tiny_bert)
     progress = page.locator("#progress")
     expect(progress).to_contain_text("已完成", timeout=TRAIN_TIMEOUT_MS)
     run_id = progress.locator("code").first.inner_text()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, open_tab, page, wait_idle
+from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, open_tab, page, start_on
 from conftest import ROOT, launch_app, stop_app
 from test_memory import CHILD
 
@@ -66,12 +66,7 @@ def test_a_data_problem_a_phase_and_out_of_memory_read_in_chinese(page: Page, ap
     expect(progress).not_to_contain_text("out of memory")
 
     open_tab(page, "data", "zh")  # a new run: its phases are named in Chinese
-    choose(page, "sample", re.compile(r"^pirate_chat"))
-    page.locator("#next-model").click()
-    wait_idle(page, "model")
-    page.locator("#model").get_by_role("textbox").fill(str(tiny_llama))
-    page.locator("#next-train").click()
-    page.locator("#start").click()
+    start_on(page, "pirate_chat", tiny_llama)
     phases = [zh(f"phase.{p}", step=0, run="")[:6] for p in ("loading", "base_eval", "training", "base_reused")]
     expect(progress).to_contain_text(re.compile("|".join(map(re.escape, phases))), timeout=TRAIN_TIMEOUT_MS)
     expect(progress).not_to_contain_text(re.compile(r"loading model|evaluating|training\b"))
