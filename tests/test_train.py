@@ -244,15 +244,15 @@ def test_a_start_with_a_missing_model_or_unknown_lora_target_is_refused_before_i
 
 
 def test_eta_counts_the_evaluations_still_due(tiny_llama):
-    """A run of 100 steps evaluating every 25: ETA = steps to go at the training pace + each evaluation still due
-    (steps 25, 50, 75 and the final one) at the time evaluations took, the base model's until a mid-run one ran,
-    + the final report (as long as the base model's evaluation, which scores the same rows)."""
+    """A run of 100 steps evaluating every 25: ETA = steps to go at the training pace, and once a mid-run evaluation
+    was timed, + each evaluation still due (steps 50, 75, the final one) and the report at that time. Before, the
+    evaluations are said to be left out (the base model's took far longer than the later ones do)."""
     cfg = chat_config(tiny_llama)
     trainer = engine.Trainer(cfg, RunDir.create(cfg), threading.Event(), None)
-    trainer.total, trainer.eval_every, now = 100, 25, 1000.0
-    assert trainer.eta(0, now) is None
-    trainer.eval_seconds[0], trainer.train_started = 4.0, now - 10  # base eval 4 s; 10 steps at 1 s each
-    assert trainer.eta(10, now) == pytest.approx(90 * 1.0 + 4 * 4.0 + 4.0)
+    trainer.total, trainer.eval_every, trainer.evaluator_due, now = 100, 25, True, 1000.0
+    assert trainer.eta(0, now) == (None, False)
+    trainer.eval_seconds[0], trainer.train_started = 100.0, now - 10  # base eval 100 s; 10 steps at 1 s each
+    assert trainer.eta(10, now) == (pytest.approx(90 * 1.0), True)
     trainer.eval_seconds[25], trainer.train_started = 2.0, now - 32  # 30 steps in 30 s, plus one 2 s evaluation
-    assert trainer.eta(30, now) == pytest.approx(70 * 1.0 + 3 * 2.0 + 4.0)
-    assert trainer.eta(100, now) == pytest.approx(2.0 + 4.0)  # the last step done: the final evaluation, the report
+    assert trainer.eta(30, now) == (pytest.approx(70 * 1.0 + 4 * 2.0), False)
+    assert trainer.eta(100, now) == (pytest.approx(2 * 2.0), False)  # the last step done: final evaluation, report

@@ -73,6 +73,8 @@ class Trainer:
         self.early_stopped = False
         self.eval_every, self.eval_seconds = 1, {}
         """Evaluations' period in steps, and step -> seconds each one took (the ETA counts those still to come)."""
+        self.evaluator_due = False
+        """Whether this run evaluates (it has validation rows)."""
 
     def emit(self, record: dict) -> None:
         if self.group.main:
@@ -83,22 +85,25 @@ class Trainer:
         if not self.group.main:
             return
         now = time.time()
-        self.run.write_status(step=step, total_steps=self.total, elapsed=now - self.started, eta=self.eta(step, now),
-                              eta_at=now, **fields)
+        eta, without_evals = self.eta(step, now)
+        self.run.write_status(step=step, total_steps=self.total, elapsed=now - self.started, eta=eta,
+                              eta_without_evals=without_evals, eta_at=now, **fields)
 
-    def eta(self, step: int, now: float) -> float | None:
-        """Seconds left: the steps to go at this run's pace of training steps, plus the evaluations still due
-        (the final one too) at the time evaluations took so far (mid-run ones once there are: the base model's,
-        at step 0, scores more rows), plus the final report, which scores as many rows as the base model's."""
+    def eta(self, step: int, now: float) -> tuple[float | None, bool]:
+        """(seconds left, whether evaluations still due are left out of them). Seconds left: the steps to go at
+        this run's pace of training steps, plus, once a mid-run evaluation has been timed, the evaluations still
+        due (the final one too) and the final report at that time each. The base model's evaluation (step 0) says
+        little of the later ones: it scores more rows and warms everything up (100 s against 10 s seen on a CPU)."""
         done = step - (self.restored.step if self.restored else 0)
         if done <= 0:
-            return None
+            return None, False
         mid = [sec for at, sec in self.eval_seconds.items() if at]
-        timed = mid or list(self.eval_seconds.values())
-        per_eval = sum(timed) / len(timed) if timed else 0.0
-        due = max(0, (self.total - 1) // self.eval_every - step // self.eval_every) + 1 if self.eval_seconds else 0
-        report = self.eval_seconds.get(0, per_eval) if self.eval_seconds else 0.0
-        return (now - self.train_started - sum(mid)) / done * (self.total - step) + per_eval * due + report
+        training = (now - self.train_started - sum(mid)) / done * (self.total - step)
+        if not mid:
+            return training, bool(self.evaluator_due)
+        per_eval = sum(mid) / len(mid)
+        due = max(0, (self.total - 1) // self.eval_every - step // self.eval_every) + 1 + 1  # the final one, the report
+        return training + per_eval * due, False
 
     def optimizer(self, s: Setup):
         t = self.cfg.train
@@ -113,8 +118,7 @@ class Trainer:
             return {}
         began = time.time()
         result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step)
-        if step or self.evaluator.base.get("run") == self.run.id:  # a base evaluation reused took no time
-            self.eval_seconds[step] = time.time() - began
+        self.eval_seconds[step] = time.time() - began
         warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
         if self.group.main:
             self.emit({"step": step, "time": time.time() - self.started, **result})
@@ -197,6 +201,7 @@ class Trainer:
             next(batches)
         s.model.train()
         self.evaluator = Evaluator(self.cfg, self.run, s)
+        self.evaluator_due = bool(s.val)
         if not step and s.val:
             self.eval_and_log(s, 0)
         with heap.for_training(self.policy.budget, s.device) or nullcontext():

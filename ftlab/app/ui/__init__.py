@@ -27,10 +27,11 @@ button:disabled, button[disabled] { opacity: 0.4; cursor: not-allowed; filter: g
 .vote-button { border: 1px solid #8a8a8a !important; border-radius: 6px !important; font-weight: 600;
                background: var(--button-secondary-background-fill) !important; }
 .vote-button:hover { border-color: #444 !important; }
-#votes-export { border: 1px dashed #8a8a8a !important; border-radius: 6px !important; }
+#votes-export, #chat-regenerate, #chat-clear { border: 1px solid #8a8a8a !important; border-radius: 6px !important;
+  background: var(--button-secondary-background-fill) !important; font-weight: 600; }
 """
-"""A disabled button looks disabled (Stop before a run, Resume while it trains); vote buttons and the votes
-download look like buttons.
+"""A disabled button looks disabled (Stop before a run, Resume while it trains); the vote buttons, the votes
+download and the chat's Regenerate and Clear look like buttons.
 Passed to `launch(css=...)` (Gradio 6 takes page styles there)."""
 
 

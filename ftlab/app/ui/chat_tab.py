@@ -96,7 +96,7 @@ def build(lab: Lab) -> RunPicker:
     with gr.Row(visible=False) as vote_row:
         vote_buttons = [tr(key, gr.Button, variant="secondary", elem_id=f"vote-{i}", elem_classes=["vote-button"])
                         for i, key in enumerate(VOTES.values())]
-        export = tr("chat.export", gr.DownloadButton, elem_id="votes-export", size="sm", variant="secondary",
+        export = tr("chat.export", gr.DownloadButton, elem_id="votes-export", variant="secondary",
                     scale=2)  # a download, said so: not one more vote
     verdict = gr.Markdown("", elem_id="vote-result")
     base_hist, tuned_hist, swap, revealed = gr.State([]), gr.State([]), gr.State(False), gr.State(False)

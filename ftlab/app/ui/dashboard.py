@@ -100,7 +100,8 @@ def progress_markdown(snap: dict) -> str:
              f"<progress value='{pct}' max='100' style='width:100%'></progress>" if pct is not None
              else "<progress style='width:100%'></progress>",
              t("dash.step", step=step, total=total or "?")
-             + (" · " + t("dash.eta", s=f"{eta:.0f}") if eta and state == "running" else "")
+             + (" · " + t("dash.eta_without_evals" if snap.get("eta_without_evals") else "dash.eta", s=f"{eta:.0f}")
+                if eta and state == "running" else "")
              + (" · " + t("dash.elapsed", s=f"{spent:.0f}") if spent else ""),
              phase_line(snap),
              " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
