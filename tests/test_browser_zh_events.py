@@ -70,3 +70,12 @@ def test_a_data_problem_a_phase_and_out_of_memory_read_in_chinese(page: Page, ap
     phases = [zh(f"phase.{p}", step=0, run="")[:6] for p in ("loading", "base_eval", "training", "base_reused")]
     expect(progress).to_contain_text(re.compile("|".join(map(re.escape, phases))), timeout=TRAIN_TIMEOUT_MS)
     expect(progress).not_to_contain_text(re.compile(r"loading model|evaluating|training\b"))
+    ticking = re.compile(re.escape(zh("phase.for", s="X")).replace("X", r"(\d+)"))
+    seen = set()
+    for _ in range(40):  # the phase's time ticks on screen, in Chinese
+        found = ticking.search(progress.inner_text())
+        seen |= {found.group(0)} if found else set()
+        if len(seen) > 1:
+            break
+        page.wait_for_timeout(500)
+    assert len(seen) > 1, seen
