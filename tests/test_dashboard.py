@@ -27,5 +27,5 @@ def test_the_eta_counts_down_between_the_steps_that_write_it():
             "now": 1060.0, "started": 900.0}
     assert "ETA 120 s" in dashboard.progress_markdown(snap)  # the final evaluation and report: still to come
     assert "ETA" not in dashboard.progress_markdown({**snap, "state": "completed"})
-    assert "ETA 120 s of training, plus the evaluations" in dashboard.progress_markdown(
+    assert "ETA 120 s of training, plus the evaluations still due" in dashboard.progress_markdown(
         {**snap, "step": 2, "eta_without_evals": True})
