@@ -103,23 +103,20 @@ class ModelServer:
         self._lock = threading.Lock()
 
     def get(self, run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
-        pair = self._get(run_id, task, base_ref)
-        if run_id:
-            pair.max_length = _run_parts(run_id)[0].train.max_length
-        return pair
-
-    def _get(self, run_id: str | None, task: str, base_ref: str) -> Pair:
         with self._lock:
             if not run_id:
                 cfg = RunConfig(task=task, model=base_ref or tasks.get(task).default_model, method="full")
                 return self._base(cfg, []).pair()
             cfg, weights, labels = _run_parts(run_id)
             if not shares_base(cfg):
-                return self._entry(("run", run_id), cfg, lambda: load_own(run_id, cfg, weights, labels))
-            base = self._base(cfg, labels, adapter_family(weights))
-            if run_id not in base.adapters:
-                base.attach(run_id, weights)
-            return base.pair(run_id)
+                pair = self._entry(("run", run_id), cfg, lambda: load_own(run_id, cfg, weights, labels))
+            else:
+                base = self._base(cfg, labels, adapter_family(weights))
+                if run_id not in base.adapters:
+                    base.attach(run_id, weights)
+                pair = base.pair(run_id)
+            pair.max_length = cfg.train.max_length  # a classifier reads texts as its run was trained on them
+            return pair
 
     def _base(self, cfg: RunConfig, labels: list, family: str = "") -> SharedBase:
         """The loaded base for `cfg` that takes adapters of `family` (any loaded one when family is empty)."""
