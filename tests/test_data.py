@@ -186,6 +186,6 @@ def test_insight_counts_rows_over_max_length_and_marks_loss_tokens(smol_dir, tmp
 
 def test_size_and_row_caps(tmp_path):
     path = write(tmp_path, "big.csv", "text,label\n" + "".join(f"row {i},{i % 2}\n" for i in range(2000)))
-    with pytest.raises(data.DataError, match=r"big.csv is 0.0[0-9]+ MB; the limit is 0.01 MB \(data.max_file_mb\)"):
+    with pytest.raises(data.DataError, match=r"big.csv: the file is 0.0[0-9]+ MB; the limit is 0.01 MB \(data.max_file_mb\)"):
         data.load(path, max_mb=0.01)
     assert len(data.load(path, max_rows=50).rows) == 50

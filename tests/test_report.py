@@ -10,6 +10,8 @@ from collections import Counter
 import pytest
 import sacrebleu
 
+from ftlab import i18n
+from ftlab.app import texts
 from ftlab.train import engine
 from ftlab.eval import scoring, report
 from ftlab.config import RunConfig
@@ -85,6 +87,14 @@ def test_overfitting_is_flagged_only_when_eval_rises_while_train_falls():
     rising_eval = [(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.2, 1.0)]
     assert "eval loss rose 2 evaluations in a row (1.0000 at step 0 -> 1.2000 at step 4)" in \
         scoring.overfitting(rising_eval, 2)
+    warning = scoring.overfitting(rising_eval, 2)
+    assert warning.code == "overfitting" and warning.fields["last_step"] == 4
+    i18n.use("zh")
+    try:
+        assert "可能过拟合：验证损失连续 2 次评估上升（第 0 步 1.0000 → 第 4 步 1.2000）" in texts.status_event(
+            {"warning": warning, "warning_event": warning.as_dict()}, "warning")
+    finally:
+        i18n.use("en")
     assert scoring.overfitting(rising_eval[:2], 2) == ""  # not yet K rises
     assert scoring.overfitting([(0, 1.0, 2.0), (2, 1.1, 1.5), (4, 1.05, 1.0)], 2) == ""  # eval dipped
     assert scoring.overfitting([(0, 1.0, 1.0), (2, 1.1, 1.5), (4, 1.2, 2.0)], 2) == ""  # train rose too

@@ -9,6 +9,8 @@ import threading
 
 import pytest
 
+from ftlab import i18n
+from ftlab.app.ui import dashboard
 from ftlab.train import engine
 from ftlab.train import checkpoints
 from ftlab.config import RunConfig
@@ -59,6 +61,8 @@ def test_a_damaged_checkpoint_is_skipped_and_named(tiny_llama):
     assert (result.state, result.step) == ("completed", 4)
     note = run.status()["resumed"]
     assert note.startswith("resumed from step 2") and "step-000003: trainable.safetensors is 100 bytes" in note
+    assert run.status()["resumed_event"] == {"code": "resumed_skipping", "fields": {
+        "step": 2, "skipped": note.split("skipped damaged checkpoints: ")[1]}}
     fresh = RunDir.create(cfg)
     assert engine.run(cfg, fresh).state == "completed"  # a new run after it is fine
 
@@ -83,7 +87,14 @@ def test_early_stopping_ends_a_run_whose_eval_loss_stops_improving(tiny_llama):
     evals = [m["eval_loss"] for m in run.metrics() if "eval_loss" in m]
     best = min(evals)
     assert evals[-1] > best and evals[-2] > best  # the last two evaluations did not improve on the best
-    assert run.status()["note"].startswith(f"stopped early at step {result.step}")
+    status = run.status()
+    assert status["note"].startswith(f"stopped early at step {result.step}")
+    assert status["note_event"]["code"] == "early_stopped" and status["note_event"]["fields"]["step"] == result.step
+    i18n.use("zh")
+    try:
+        assert f"在第 {result.step} 步提前停止" in dashboard.progress_markdown({"run_id": run.id, **status})
+    finally:
+        i18n.use("en")
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd", "adafactor", "adamw_8bit"])

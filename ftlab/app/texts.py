@@ -47,7 +47,7 @@ def dataset_summary(ds) -> str:
         text += " " + t("data.summary.labels", labels=", ".join(f"{k} ({counts[k]})" for k in ds.labels))
     text += " " + cleaning(ds.cleaning)
     if ds.cleaning.conflicts:
-        text += "\n\n" + t("data.summary.conflicts") + "\n" + "\n".join(f"- {c}" for c in ds.cleaning.conflicts[:10])
+        text += "\n\n" + t("data.summary.conflicts") + "\n" + "\n".join(f"- {problem(c)}" for c in ds.cleaning.conflicts[:10])
     return text
 
 
@@ -97,6 +97,15 @@ def problem(item) -> str:
     if not code or not i18n.t_or(f"problem.{code}", ""):
         return str(item.get("text", "") if isinstance(item, dict) else item)
     return t(f"problem.{code}", where=where(fields), **{k: v for k, v in fields.items() if k != "where"})
+
+
+def status_event(snap: dict, key: str) -> str:
+    """A run's note, resume or warning (ftlab.events) in the person's language, from its code and fields when it
+    has them (else as the engine wrote it)."""
+    coded = snap.get(f"{key}_event") or {}
+    if coded.get("code") and i18n.t_or(f"{key}.{coded['code']}", ""):
+        return t(f"{key}.{coded['code']}", **coded.get("fields", {}))
+    return str(snap.get(key) or "")
 
 
 def error(snap: dict) -> str:

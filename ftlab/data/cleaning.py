@@ -10,6 +10,8 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from ftlab.data.readers import Problem, Where
+
 
 @dataclass
 class CleanReport:
@@ -71,6 +73,7 @@ def find_conflicts(rows: list, lines: list[int], name: str, unit: str = "line") 
     for text, seen in by_text.items():
         labels = sorted({label for label, _ in seen})
         if len(labels) > 1:
-            where = ", ".join(str(line) for _, line in seen)
-            out.append(f"{name}, {unit}s {where}: {text[:60]!r} is labelled {' and '.join(labels)}")
+            places, both = ", ".join(str(line) for _, line in seen), " and ".join(labels)
+            out.append(Problem("label_conflict", Where(name, f"{unit}s", places), f"{text[:60]!r} is labelled {both}",
+                               sample=repr(text[:60]), labels=", ".join(labels)))
     return out

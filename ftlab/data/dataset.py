@@ -88,9 +88,8 @@ def _map(table: Table, fmt: str, columns: dict | None) -> tuple[Table, dict[str,
     columns = {k: v for k, v in (columns or {}).items() if v}
     twice = sorted({c for c in columns.values() if list(columns.values()).count(c) > 1})
     if twice:
-        raise DataError([f"column {c!r} is mapped to more than one field ("
-                         + ", ".join(f for f, v in columns.items() if v == c) + "); map each field to its own column"
-                         for c in twice], _file_columns(table))
+        raise DataError([_mapped_twice(c, [f for f, v in columns.items() if v == c]) for c in twice],
+                        _file_columns(table))
     if columns:
         if table.header is not None and not set(columns.values()) <= set(table.header):
             table = table.without_header()
@@ -107,12 +106,18 @@ def _map(table: Table, fmt: str, columns: dict | None) -> tuple[Table, dict[str,
     return table, {}, ""
 
 
+def _mapped_twice(column: str, fields: list[str]) -> Problem:
+    return Problem("mapped_twice", Where("columns"), f"column {column!r} is mapped to more than one field "
+                   f"({', '.join(fields)}); map each field to its own column", column=column, fields=", ".join(fields))
+
+
 def _format(rows: list, fmt: str, name: str, columns: list[str]):
     keys = set().union(*(r for r in rows[:100] if isinstance(r, dict))) if rows else set()
     found = detect(keys)
     if fmt:
         if fmt not in FORMATS:
-            raise DataError([f"format {fmt!r} is not one of {', '.join(FORMATS)}"], columns)
+            raise DataError([Problem("unknown_format", Where(name), f"format {fmt!r} is not one of "
+                                     f"{', '.join(FORMATS)}", format=fmt, formats=", ".join(FORMATS))], columns)
         chosen = FORMATS[fmt]
         missing = [f for f in chosen.needed if f not in keys]
         if missing:
@@ -148,15 +153,16 @@ def _check_labels(rows: list, places: list[int], name: str, unit: str) -> list[s
             continue
         kind = _label_kind(value)
         if kind == "fraction":
-            problems.append(f"{name}, {unit} {place}, field `label`: {value!r} has a fraction; classification labels "
-                            "are names or whole numbers")
+            problems.append(Problem("label_fraction", Where(name, unit, place, "label"), f"{value!r} has a "
+                                    "fraction; classification labels are names or whole numbers", value=repr(value)))
             continue
         kinds[kind].append(place)
         row["label"] = str(int(float(value))) if kind == "int" else str(value)
     if kinds["int"] and kinds["name"]:
         show = {k: ", ".join(map(str, v[:5])) + (" ..." if len(v) > 5 else "") for k, v in kinds.items()}
-        problems.append(f"{name}: mixed label types: whole numbers ({unit}s {show['int']}) and names "
-                        f"({unit}s {show['name']}); use one kind")
+        problems.append(Problem("mixed_labels", Where(name), f"mixed label types: whole numbers ({unit}s "
+                                f"{show['int']}) and names ({unit}s {show['name']}); use one kind",
+                                numbers=show["int"], names=show["name"]))
     return problems
 
 
@@ -176,7 +182,7 @@ def load(path_or_sample: str, max_mb: float = 200, max_rows: int = 0, fmt: str =
     try:
         stat = path.stat()
     except OSError:
-        raise DataError([f"{Path(path).name}: no such file"]) from None
+        raise DataError([Problem("no_file", Where(Path(path).name), "no such file")]) from None
     key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, max_mb, max_rows, fmt,
            tuple(sorted((columns or {}).items())))  # the file, not its name: a run's linked copy of an upload hits
     with _CACHE_LOCK:
@@ -205,8 +211,10 @@ def _load(path: Path, max_mb: float, max_rows: int, fmt: str, columns: dict | No
     report = cleaning.CleanReport()
     rows, places = cleaning.strip_and_drop_empty(rows, places, report)
     if not rows:
-        raise DataError(table.problems or [f"{path.name}: every row is empty"], file_columns)
-    not_objects = [f"{path.name}, {table.unit} {p}: expected an object with fields, got {type(r).__name__}"
+        raise DataError(table.problems or [Problem("all_empty", Where(path.name), "every row is empty")],
+                        file_columns)
+    not_objects = [Problem("not_object", Where(path.name, table.unit, p), "expected an object with fields, got "
+                           f"{type(r).__name__}", got=type(r).__name__)
                    for r, p in zip(rows, places) if not isinstance(r, dict)]
     if not_objects:
         raise DataError(table.problems + not_objects, file_columns)
@@ -268,7 +276,8 @@ def load_validation(path: str, train: Dataset, columns: dict | None, max_mb: flo
     val = load(path, max_mb, 0, train.format, columns)
     unknown = sorted(set(val.labels) - set(train.labels))
     if unknown:
-        raise DataError([f"{val.path.name}: labels not in the training file: {', '.join(unknown)}"])
+        raise DataError([Problem("unknown_labels", Where(val.path.name), "labels not in the training file: "
+                                 f"{', '.join(unknown)}", labels=", ".join(unknown))])
     return val
 
 

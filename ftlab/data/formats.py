@@ -151,29 +151,33 @@ def check_turns(fmt: str, row: dict, where: Where) -> list[str]:
     allowed = SHAREGPT_ROLES if fmt == "sharegpt" else {r: r for r in ROLES}
     problems = []
     for i, turn in enumerate(turns):
-        at = f"{where}, {field_name}[{i}]"
+        at = f"{field_name}[{i}]"
         if not isinstance(turn, dict):
-            problems.append(f"{at}: expected an object with {role_key} and {content_key}")
+            problems.append(Problem("turn_not_object", where.inside(at), f"expected an object with {role_key} and "
+                                    f"{content_key}", keys=f"{role_key}, {content_key}"))
             continue
         if turn.get(role_key) not in allowed:
             problems.append(Problem("unknown_role", where.inside(f"{field_name}[{i}].{role_key}"),
                                     f"{turn.get(role_key)!r} is not one of {', '.join(allowed)}",
                                     value=repr(turn.get(role_key)), allowed=", ".join(allowed)))
         if not isinstance(turn.get(content_key), str):
-            problems.append(f"{at}.{content_key}: expected text, got {type(turn.get(content_key)).__name__}")
+            got = type(turn.get(content_key)).__name__
+            problems.append(Problem("not_text", where.inside(f"{at}.{content_key}"), f"expected text, got {got}",
+                                    got=got))
         elif not turn[content_key].strip():
-            problems.append(f"{at}.{content_key}: empty")
+            problems.append(Problem("missing_field", where.inside(f"{at}.{content_key}"), "empty"))
     if not any(isinstance(t, dict) and allowed.get(t.get(role_key)) == "assistant" for t in turns):
         problems.append(Problem("no_assistant_turn", where, "no assistant turn to learn from"))
     return problems
 
 
-def check_history(history, where: str) -> list[str]:
+def check_history(history, where: Where) -> list[str]:
     if history in (None, "", []):
         return []
     ok = isinstance(history, list) and all(
         isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in history)
-    return [] if ok else [f"{where}, field `history`: expected a list of [instruction, response] pairs of text"]
+    return [] if ok else [Problem("bad_history", where.at("history"), "expected a list of [instruction, "
+                                  "response] pairs of text")]
 
 
 def check_row(fmt: Format, row, where: Where | str) -> list[str]:

@@ -17,6 +17,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftlab.events import Event
+
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
 
 
@@ -41,14 +43,13 @@ class Where(str):
         return Where(self.parts["file"], self.parts["unit"], self.parts["place"], path=path)
 
 
-class Problem(str):
+class Problem(Event):
     """One data problem: its English text (what the CLI, the API and logs show) with a code and fields, from which
     the UI writes it in the person's language (its locale key: problem.<code>)."""
 
     def __new__(cls, code: str, where: Where | str, text: str, **fields):
-        obj = super().__new__(cls, f"{where}: {text}")
-        obj.code, obj.fields = code, {**getattr(where, "parts", {"file": str(where)}), **fields}
-        return obj
+        return super().__new__(cls, code, f"{where}: {text}",
+                               **{**getattr(where, "parts", {"file": str(where)}), **fields})
 
 
 class DataError(Exception):
@@ -81,7 +82,7 @@ class Table:
         cells = [self.header] + self.records
         names = [f"column_{i + 1}" for i in range(max(len(c) for c in cells))]
         rows = [dict(zip(names, c + [None] * (len(names) - len(c)))) for c in cells]
-        return Table(rows, [1] + self.places, [p for p in self.problems if "more fields than the header" not in p],
+        return Table(rows, [1] + self.places, [p for p in self.problems if getattr(p, "code", "") != "extra_fields"],
                      layout=self.layout, header=None, records=None)
 
 
@@ -95,9 +96,10 @@ def decode(name: str, raw: bytes) -> str:
         return raw.decode("utf-16")
     if b"\x00" in raw[:4096]:
         if _utf16_without_bom(raw):
-            raise DataError([f"{name}: looks like UTF-16 text without a byte-order mark; "
-                             "save it as UTF-8 (or UTF-16 with a BOM)"])
-        raise DataError([f"{name}: this is a binary file, not text (CSV, TSV, JSONL, JSON or TXT expected)"])
+            raise DataError([Problem("utf16_no_bom", Where(name), "looks like UTF-16 text without a byte-order "
+                                     "mark; save it as UTF-8 (or UTF-16 with a BOM)")])
+        raise DataError([Problem("binary", Where(name), "this is a binary file, not text (CSV, TSV, JSONL, JSON or "
+                                 "TXT expected)")])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -122,7 +124,7 @@ def _jsonl(name: str, raw: bytes) -> Table:
             table.problems.append(Problem("invalid_json", Where(name, "line", number, column=exc.colno),
                                           f"invalid JSON ({exc.msg})"))
         except RecursionError:
-            table.problems.append(f"{name}, line {number}: {TOO_DEEP}")
+            table.problems.append(Problem("too_deep", Where(name, "line", number), TOO_DEEP))
     return table
 
 
@@ -150,16 +152,18 @@ def _json(name: str, raw: bytes) -> Table:
         raise DataError([Problem("invalid_json", Where(name, "line", exc.lineno, column=exc.colno),
                                  f"invalid JSON ({exc.msg})")]) from None
     except RecursionError:
-        raise DataError([f"{name}: {TOO_DEEP}"]) from None
+        raise DataError([Problem("too_deep", Where(name), TOO_DEEP)]) from None
     if isinstance(data, list):
         return Table(data, _array_lines(text))
     if isinstance(data, dict):
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) != 1:
-            raise DataError([f"{name}: a JSON object must hold exactly one list of rows "
-                             f"(found {len(lists)}: {', '.join(lists) or 'none'})"])
+            found = ", ".join(lists) or "none"
+            raise DataError([Problem("json_lists", Where(name), "a JSON object must hold exactly one list of rows "
+                                     f"(found {len(lists)}: {found})", n=len(lists), found=found)])
         return Table(data[lists[0]], list(range(1, len(data[lists[0]]) + 1)), unit="row")
-    raise DataError([f"{name}: expected a JSON array of rows (or an object holding one), got {type(data).__name__}"])
+    raise DataError([Problem("json_not_rows", Where(name), "expected a JSON array of rows (or an object holding "
+                             f"one), got {type(data).__name__}", got=type(data).__name__)])
 
 
 def _sniff(text: str, delimiter: str) -> str:
@@ -184,14 +188,15 @@ def _delimited(name: str, raw: bytes, delimiter: str) -> Table:
                 header = [c.strip() for c in cells]
                 continue
             if len(cells) > len(header):
-                problems.append(f"{name}, line {start}: {len(cells)} fields, more fields than the header has "
-                                f"columns ({len(header)})")
+                problems.append(Problem("extra_fields", Where(name, "line", start), f"{len(cells)} fields, more "
+                                        f"fields than the header has columns ({len(header)})", n=len(cells),
+                                        columns=len(header)))
             records.append(cells)
             places.append(start)
     except csv.Error as exc:
-        raise DataError([f"{name}, line {reader.line_num}: {exc}"]) from None
+        raise DataError([Problem("bad_csv", Where(name, "line", reader.line_num), str(exc), detail=str(exc))]) from None
     if header is None:
-        raise DataError([f"{name}: the file is empty"])
+        raise DataError([Problem("empty_file", Where(name), "the file is empty")])
     rows = [dict(zip(header, c + [None] * (len(header) - len(c)))) for c in records]
     layout = {";": "semicolon-separated", "\t": "tab-separated", "|": "pipe-separated"}.get(delimiter, "")
     return Table(rows, places, problems, layout=layout if name.lower().endswith((".csv", ".csv.gz", ".txt")) else "",
@@ -204,7 +209,8 @@ def _parquet(name: str, raw: bytes) -> Table:
     try:
         frame = pd.read_parquet(io.BytesIO(raw))
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-        raise DataError([f"{name}: not a readable Parquet file ({exc})"]) from None
+        raise DataError([Problem("bad_parquet", Where(name), f"not a readable Parquet file ({exc})",
+                                 detail=str(exc)[:200])]) from None
     rows = json.loads(frame.to_json(orient="records", force_ascii=False))
     return Table(rows, list(range(1, len(rows) + 1)), unit="row")
 
@@ -256,11 +262,12 @@ def _gunzip(path: Path, max_mb: float) -> bytes:
             while piece := stream.read(2**20):
                 size += len(piece)
                 if size > limit:
-                    raise DataError([f"{path.name} unpacks to more than {max_mb:g} MB; the limit is {max_mb:g} MB "
-                                     "(data.max_file_mb)"])
+                    raise DataError([Problem("unpacks_too_big", Where(path.name), f"unpacks to more than {max_mb:g} "
+                                             f"MB; the limit is {max_mb:g} MB (data.max_file_mb)", limit=f"{max_mb:g}")])
                 pieces.append(piece)
     except (OSError, EOFError) as exc:
-        raise DataError([f"{path.name}: not a readable gzip file ({exc})"]) from None
+        raise DataError([Problem("bad_gzip", Where(path.name), f"not a readable gzip file ({exc})",
+                                 detail=str(exc)[:200])]) from None
     return b"".join(pieces)
 
 
@@ -289,10 +296,10 @@ def _payload(path: Path, max_mb: float = 200) -> tuple[bytes, str]:
     raw = path.read_bytes() if raw is None else raw
     unpacked = _parquet_size_mb(raw) if suffix == ".parquet" else 0
     if unpacked > max_mb:
-        raise DataError([f"{path.name} holds {unpacked:.3g} MB of data uncompressed; the limit is {max_mb:g} MB "
-                         "(data.max_file_mb)"])
+        raise DataError([Problem("unpacks_too_big", Where(path.name), f"holds {unpacked:.3g} MB of data "
+                                 f"uncompressed; the limit is {max_mb:g} MB (data.max_file_mb)", limit=f"{max_mb:g}")])
     if not raw:
-        raise DataError([f"{path.name}: the file is empty (0 bytes)"])
+        raise DataError([Problem("empty_file", Where(path.name), "the file is empty (0 bytes)")])
     return raw, suffix
 
 
@@ -300,15 +307,16 @@ def read_table(path: Path, max_mb: float = 200) -> Table:
     """Rows of a dataset file, the place each came from, and lines that did not parse."""
     path = Path(path)
     if not path.is_file():
-        raise DataError([f"{path.name}: no such file"])
+        raise DataError([Problem("no_file", Where(path.name), "no such file")])
     size_mb = path.stat().st_size / 2**20
     if size_mb > max_mb:
-        raise DataError([f"{path.name} is {size_mb:.3g} MB; the limit is {max_mb:g} MB (data.max_file_mb)"])
+        raise DataError([Problem("too_big", Where(path.name), f"the file is {size_mb:.3g} MB; the limit is "
+                                 f"{max_mb:g} MB (data.max_file_mb)", size=f"{size_mb:.3g}", limit=f"{max_mb:g}")])
     raw, suffix = _payload(path, max_mb)
     table = READERS[suffix](path.name, raw)
     if not table.rows:
         if table.header is not None:
-            raise DataError(table.problems or [f"{path.name}: the file has a header line but no rows"],
-                            columns=table.header)
-        raise DataError(table.problems or [f"{path.name}: the file holds no rows"])
+            raise DataError(table.problems or [Problem("header_only", Where(path.name), "the file has a header "
+                                                       "line but no rows")], columns=table.header)
+        raise DataError(table.problems or [Problem("no_rows", Where(path.name), "the file holds no rows")])
     return table

@@ -15,8 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ftlab import tasks
-from ftlab import paths
+from ftlab import events, paths, tasks
 from ftlab.config import RunConfig
 
 ACTIVE_STATES = {"queued", "running", "stopping"}
@@ -131,7 +130,7 @@ class RunDir:
         return status
 
     def write_status(self, **fields) -> dict:
-        status = {**self._read_status(), **fields, "updated": time.time()}
+        status = {**self._read_status(), **events.with_codes(fields), "updated": time.time()}
         write_json_atomic(self.path / "status.json", status)
         return status
 

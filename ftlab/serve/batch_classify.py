@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from ftlab.data.formats import guess_columns
-from ftlab.data.readers import DataError, read_table
+from ftlab.data.readers import DataError, Problem, Where, read_table
 
 CHUNK = 64
 
@@ -37,7 +37,7 @@ def classify_file(classify, path: str | Path, max_mb: float = 200, folder: Path 
     table = read_table(Path(path), max_mb)
     rows = [r if isinstance(r, dict) else {"text": str(r)} for r in table.rows]
     text, pair, label = columns(rows)
-    empty = [f"{Path(path).name}: {table.unit} {p}: no text in column {text!r}"
+    empty = [Problem("no_text", Where(Path(path).name, table.unit, p), f"no text in column {text!r}", column=text)
              for r, p in zip(rows, table.places) if not str(r.get(text) or "").strip()]
     if empty:
         raise DataError(empty)

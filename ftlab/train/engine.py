@@ -20,6 +20,7 @@ from ftlab.eval import model_card
 from ftlab.train import (checkpoints, early_stopping, heap, memory, optim, parallel, precision, recompute,
                          run_setup)
 from ftlab.config import RunConfig
+from ftlab.events import Event
 from ftlab.eval.evaluator import Evaluator
 from ftlab.train.run_setup import Setup, save, setup
 from ftlab.runs.run_dir import ReadOnlyRun, RunDir
@@ -230,12 +231,14 @@ class Trainer:
             evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, train_loss)
             if evaluated and self.early.update(step, evaluated):
                 self.early_stopped = True
-                self.note = (f"stopped early at step {step}: {self.early.metric} has not improved for "
-                             f"{self.early.patience} evaluations (best {self.early.best:.4f} at step "
-                             f"{self.early.best_step})")
+                e = self.early
+                self.note = Event("early_stopped", f"stopped early at step {step}: {e.metric} has not improved for "
+                                  f"{e.patience} evaluations (best {e.best:.4f} at step {e.best_step})", step=step,
+                                  metric=e.metric, patience=e.patience, best=f"{e.best:.4f}", best_step=e.best_step)
                 break
             if t.time_limit_min and time.time() - self.started > 60 * t.time_limit_min and step < self.total:
-                self.note = f"stopped at step {step}: the time limit of {t.time_limit_min:g} minutes per run"
+                self.note = Event("time_limit", f"stopped at step {step}: the time limit of {t.time_limit_min:g} "
+                                  "minutes per run", step=step, minutes=f"{t.time_limit_min:g}")
                 self.stop.set()
             if self.stop.is_set() or (step % save_every == 0 and step < self.total):
                 self.checkpoint(s, step, opt, sched)
@@ -330,10 +333,12 @@ def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
     restored = checkpoints.latest(run_dir.path)
     step = restored.step if restored else 0
     run_dir.keep_metrics_until(step)
-    note = f"resumed from step {step}" if step else "no usable checkpoint: started again from step 0"
-    if restored and restored.skipped:
-        note += "; skipped damaged checkpoints: " + "; ".join(restored.skipped)
-    run_dir.write_status(resumed=note, step=step)
+    skipped = "; ".join(restored.skipped) if restored and restored.skipped else ""
+    code, text = ("resumed", f"resumed from step {step}") if step else \
+        ("restarted", "no usable checkpoint: started again from step 0")
+    if skipped:
+        code, text = code + "_skipping", text + "; skipped damaged checkpoints: " + skipped
+    run_dir.write_status(resumed=Event(code, text, step=step, skipped=skipped), step=step)
     return restored
 
 

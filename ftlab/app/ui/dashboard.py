@@ -109,7 +109,7 @@ def progress_markdown(snap: dict) -> str:
         lines.append("ℹ️ " + t("dash.base_reused", run=snap["base_reused_from"]))
     for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️")):
         if snap.get(key):
-            lines.append(f"{mark} {snap[key]}")
+            lines.append(f"{mark} {texts.status_event(snap, key)}")
     if snap.get("error"):
         lines.append("⚠️ " + texts.error(snap))
     return "\n\n".join(line for line in lines if line)
