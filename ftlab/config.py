@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from ftlab import checks
+from ftlab.methods.settings import FreezeConfig, LoraConfig, PromptConfig, QuantConfig
 
 
 @dataclass
@@ -36,42 +38,6 @@ class DataConfig:
     """Refuse files larger than this many MB, before reading them."""
     max_rows: int = 0
     """Use only the first N rows (0: all)."""
-
-
-@dataclass
-class LoraConfig:
-    r: int = 16
-    """Rank of the low-rank update."""
-    alpha: int = 32
-    """Scale of the update (alpha / r multiplies it)."""
-    dropout: float = 0.0
-    """Dropout on the LoRA input; 0 by default: on a CPU the random masks cost ~15% of a step."""
-    targets: str = "all-linear"
-    """`all-linear`, `attention` (the attention projections only), or a comma-separated list of module names."""
-
-
-@dataclass
-class FreezeConfig:
-    last_layers: int = 2
-    """Method `freeze`: train only the last N transformer blocks, plus the head (and the final norm)."""
-
-
-@dataclass
-class QuantConfig:
-    bits: int = 4
-    """Method `qlora`: 4 (NF4) or 8 (LLM.int8) bit base weights."""
-    double_quant: bool = True
-    """4-bit only: quantise the quantisation constants too (saves ~0.4 bit per weight)."""
-    compute_dtype: str = "auto"
-    """auto (the run's precision) | fp32 | bf16 | fp16: the dtype the 4-bit weights are dequantised to."""
-
-
-@dataclass
-class PromptConfig:
-    virtual_tokens: int = 20
-    """Prefix, prompt and P-tuning: how many trainable virtual tokens."""
-    init_text: str = ""
-    """Prompt tuning: start the virtual tokens from this text's embeddings (empty: random)."""
 
 
 @dataclass
@@ -159,7 +125,8 @@ class RunConfig:
         return self.model or tasks.default_models().get(self.task, "")
 
     def validate(self) -> list[str]:
-        """Every problem with this config, as messages naming the field."""
+        """Every problem with this config, as Events (ftlab.events) naming the field; the method's own settings
+        are checked by their sections (ftlab.methods.settings)."""
         from ftlab import tasks
         from ftlab.methods.registry import METHODS
 
@@ -168,69 +135,52 @@ class RunConfig:
             return problems
         problems = bound_problems(self)
         known = self.task in tasks.names()
-        if not known:
-            problems.append(f"task: {self.task!r} is not one of {', '.join(tasks.names())}")
-        if self.method not in METHODS:
-            problems.append(f"method: {self.method!r} is not one of {', '.join(METHODS)}")
-        if not self.data.path:
-            problems.append("data.path: no dataset chosen")
-        if not isinstance(self.data.columns, dict):
-            problems.append("data.columns: expected a mapping of field -> column")
-        if self.data.max_file_mb <= 0 or self.data.max_rows < 0:
-            problems.append("data.max_file_mb must be positive and data.max_rows at least 0")
-        if not 0 <= self.data.val_fraction < 1:
-            problems.append(f"data.val_fraction: {self.data.val_fraction} must be in [0, 1)")
-        t = self.train
-        for name in ("batch_size", "grad_accum", "max_length", "log_every"):
-            if getattr(t, name) < 1:
-                problems.append(f"train.{name}: {getattr(t, name)} must be at least 1")
-        ranges = {"epochs": (0, None), "max_steps": (0, None), "warmup_ratio": (0, 0.5), "weight_decay": (0, None),
-                  "max_grad_norm": (0, None), "eval_every": (0, None), "save_every": (0, None),
-                  "early_stopping_patience": (0, None), "step_limit": (0, None), "time_limit_min": (0, None),
-                  "activation_budget_mb": (0, None)}
-        for name, (low, high) in ranges.items():
-            value = getattr(t, name)
-            if value < low or (high is not None and value > high):
-                problems.append(f"train.{name}: {value} must be " + (f"between {low} and {high}" if high is not None
-                                                                       else f"at least {low}"))
-        if not 0 <= self.lora.dropout < 1 or self.lora.alpha <= 0:
-            problems.append(f"lora.dropout / lora.alpha: {self.lora.dropout} / {self.lora.alpha}: dropout must be in "
-                            "[0, 1) and alpha positive")
-        if t.epochs <= 0 and t.max_steps <= 0:
-            problems.append("train.epochs / train.max_steps: one of them must be positive")
-        if t.learning_rate <= 0:
-            problems.append(f"train.learning_rate: {t.learning_rate} must be positive")
-        from ftlab.train.optim import OPTIMIZERS, SCHEDULERS
-
-        if t.optimizer not in OPTIMIZERS:
-            problems.append(f"train.optimizer: {t.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-        if t.scheduler not in SCHEDULERS:
-            problems.append(f"train.scheduler: {t.scheduler!r} is not one of {', '.join(SCHEDULERS)}")
-        from ftlab.metrics import registry
-
-        watchable = registry.keys(self.task if known else None)
-        if t.early_stopping_metric not in watchable:
-            problems.append(f"train.early_stopping_metric: {t.early_stopping_metric!r} is not one of "
-                            f"{', '.join(watchable)}" + (f" (what {self.task} measures)" if known else ""))
+        problems += checks.one_of("task", self.task, tasks.names())
+        problems += checks.one_of("method", self.method, METHODS)
+        problems += self.data_problems() + self.train_problems(known)
         e = self.eval
         for name in ("probe_count", "max_new_tokens", "generate_rows", "report_rows", "overfit_patience"):
-            if getattr(e, name) < 0:
-                problems.append(f"eval.{name}: {getattr(e, name)} must be at least 0")
+            problems += checks.at_least(f"eval.{name}", getattr(e, name), 0)
         if not isinstance(e.probes, list) or not all(isinstance(p, str) for p in e.probes):
-            problems.append("eval.probes: expected a list of texts")
-        if t.precision not in ("auto", "fp32", "bf16", "fp16"):
-            problems.append(f"train.precision: {t.precision!r} is not one of auto, fp32, bf16, fp16")
-        if self.lora.r < 1:
-            problems.append(f"lora.r: {self.lora.r} must be at least 1")
-        if self.freeze.last_layers < 1:
-            problems.append(f"freeze.last_layers: {self.freeze.last_layers} must be at least 1")
-        if self.quant.bits not in (4, 8):
-            problems.append(f"quant.bits: {self.quant.bits} is not 4 or 8")
-        if self.quant.compute_dtype not in ("auto", "fp32", "bf16", "fp16"):
-            problems.append(f"quant.compute_dtype: {self.quant.compute_dtype!r} is not one of auto, fp32, bf16, fp16")
-        if self.prompt.virtual_tokens < 1:
-            problems.append(f"prompt.virtual_tokens: {self.prompt.virtual_tokens} must be at least 1")
+            problems.append(checks.problem("probes_list", "eval.probes: expected a list of texts"))
+        sections = METHODS[self.method].settings if self.method in METHODS else tuple(SETTINGS)
+        for section in sections:
+            problems += getattr(self, section).problems(section)
         return problems
+
+    def data_problems(self) -> list:
+        d, problems = self.data, []
+        if not d.path:
+            problems.append(checks.problem("no_data", "data.path: no dataset chosen"))
+        if not isinstance(d.columns, dict):
+            problems.append(checks.problem("columns_mapping", "data.columns: expected a mapping of field -> column"))
+        return [*problems, *checks.positive("data.max_file_mb", d.max_file_mb),
+                *checks.at_least("data.max_rows", d.max_rows, 0), *checks.below("data.val_fraction", d.val_fraction, 0, 1)]
+
+    def train_problems(self, task_known: bool) -> list:
+        from ftlab.metrics import registry
+        from ftlab.train.optim import OPTIMIZERS, SCHEDULERS
+
+        t, problems = self.train, []
+        for name in ("batch_size", "grad_accum", "max_length", "log_every"):
+            problems += checks.at_least(f"train.{name}", getattr(t, name), 1)
+        for name in ("epochs", "max_steps", "weight_decay", "max_grad_norm", "eval_every", "save_every",
+                     "early_stopping_patience", "step_limit", "time_limit_min", "activation_budget_mb"):
+            problems += checks.at_least(f"train.{name}", getattr(t, name), 0)
+        problems += checks.between("train.warmup_ratio", t.warmup_ratio, 0, 0.5)
+        if t.epochs <= 0 and t.max_steps <= 0:
+            problems.append(checks.problem("epochs_or_steps", "train.epochs / train.max_steps: one of them must be "
+                                           "positive"))
+        problems += checks.positive("train.learning_rate", t.learning_rate)
+        problems += checks.one_of("train.optimizer", t.optimizer, OPTIMIZERS)
+        problems += checks.one_of("train.scheduler", t.scheduler, SCHEDULERS)
+        problems += checks.one_of("train.precision", t.precision, ("auto", "fp32", "bf16", "fp16"))
+        watchable = registry.keys(self.task if task_known else None)
+        wrong = checks.one_of("train.early_stopping_metric", t.early_stopping_metric, watchable)
+        if wrong and task_known:
+            wrong = [checks.problem("not_measured", f"{wrong[0]} (what {self.task} measures)", task=self.task,
+                                    **wrong[0].fields)]
+        return problems + wrong
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -299,7 +249,9 @@ class RunConfig:
             raise ValueError(f"{path.name}: {exc}") from None
 
 
-SECTIONS = ("data", "lora", "freeze", "quant", "prompt", "train", "eval")
+SETTINGS = ("lora", "freeze", "quant", "prompt")
+"""The RunConfig sections that are methods' settings (ftlab.methods.settings.SECTIONS)."""
+SECTIONS = ("data", *SETTINGS, "train", "eval")
 """The RunConfig fields that are sections of settings."""
 INT_MAX = 2**31 - 1
 LIMITS = {"train.seed": (0, 2**32 - 1), "train.max_steps": (0, 10_000_000), "train.epochs": (0, 10_000),
@@ -340,7 +292,7 @@ def type_problems(cfg: RunConfig) -> list[str]:
         value = getattr(cfg, name)
         if dataclasses.is_dataclass(kind):
             if not isinstance(value, kind):
-                problems.append(f"{name}: expected a section of settings")
+                problems.append(checks.problem("not_section", f"{name}: expected a section of settings", setting=name))
                 continue
             problems += [_problem(f"{name}.{n}", k, getattr(value, n)) for n, k in _types(kind).items()]
         else:
@@ -354,9 +306,10 @@ def _problem(key: str, kind: type, value) -> str:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        return f"{key}: {str(value)[:40]!r} is not {names.get(kind, kind.__name__)}"
+        return checks.problem("not_type", f"{key}: {str(value)[:40]!r} is not {names.get(kind, kind.__name__)}",
+                              setting=key, value=repr(str(value)[:40]), kind=kind.__name__)
     if kind is float and not math.isfinite(value):
-        return f"{key}: {value} must be a finite number"
+        return checks.problem("not_finite", f"{key}: {value} must be a finite number", setting=key, value=value)
     return ""
 
 
@@ -370,6 +323,7 @@ def bound_problems(cfg: RunConfig) -> list[str]:
             key, value = f"{name}.{field_name}", getattr(getattr(cfg, name), field_name)
             low, high = LIMITS.get(key, (None, INT_MAX if field_kind is int else math.inf))
             if field_kind in (int, float) and (value > high or (key == "train.seed" and value < low)):
-                problems.append(f"{key}: {value:.6g} must be " + (f"from {low:g} to {high:g}" if low is not None
-                                                                    else f"at most {high:g}"))
+                problems += (checks.between(key, value, low, high) if low is not None else
+                             [checks.problem("at_most", f"{key}: {value:.6g} must be at most {high:g}", setting=key,
+                                             value=f"{value:.6g}", high=f"{high:g}")])
     return problems

@@ -35,6 +35,7 @@ def test_a_ui_runs_config_reruns_headless_to_the_same_losses(ui_run, capsys):
     assert rerun != ui_run and losses(rerun) == pytest.approx(losses(ui_run), rel=1e-5)
 
 
+@pytest.mark.slow  # shares the trained run of the test above
 def test_export_writes_the_adapter_and_the_merged_model(ui_run, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 

@@ -15,10 +15,11 @@ ORDER = ["data", "tasks", "methods", "train", "eval", "runs", "serve", "app"]
 """Bottom to top. train and eval call each other (a run evaluates as it trains; an evaluation uses the loss) and
 runs' job queue starts training: those pairs are one level for this test."""
 LEVEL = {"data": 0, "tasks": 1, "methods": 2, "train": 3, "eval": 3, "runs": 3, "serve": 4, "app": 5}
-FOUNDATION = {"config", "paths", "modeling", "metrics", "events"}
-NAMES_READ = {"config.py": {"ftlab.methods.registry", "ftlab.train.optim", "ftlab.tasks"}}
+FOUNDATION = {"config", "paths", "modeling", "metrics", "events", "checks"}
+NAMES_READ = {"config.py": {"ftlab.methods.registry", "ftlab.methods.settings", "ftlab.train.optim", "ftlab.tasks"}}
 """A config validates the names it is given against the registries that define them (tasks, methods, optimizers
-and schedules): it reads their names and defaults, nothing else."""
+and schedules): it reads their names and defaults, nothing else; and it holds the methods' own sections of
+settings (ftlab.methods.settings), which check themselves."""
 ENGINE = [p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] not in ("app", "__main__.py")]
 
 

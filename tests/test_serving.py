@@ -49,7 +49,7 @@ def test_a_labelled_file_is_classified_by_base_and_tuned_into_a_csv(classify_run
 def test_a_file_with_an_empty_text_names_its_line(classify_run, tmp_path):
     source = tmp_path / "texts.jsonl"
     source.write_text('{"text": "fine"}\n{"text": ""}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"texts.jsonl: line 2: no text in column 'text'"):
+    with pytest.raises(DataError, match=r"texts.jsonl, line 2: no text in column 'text'"):
         Lab().classify_file(classify_run, str(source))
 
 

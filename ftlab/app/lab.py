@@ -206,7 +206,7 @@ class Lab:
             if d.val_path:
                 data.load_validation(d.val_path, ds, d.columns, d.max_file_mb)
         except data.DataError as exc:
-            raise ValueError(t("start.data_problems", problems="; ".join(exc.problems[:3]))) from None
+            raise ValueError(t("start.data_problems", problems="; ".join(map(texts.problem, exc.problems[:3])))) from None
         if ds.task != cfg.task:
             raise ValueError(t("start.task_mismatch", data=Path(d.path).name, data_task=t(f"task.{ds.task}"),
                                task=t(f"task.{cfg.task}")))
@@ -225,7 +225,7 @@ class Lab:
         cfg = RunConfig.from_dict(config)
         problems = cfg.validate()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(map(texts.setting_problem, problems)))
         self.check_data_path(cfg.data.path)
         self.check_data_path(cfg.data.val_path)
         self.check_remote_code(cfg)
@@ -353,7 +353,8 @@ class Lab:
 
     @staticmethod
     def methods() -> list[dict]:
-        return [{"name": m.name, "label": m.label, "help": m.help, "unavailable": m.unavailable()}
+        return [{"name": m.name, "label": m.label, "help": m.help, "unavailable": m.unavailable(),
+                 "settings": list(m.settings)}
                 for m in methods.METHODS.values()]
 
     # inference ----------------------------------------------------------------------------------------------

@@ -99,6 +99,18 @@ def problem(item) -> str:
     return t(f"problem.{code}", where=where(fields), **{k: v for k, v in fields.items() if k != "where"})
 
 
+def setting_problem(item) -> str:
+    """A config problem (ftlab.checks) in the person's language when it has a code with a text."""
+    code, fields = getattr(item, "code", None), dict(getattr(item, "fields", None) or {})
+    if not code or not i18n.t_or(f"config.{code}", ""):
+        return str(item)
+    if "kind" in fields:
+        fields["kind"] = t(f"config.kind.{fields['kind']}")
+    if "task" in fields:
+        fields["task"] = i18n.t_or(f"task.{fields['task']}", fields["task"])
+    return t(f"config.{code}", **fields)
+
+
 def status_event(snap: dict, key: str) -> str:
     """A run's note, resume or warning (ftlab.events) in the person's language, from its code and fields when it
     has them (else as the engine wrote it)."""

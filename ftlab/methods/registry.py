@@ -27,6 +27,8 @@ class Method:
     adapter = False
     """True when the method trains an adapter on a frozen base (saved to adapter/), False for full weights."""
     prompt_learning = False
+    settings: tuple[str, ...] = ()
+    """The sections of settings it reads (ftlab.methods.settings: `lora`, `quant`...): shown and checked for it."""
 
     def unavailable(self) -> str:
         """Why this method cannot run on this machine ('' when it can)."""
@@ -113,6 +115,7 @@ def transformer_blocks(model) -> tuple[str, list]:
 
 class Freeze(Method):
     name, label = "freeze", "Freeze (last N layers)"
+    settings = ("freeze",)
     help = "Trains only the last N transformer blocks and the head; the rest stays as it was. Mid memory."
 
     def apply(self, model, cfg):
@@ -129,6 +132,7 @@ class Freeze(Method):
 
 class Lora(Method):
     name, label, adapter = "lora", "LoRA", True
+    settings = ("lora",)
     help = "Freezes the base and trains small low-rank updates. A few MB to save, little memory."
     dora = False
 
@@ -175,6 +179,7 @@ class Dora(Lora):
 
 class QLora(Lora):
     name, label = "qlora", "QLoRA (4-bit NF4 or 8-bit)"
+    settings = ("lora", "quant")
     help = "LoRA on a base quantised to 4-bit NF4 (or 8-bit): the least memory; a little slower per step."
 
     def unavailable(self) -> str:
@@ -226,6 +231,7 @@ class IA3(Method):
 
 class PrefixTuning(Method):
     name, label, adapter, prompt_learning = "prefix", "Prefix tuning (P-tuning v2)", True, True
+    settings = ("prompt",)
     help = "Trains virtual key/value tokens in every layer (P-tuning v2); the model itself is untouched."
 
     def apply(self, model, cfg):
@@ -237,6 +243,7 @@ class PrefixTuning(Method):
 
 class PromptTuning(Method):
     name, label, adapter, prompt_learning = "prompt", "Prompt tuning", True, True
+    settings = ("prompt",)
     help = "Trains a few virtual tokens prepended to the input; the smallest adapter, best on larger models."
 
     def apply(self, model, cfg):
@@ -251,6 +258,7 @@ class PromptTuning(Method):
 
 class PTuning(Method):
     name, label, adapter, prompt_learning = "ptuning", "P-tuning", True, True
+    settings = ("prompt",)
     help = "Virtual tokens produced by a small trained encoder (MLP), prepended to the input."
 
     def apply(self, model, cfg):

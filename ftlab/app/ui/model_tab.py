@@ -33,6 +33,14 @@ def method_help(name: str, blocked: list[str]) -> str:
     return text + ("\n\n" + t("model.unavailable", methods="; ".join(blocked)) if blocked else "")
 
 
+def own_settings(methods_info: list[dict], controls: dict):
+    """method name -> {control: whether it shows}: a method's own settings (`lora.r` for LoRA, `quant.bits` for
+    QLoRA) show for the methods that read them, hidden for the others."""
+    sections = {m["name"]: set(m["settings"]) for m in methods_info}
+    owned = {key: control for key, control in controls.items() if key.split(".")[0] in set().union(*sections.values())}
+    return lambda name: {control: key.split(".")[0] in sections.get(name, ()) for key, control in owned.items()}
+
+
 def build(lab: Lab, data) -> ModelTab:
     methods_info = lab.methods()
     usable = [(t(f"method.{m['name']}.label"), m["name"]) for m in methods_info if not m["unavailable"]]
@@ -49,7 +57,8 @@ def build(lab: Lab, data) -> ModelTab:
         batch = tr("model.batch", gr.Number, tasks.get("chat").defaults["batch_size"], precision=0, elem_id="batch-size")
         max_len = tr("model.max_length", gr.Number, tasks.get("chat").defaults["max_length"], precision=0,
                      elem_id="max-length")
-    advanced = settings_panel()
+    lora = next(m["settings"] for m in methods_info if m["name"] == "lora")
+    advanced = settings_panel(hidden={s for m in methods_info for s in m["settings"]} - set(lora))
     with gr.Row():
         plan_md = gr.Markdown("", elem_id="plan")
         estimate_btn = tr("model.estimate", gr.Button, size="sm", elem_id="estimate")
@@ -90,6 +99,9 @@ def build(lab: Lab, data) -> ModelTab:
 
     inputs = [data.path, data.options, task, model, method, *fields]
     method.change(lambda m: method_help(m, blocked), method, help_md, **PRIVATE)
+    own = own_settings(methods_info, advanced)
+    method.change(lambda m: [gr.update(visible=shown) for shown in own(m).values()], method, list(own("lora")),
+                  **PRIVATE)
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
     task.input(on_task_pick, [task, model], [model, epochs, lr, batch, max_len], **PRIVATE)
     preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)

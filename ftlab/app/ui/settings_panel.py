@@ -34,12 +34,14 @@ ROWS = [
 """Setting name -> (component, default, its other arguments), a row of the panel per dict."""
 
 
-def settings_panel() -> dict:
-    """The advanced settings, keyed by their RunConfig setting name (see Lab.build_config)."""
+def settings_panel(hidden: set[str] = frozenset()) -> dict:
+    """The advanced settings, keyed by their RunConfig setting name (see Lab.build_config); those of `hidden`
+    sections (`quant`: the settings of a method not chosen) start hidden."""
     controls = {}
     with tr("set.panel", gr.Accordion, open=False, elem_id="advanced"):
         for row in ROWS:
             with gr.Row():
                 for name, (factory, default, extra) in row.items():
-                    controls[name] = tr(f"set.{name}", factory, value=default, **extra)
+                    controls[name] = tr(f"set.{name}", factory, value=default, visible=name.split(".")[0] not in hidden,
+                                        **extra)
     return controls
