@@ -229,44 +229,46 @@ class IA3(Method):
         return get_peft_model(model, IA3Config(task_type=tasks.get(cfg.task).peft_type))
 
 
-class PrefixTuning(Method):
-    name, label, adapter, prompt_learning = "prefix", "Prefix tuning (P-tuning v2)", True, True
-    settings = ("prompt",)
+class PromptLearning(Method):
+    """Virtual tokens trained in front of the input (PEFT's prompt-learning configs): `peft_config` names which."""
+    adapter, prompt_learning, settings = True, True, ("prompt",)
+    peft_config = ""
+
+    def extra(self, model, cfg) -> dict:
+        """The PEFT config's arguments beyond the task type and the number of virtual tokens."""
+        return {}
+
+    def apply(self, model, cfg):
+        import peft
+
+        config = getattr(peft, self.peft_config)(task_type=tasks.get(cfg.task).peft_type,
+                                                 num_virtual_tokens=cfg.prompt.virtual_tokens, **self.extra(model, cfg))
+        return peft.get_peft_model(model, config)
+
+
+class PrefixTuning(PromptLearning):
+    name, label, peft_config = "prefix", "Prefix tuning (P-tuning v2)", "PrefixTuningConfig"
     help = "Trains virtual key/value tokens in every layer (P-tuning v2); the model itself is untouched."
 
-    def apply(self, model, cfg):
-        from peft import PrefixTuningConfig, get_peft_model
 
-        return get_peft_model(model, PrefixTuningConfig(task_type=tasks.get(cfg.task).peft_type,
-                                                        num_virtual_tokens=cfg.prompt.virtual_tokens))
-
-
-class PromptTuning(Method):
-    name, label, adapter, prompt_learning = "prompt", "Prompt tuning", True, True
-    settings = ("prompt",)
+class PromptTuning(PromptLearning):
+    name, label, peft_config = "prompt", "Prompt tuning", "PromptTuningConfig"
     help = "Trains a few virtual tokens prepended to the input; the smallest adapter, best on larger models."
 
-    def apply(self, model, cfg):
-        from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+    def extra(self, model, cfg) -> dict:
+        from peft import PromptTuningInit
 
         text = cfg.prompt.init_text.strip()
-        init = {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": text,
+        return {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": text,
                 "tokenizer_name_or_path": str(model.name_or_path)} if text else {}
-        return get_peft_model(model, PromptTuningConfig(task_type=tasks.get(cfg.task).peft_type,
-                                                        num_virtual_tokens=cfg.prompt.virtual_tokens, **init))
 
 
-class PTuning(Method):
-    name, label, adapter, prompt_learning = "ptuning", "P-tuning", True, True
-    settings = ("prompt",)
+class PTuning(PromptLearning):
+    name, label, peft_config = "ptuning", "P-tuning", "PromptEncoderConfig"
     help = "Virtual tokens produced by a small trained encoder (MLP), prepended to the input."
 
-    def apply(self, model, cfg):
-        from peft import PromptEncoderConfig, get_peft_model
-
-        return get_peft_model(model, PromptEncoderConfig(task_type=tasks.get(cfg.task).peft_type,
-                                                         num_virtual_tokens=cfg.prompt.virtual_tokens,
-                                                         encoder_hidden_size=model.config.hidden_size))
+    def extra(self, model, cfg) -> dict:
+        return {"encoder_hidden_size": model.config.hidden_size}
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (Lora(), QLora(), Dora(), IA3(), PrefixTuning(), PromptTuning(),
