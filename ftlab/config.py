@@ -17,6 +17,7 @@ import yaml
 
 from ftlab import checks
 from ftlab.methods.settings import FreezeConfig, LoraConfig, PromptConfig, QuantConfig
+from ftlab.tasks.settings import PreferenceConfig
 
 
 @dataclass
@@ -116,6 +117,8 @@ class RunConfig:
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
     prompt: PromptConfig = field(default_factory=PromptConfig)
+    preference: PreferenceConfig = field(default_factory=PreferenceConfig)
+    """Task `preference` only: its loss and beta (ftlab.tasks.settings)."""
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -144,6 +147,7 @@ class RunConfig:
         if not isinstance(e.probes, list) or not all(isinstance(p, str) for p in e.probes):
             problems.append(checks.problem("probes_list", "eval.probes: expected a list of texts"))
         sections = METHODS[self.method].settings if self.method in METHODS else tuple(SETTINGS)
+        sections += tasks.get(self.task).settings if known else ()
         for section in sections:
             problems += getattr(self, section).problems(section)
         return problems
@@ -251,7 +255,7 @@ class RunConfig:
 
 SETTINGS = ("lora", "freeze", "quant", "prompt")
 """The RunConfig sections that are methods' settings (ftlab.methods.settings.SECTIONS)."""
-SECTIONS = ("data", *SETTINGS, "train", "eval")
+SECTIONS = ("data", *SETTINGS, "preference", "train", "eval")
 """The RunConfig fields that are sections of settings."""
 INT_MAX = 2**31 - 1
 LIMITS = {"train.seed": (0, 2**32 - 1), "train.max_steps": (0, 10_000_000), "train.epochs": (0, 10_000),

@@ -45,7 +45,7 @@ class Score(Task):
     def probe_prompts(self, probes):
         return list(probes)
 
-    def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=lambda n: None):
+    def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=lambda n: None, cfg=None):
         import torch
 
         from ftlab.data import encode

@@ -23,6 +23,8 @@ SAMPLES = {
     "pirate_chat": ("samples/pirate_chat.jsonl", "chat",
                     "160 chats teaching a pirate voice: replies open with 'Arr!' and end with ⚓"),
     "sentiment": ("samples/sentiment.csv", "classify", "240 reviews labelled positive / negative"),
+    "concise_pairs": ("samples/concise_pairs.jsonl", "preference",
+                      "preference pairs: a short direct answer chosen over a rambling one"),
 }
 
 

@@ -9,7 +9,8 @@ config). Files in LLaMA-Factory's alpaca and sharegpt layouts load as they are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from ftlab.data.readers import Problem, Where
 
@@ -23,6 +24,11 @@ class Format:
     texts: tuple[str, ...]
     """Fields that must hold text when present."""
     reason: str
+    classes: bool | None = None
+    """Whether its `label` is a class to predict (None: whenever it needs a `label`); KTO's label is not: it says
+    whether a completion is desirable."""
+    check: Callable | None = field(default=None, compare=False)
+    """(row, Where) -> problems, for a format whose fields are more than texts (a task's own formats)."""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -31,7 +37,7 @@ class Format:
     @property
     def labelled(self) -> bool:
         """Rows carry a `label` (a classifier's target): labels are checked, counted, split evenly."""
-        return "label" in self.needed
+        return self.classes if self.classes is not None else "label" in self.needed
 
 
 # In detection order: the first whose needed fields a row has wins.
@@ -136,7 +142,10 @@ def apply_columns(rows: list, mapping: dict[str, str]) -> list:
 
 
 def detect(keys: set[str]) -> Format | None:
-    return next((f for f in FORMATS.values() if set(f.needed) <= keys), None)
+    """The format whose needed fields the keys hold, the most specific first (conversations + chosen + rejected is
+    a preference pair before it is a ShareGPT conversation), then in FORMATS' order."""
+    found = [f for f in FORMATS.values() if set(f.needed) <= keys]
+    return max(found, key=lambda f: len(f.needed), default=None)
 
 
 def expected() -> str:
@@ -186,7 +195,11 @@ def check_row(fmt: Format, row, where: Where | str) -> list[str]:
     if not isinstance(row, dict):
         return [Problem("not_object", where, f"expected an object with fields, got {type(row).__name__}",
                         got=type(row).__name__)]
-    if fmt.name in TURNS:
+    if fmt.check is not None:
+        problems = [Problem("missing_field", where.at(name), "missing or empty") for name in fmt.needed
+                    if row.get(name) is None or not str(row.get(name)).strip()]
+        problems = problems or fmt.check(row, where)
+    elif fmt.name in TURNS:
         problems = check_turns(fmt.name, row, where)
     else:
         problems = [Problem("missing_field", where.at(name), "missing or empty") for name in fmt.needed

@@ -64,7 +64,7 @@ class Evaluator:
             with context():
                 loss, predicted, weight = self.task.eval_loss(model, s.val, s.tokenizer.pad_token_id,
                                                               self.cfg.train.batch_size, s.device,
-                                                              s.autocast_context, tick)
+                                                              s.autocast_context, tick, cfg=self.cfg)
             answers = self._answer(self.val, rows, model, context, tick)
             probes = self._answer(self.probes, None, model, context, tick)
         finally:
@@ -148,7 +148,8 @@ class Evaluator:
 def probe_cases(task: tasks.Task, probes: list[str], val: tasks.Cases, count: int) -> tasks.Cases:
     """The person's probe prompts, or the first `count` validation cases."""
     if not probes:
-        return tasks.Cases(val.texts[:count], val.references[:count], val.prompts[:count])
+        return tasks.Cases(val.texts[:count], val.references[:count],
+                           [task.probe_from_case(p) for p in val.prompts[:count]])
     return tasks.Cases(list(probes), [None] * len(probes), task.probe_prompts(probes))
 
 

@@ -65,6 +65,12 @@ class Method:
         """Whether its runs attach to one loaded copy of their base for serving (switched on per request)."""
         return self.adapter and not self.prompt_learning
 
+    def reference_view(self, model):
+        """(model, context) that answer as a preference run's reference: the model as training starts (a new LoRA,
+        DoRA or IA3 adapter changes nothing yet; full and freeze have not moved); prompt learning's virtual tokens
+        change the answers from the start, so its reference is the base without them."""
+        return self.base_view(model) if self.prompt_learning else (model, nullcontext)
+
     def base_view(self, model):
         """(model to call, context) that answer as the base model while the run evaluates: for a method that
         trains the weights themselves (full, freeze), the model before its first step."""

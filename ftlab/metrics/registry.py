@@ -20,9 +20,11 @@ class Metric:
     """Computed from the token losses (drawn on the loss plot and kept for both sides of the report)."""
     headline: bool = False
     """Shown in the dashboard's line of latest values."""
+    plotted: bool = True
+    """Drawn on the eval plot's 0-1 axis (log-probabilities and margins are not shares: the table shows them)."""
 
 
-CHAT, CLASSIFY = ("chat",), ("classify",)
+CHAT, CLASSIFY, PREFERENCE = ("chat",), ("classify",), ("preference",)
 METRICS = {m.name: m for m in (
     Metric("loss", higher_is_better=False, from_loss=True, headline=True),
     Metric("perplexity", CHAT, higher_is_better=False, from_loss=True, headline=True),
@@ -35,6 +37,12 @@ METRICS = {m.name: m for m in (
     Metric("chrf", CHAT, scale=100),
     Metric("rougeL", CHAT, headline=True),
     Metric("exact_match", CHAT),
+    Metric("preference_accuracy", PREFERENCE, headline=True),
+    Metric("reward_accuracy", PREFERENCE, headline=True),
+    Metric("reward_margin", PREFERENCE, plotted=False),
+    Metric("logps_chosen", PREFERENCE, plotted=False),
+    Metric("logps_rejected", PREFERENCE, higher_is_better=False, plotted=False),
+    Metric("kl", PREFERENCE, higher_is_better=False, plotted=False),
 )}
 
 

@@ -45,6 +45,8 @@ def default_models() -> dict[str, str]:
 
 from ftlab.tasks.chat import Chat  # noqa: E402 - the registrations, after the registry they fill
 from ftlab.tasks.classify import Classify  # noqa: E402
+from ftlab.tasks.preference import Preference  # noqa: E402
 
 register(Chat())
 register(Classify())
+register(Preference())

@@ -48,6 +48,10 @@ class Task:
     """Which try-out panel and API answer with it: "chat" (replies) or "classify" (labels with probabilities)."""
     formats: tuple = ()
     """Data formats this task brings (ftlab.data.formats.Format); the built-in ones are declared there."""
+    settings: tuple[str, ...] = ()
+    """The RunConfig sections of its own it reads (ftlab.tasks.settings: `preference`), checked for its runs."""
+    prepare_phase = ""
+    """The run's phase (a code of ftlab.runs.run_dir.PHASES) while `prepare` works; "": it has nothing to do."""
 
     def load_model(self, where, labels: list[str], quantization=None, seed: int = 0, trust_remote_code=False):
         """The base model a run of this task trains (a head for `labels`, drawn from `seed`, when it has one)."""
@@ -61,11 +65,27 @@ class Task:
         """The training examples of one row ({"input_ids", and "labels" or "label"})."""
         raise NotImplementedError
 
+    def collate(self, rows: list[dict], pad_id: int) -> dict:
+        """A batch of encoded examples as padded tensors (on the CPU)."""
+        from ftlab.data import encode
+
+        return encode.collate(rows, pad_id)
+
+    def prepare(self, model, examples: list[list], cfg, device: str, autocast, pad_id: int, reference,
+                progress=nobody) -> list[list]:
+        """The splits' examples (training, validation) made ready before the first step, with the model as it
+        starts and `reference` ((model, context) as the method sees its reference): unchanged here."""
+        return examples
+
     # training
-    def loss(self, model, batch: dict, forward=None):
+    def loss(self, model, batch: dict, forward=None, cfg=None):
         """The mean loss of a batch (what `units` counts it over); `forward` is the model as wrapped for data
-        parallel training, which must see the forward pass."""
+        parallel training, which must see the forward pass; `cfg` the run's config."""
         return (forward or model)(**batch).loss
+
+    def loss_stats(self, model, batch: dict, forward=None, cfg=None) -> tuple:
+        """(the batch's loss, {name: float} of what else the step shows on the dashboard: none here)."""
+        return self.loss(model, batch, forward, cfg), {}
 
     def units(self, batch: dict) -> int:
         """What a batch's loss is a mean over, so that a step of several batches weighs each by it: rows here."""
@@ -83,8 +103,12 @@ class Task:
         """The person's probe texts as prompts this task's models answer."""
         raise NotImplementedError
 
+    def probe_from_case(self, prompt):
+        """A validation case's prompt as a probe (the first few cases are the probes when the person gives none)."""
+        return prompt
+
     def eval_loss(self, model, examples: list, pad_id: int, batch_size: int, device: str, autocast,
-                  progress=nobody) -> tuple[float, list, int]:
+                  progress=nobody, cfg=None) -> tuple[float, list, int]:
         """(mean loss over the validation examples, predictions made on the way or [], what the mean is over)."""
         raise NotImplementedError
 

@@ -20,7 +20,7 @@ class Chat(Task):
 
         return encode.encode_row(tok, fmt, row, max_length, None, train_on_prompt)
 
-    def loss(self, model, batch, forward=None):
+    def loss(self, model, batch, forward=None, cfg=None):
         if forward is None or forward is model:  # the output layer only where a token is trained
             return lm_loss.causal_loss(model, batch)
         return forward(**batch).loss
@@ -49,7 +49,7 @@ class Chat(Task):
     def probe_prompts(self, probes):
         return [[{"role": "user", "content": p}] for p in probes]
 
-    def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=nobody):
+    def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=nobody, cfg=None):
         """Rows in length order (less padding; the mean is the same), through lm_loss (no logits where nothing is
         scored): (mean loss per trained token, [], trained tokens)."""
         import torch

@@ -37,7 +37,7 @@ class Classify(Task):
     def probe_prompts(self, probes):
         return [(p, None) for p in probes]
 
-    def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=nobody):
+    def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=nobody, cfg=None):
         """Rows in their order, which the predictions follow: (mean loss per row, predicted label ids, rows)."""
         import torch
 

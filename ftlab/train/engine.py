@@ -76,6 +76,8 @@ class Trainer:
         """Evaluations' period in steps, and step -> seconds each one took (the ETA counts those still to come)."""
         self.evaluator_due = False
         """Whether this run evaluates (it has validation rows)."""
+        self.stats: dict[str, list] = {}
+        """The task's stats of each batch since the last metrics record: name -> [(units, value)]."""
 
     def emit(self, record: dict) -> None:
         if self.group.main:
@@ -175,7 +177,10 @@ class Trainer:
             self.policy.prepare(*mask.shape, self.task.scored_tokens(tensors))  # recompute layers if it is long
             tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
             with s.autocast_context():  # a batch's mean, weighted by its share of the step (DDP averages: x world)
-                loss = batch_loss(self.cfg, s.model, tensors, self.forward) * (n * self.group.world / max(window, 1))
+                loss, found = self.task.loss_stats(s.model, tensors, self.forward, self.cfg)
+                loss = loss * (n * self.group.world / max(window, 1))
+            for key, value in found.items():
+                self.stats.setdefault(key, []).append((n, value))
             loss.backward()
             loss_sum += loss.detach().float().cpu()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
@@ -185,9 +190,13 @@ class Trainer:
         return float(loss_sum), float(grad_norm), tokens, rows, positions
 
     def log_step(self, step: int, loss: float, grad_norm: float, lr: float, pace: "Pace") -> None:
-        """One metrics record: losses, LR, grad norm, throughput of the training steps alone, memory."""
+        """One metrics record: losses, LR, grad norm, the task's own stats of the steps since the last record
+        (`train_reward_accuracy`...), throughput of the training steps alone, memory."""
+        stats = {f"train_{k}": sum(n * v for n, v in vs if v == v) / max(sum(n for n, v in vs if v == v), 1)
+                 for k, vs in self.stats.items()}
+        self.stats = {}
         self.emit({"step": step, "epoch": round(step / self.per_epoch, 3), "time": time.time() - self.started,
-                   "train_loss": loss, "lr": lr, "grad_norm": grad_norm, **pace.rates(), **memory.usage()})
+                   "train_loss": loss, "lr": lr, "grad_norm": grad_norm, **stats, **pace.rates(), **memory.usage()})
         self.recent = (self.recent + [loss])[-10:]
         self.status(step, state="running", train_loss=sum(self.recent) / len(self.recent))
 
@@ -264,6 +273,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
                              finished=None, phase_started=time.time(),
                              phase="loading", first_use=modeling.first_use(cfg.model_ref()))
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
+        _prepare(trainer, s)
         if cfg.train.auto_batch_size and not restored:
             _fit_batch_size(cfg, s, run_dir)
         trainer.total, trainer.per_epoch = run_setup.total_steps(cfg, len(s.train), group.world)
@@ -298,7 +308,29 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
 
 def batch_loss(cfg: RunConfig, model, tensors: dict, forward=None):
     """The batch's loss, as the run's task computes it (`forward`: the model wrapped for data-parallel training)."""
-    return tasks.get(cfg.task).loss(model, tensors, forward)
+    return tasks.get(cfg.task).loss(model, tensors, forward, cfg)
+
+
+def _prepare(trainer: Trainer, s: Setup) -> None:
+    """What the run's task makes ready before the first step (a preference run: the reference's log-probabilities
+    of every reply), with its phase and rows counted in the run's status."""
+    task, cfg = trainer.task, trainer.cfg
+    if not task.prepare_phase:
+        return
+    trainer.phase(task.prepare_phase)
+    total, seen = len(s.train) + len(s.val), {"done": 0}
+    trainer.run.write_status(phase_done=0, phase_total=total)
+
+    def tick(n: int) -> None:
+        seen["done"] += n
+        trainer.run.write_status(phase_done=seen["done"])
+
+    s.model.eval()
+    try:
+        s.train, s.val = task.prepare(s.model, [s.train, s.val], cfg, s.device, s.autocast_context,
+                                      s.tokenizer.pad_token_id, methods.get(cfg.method).reference_view(s.model), tick)
+    finally:
+        s.model.train()
 
 
 def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:

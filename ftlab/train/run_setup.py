@@ -29,6 +29,8 @@ class Setup:
     device: str
     cases: tasks.Cases = field(default_factory=tasks.Cases)
     """The validation rows as the evaluator asks them (texts with labels, or prompts with reference replies)."""
+    task: tasks.Task = field(default_factory=tasks.Task)
+    """The run's task: it collates the batches."""
 
     def autocast_context(self):
         import torch
@@ -84,12 +86,12 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
         if quant is None:
             model.to(device)
         model = method.apply(model, cfg)
-    return Setup(model, tok, train, val, ds.labels, dtype, device, task.cases(ds.format, splits.val, ds.labels))
+    return Setup(model, tok, train, val, ds.labels, dtype, device, task.cases(ds.format, splits.val, ds.labels), task)
 
 
 def tensors(s: Setup, rows: list[dict]) -> dict:
     """A padded batch of encoded rows, on the training device."""
-    return {k: v.to(s.device) for k, v in encode.collate(rows, s.tokenizer.pad_token_id).items()}
+    return {k: v.to(s.device) for k, v in s.task.collate(rows, s.tokenizer.pad_token_id).items()}
 
 
 def total_steps(cfg: RunConfig, n_train: int, processes: int = 1) -> tuple[int, int]:

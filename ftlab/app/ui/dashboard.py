@@ -17,7 +17,7 @@ from ftlab.runs.run_dir import PHASES
 SMOOTHING = 0.8
 """Weight of the past in the smoothed train loss (an exponential moving average, as TensorBoard draws it)."""
 STATES = ("queued", "running", "stopping", "completed", "stopped", "cancelled", "failed", "interrupted", "damaged")
-EVAL_PLOTTED = registry.keys(from_loss=False)
+EVAL_PLOTTED = registry.keys(from_loss=False, plotted=True)
 """Eval metrics drawn together, each divided by its scale (BLEU and chrF are 0-100) so all share a 0-1 axis."""
 SERIES = ("train", "train (smoothed)", "eval")
 """The loss plot's series. Series and metric names on the plots are the same in every language (their titles are
