@@ -76,6 +76,7 @@ def test_perplexity_weighs_rows_by_their_tokens():
     assert math.isnan(metrics.perplexity([], []))
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_runs_evaluating_at_the_same_time_each_get_their_own_scores():
     from concurrent.futures import ThreadPoolExecutor
 

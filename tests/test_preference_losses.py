@@ -18,8 +18,9 @@ from ftlab.config import RunConfig
 from ftlab import tasks
 from ftlab.tasks import lm_loss, preference_loss
 
-trl = pytest.importorskip("trl")
-datasets = pytest.importorskip("datasets")
+pytestmark = pytest.mark.slow  # TRL's trainers take a while to build; `make test` runs them
+import datasets  # noqa: E402
+import trl  # noqa: E402 - installed by make test (requirements-test.txt): a missing oracle fails, never skips
 
 PAIRS = [("What is 6 times 7?", "42.", "Great question! Let me think about it carefully: the answer is 42. Hope it helps!"),
          ("Capital of Peru?", "Lima.", "Oh, what a thing to ask. After some thought, I would say it is Lima, of course."),

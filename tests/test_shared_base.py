@@ -50,6 +50,7 @@ def served_logits(pair, tuned: bool, ids) -> torch.Tensor:
         return model(input_ids=ids).logits
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_two_runs_and_the_base_share_one_copy_and_each_answers_as_if_alone(runs, tiny_llama):
     server = ModelServer()
     ids = torch.tensor([[1, 523, 2891, 314, 260, 3874, 30]])

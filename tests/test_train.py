@@ -38,6 +38,7 @@ def snapshot(model):
     return {n: p.detach().clone() for n, p in model.named_parameters()}
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_qlora_trains_4bit_adapter_and_leaves_base_untouched(tiny_llama):
     cfg = chat_config(tiny_llama, "qlora", max_steps=4, batch_size=2)
     s = engine.setup(cfg)
@@ -188,6 +189,7 @@ def test_cli_reruns_a_saved_config_yaml(tiny_llama, tmp_path, capsys):
     assert main(["runs"]) == 0 and run_id in capsys.readouterr().out
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_qlora_run_saves_an_adapter_that_chats_on_a_4bit_base(tiny_llama):
     cfg = chat_config(tiny_llama, "qlora", max_steps=2)
     run = RunDir.create(cfg)

@@ -99,7 +99,8 @@ class Preference(Chat):
                                  "unpaired (prompt, completion, label): choose kto")
             split = [dict(e) for e in split]  # the token cache's examples stay as they were
             if split and loss == "kto":
-                split = unpaired(split, cfg.train.seed)
+                split = unpaired(split if "wanted" in split[0] else [r for e in split for r in halves(e)],
+                                 cfg.train.seed)
             out.append(split)
         if loss == "orpo":
             return out
@@ -234,6 +235,13 @@ class Preference(Chat):
                 "tuned": {"preference_accuracy": right["tuned"] / n, "margin": margins["tuned"]}, "rows": rows,
                 "counts": {"fixed": sum(r["change"] == "fixed" for r in rows),
                            "broke": sum(r["change"] == "broke" for r in rows)}}
+
+
+def halves(pair: dict) -> list[dict]:
+    """A pair as KTO reads it: its chosen reply desirable, its rejected one not (TRL unpairs pairs the same way)."""
+    sides = [(pair["input_ids"], pair["labels"], True), (pair["rejected_ids"], pair["rejected_labels"], False)]
+    return [{"input_ids": ids, "labels": labels, "wanted": wanted,
+             "prompt_len": next(i for i, x in enumerate(labels) if x != lm_loss.IGNORE)} for ids, labels, wanted in sides]
 
 
 def unpaired(examples: list[dict], seed: int) -> list[dict]:
