@@ -24,7 +24,7 @@ SAMPLES = {
                     "160 chats teaching a pirate voice: replies open with 'Arr!' and end with ⚓"),
     "sentiment": ("samples/sentiment.csv", "classify", "240 reviews labelled positive / negative"),
     "concise_pairs": ("samples/concise_pairs.jsonl", "preference",
-                      "preference pairs: a short direct answer chosen over a rambling one"),
+                      "260 preference pairs: a short direct answer chosen over a rambling one (DPO, ORPO, KTO)"),
 }
 
 

@@ -225,16 +225,16 @@ class Preference(Chat):
             prefers = {"base": b[0] > b[1], "tuned": t[0] > t[1]}
             right = {k: right[k] + prefers[k] for k in right}
             change = "fixed" if prefers["tuned"] and not prefers["base"] else (
-                "broke" if prefers["base"] and not prefers["tuned"] else "")
+                "broken" if prefers["base"] and not prefers["tuned"] else "unchanged")
             rows.append({"prompt": text, "chosen": chosen, "rejected": rejected,
                          "base_margin": round(b[0] - b[1], 4), "tuned_margin": round(t[0] - t[1], 4),
-                         "change": change})
+                         "improvement": round((t[0] - t[1]) - (b[0] - b[1]), 4), "change": change})
         n = max(len(rows), 1)
         margins = {k: sum(r[f"{k}_margin"] for r in rows) / n for k in ("base", "tuned")}
         return {"base": {"preference_accuracy": right["base"] / n, "margin": margins["base"]},
                 "tuned": {"preference_accuracy": right["tuned"] / n, "margin": margins["tuned"]}, "rows": rows,
                 "counts": {"fixed": sum(r["change"] == "fixed" for r in rows),
-                           "broke": sum(r["change"] == "broke" for r in rows)}}
+                           "broken": sum(r["change"] == "broken" for r in rows)}}
 
 
 def halves(pair: dict) -> list[dict]:

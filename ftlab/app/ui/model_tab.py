@@ -33,10 +33,10 @@ def method_help(name: str, blocked: list[str]) -> str:
     return text + ("\n\n" + t("model.unavailable", methods="; ".join(blocked)) if blocked else "")
 
 
-def own_settings(methods_info: list[dict], controls: dict):
-    """method name -> {control: whether it shows}: a method's own settings (`lora.r` for LoRA, `quant.bits` for
-    QLoRA) show for the methods that read them, hidden for the others."""
-    sections = {m["name"]: set(m["settings"]) for m in methods_info}
+def own_settings(owners: list[dict], controls: dict):
+    """method (or task) name -> {control: whether it shows}: a method's own settings (`lora.r` for LoRA,
+    `quant.bits` for QLoRA) or a task's (`preference.beta`) show for those that read them, hidden for the others."""
+    sections = {m["name"]: set(m["settings"]) for m in owners}
     owned = {key: control for key, control in controls.items() if key.split(".")[0] in set().union(*sections.values())}
     return lambda name: {control: key.split(".")[0] in sections.get(name, ()) for key, control in owned.items()}
 
@@ -46,7 +46,7 @@ def build(lab: Lab, data) -> ModelTab:
     usable = [(t(f"method.{m['name']}.label"), m["name"]) for m in methods_info if not m["unavailable"]]
     blocked = [f"{m['label']}: {m['unavailable']}" for m in methods_info if m["unavailable"]]
     with gr.Row():
-        task = tr("model.task", gr.Radio, value="chat", elem_id="task")
+        task = tr("model.task", gr.Radio, choices=tasks.names(), value="chat", elem_id="task")
         model = tr("model.model", gr.Textbox, tasks.get("chat").default_model, elem_id="model")
         preset = tr("model.preset", gr.Dropdown, value=None, elem_id="preset")
     method = tr("model.method", gr.Radio, choices=usable, value="lora", elem_id="method")
@@ -58,7 +58,9 @@ def build(lab: Lab, data) -> ModelTab:
         max_len = tr("model.max_length", gr.Number, tasks.get("chat").defaults["max_length"], precision=0,
                      elem_id="max-length")
     lora = next(m["settings"] for m in methods_info if m["name"] == "lora")
-    advanced = settings_panel(hidden={s for m in methods_info for s in m["settings"]} - set(lora))
+    tasks_info = [{"name": name, "settings": list(tasks.get(name).settings)} for name in tasks.names()]
+    owned = {s for m in methods_info + tasks_info for s in m["settings"]}
+    advanced = settings_panel(hidden=owned - set(lora) - set(tasks.get("chat").settings))
     with gr.Row():
         plan_md = gr.Markdown("", elem_id="plan")
         estimate_btn = tr("model.estimate", gr.Button, size="sm", elem_id="estimate")
@@ -99,9 +101,10 @@ def build(lab: Lab, data) -> ModelTab:
 
     inputs = [data.path, data.options, task, model, method, *fields]
     method.change(lambda m: method_help(m, blocked), method, help_md, **PRIVATE)
-    own = own_settings(methods_info, advanced)
-    method.change(lambda m: [gr.update(visible=shown) for shown in own(m).values()], method, list(own("lora")),
-                  **PRIVATE)
+    for owners, chooser in ((methods_info, method), (tasks_info, task)):  # a method's or a task's own settings
+        own = own_settings(owners, advanced)
+        chooser.change(lambda name, own=own: [gr.update(visible=shown) for shown in own(name).values()], chooser,
+                       list(own("")), **PRIVATE)
     data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
     task.input(on_task_pick, [task, model], [model, epochs, lr, batch, max_len], **PRIVATE)
     preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)

@@ -46,6 +46,8 @@ def summary(rep: dict) -> str:
     if rep.get("changes"):
         c = rep["changes"]
         text += t("results.changes", fixed=c["fixed"], broken=c["broken"], unchanged=c["unchanged"])
+    if rep.get("counts"):  # preference pairs the tuned model now orders right (or wrong)
+        text += t("results.pairs_changed", fixed=rep["counts"]["fixed"], broken=rep["counts"]["broken"])
     return text
 
 
@@ -68,7 +70,8 @@ def class_choices(rep: dict) -> list[tuple[str, str]]:
     return [(t("results.all_classes"), "all"), *[(name, name) for name in rep.get("labels", [])]]
 
 
-CHAT_ORDER = ["base", "tuned", "base_score", "tuned_score", "improvement", "prompt", "reference"]
+CHAT_ORDER = ["base", "tuned", "base_score", "tuned_score", "base_margin", "tuned_margin", "improvement", "change",
+              "prompt", "chosen", "rejected", "reference"]
 """A chat report's columns on screen: the comparison first, the long prompt and reference last."""
 CHAT_NAMES = {"base": "base_reply", "tuned": "tuned_reply"}
 MAX_CHARS = 300
@@ -82,11 +85,11 @@ def rows_frame(rep: dict, label: str = "all", change: str = "all", sort: str = S
     if not rows:
         return pd.DataFrame(None)
     columns = list(rows[0])
-    if "changes" in rep:  # rows that each changed or not (a classifier's)
-        rows = [r for r in rows if (label == "all" or r["label"] == label) and (change == "all" or r["change"] == change)]
-        names = {value: name for name, value in i18n.texts("results.change")["choices"]}
-        rows = [{**r, "change": names.get(r["change"], r["change"])} for r in rows]
-    else:
+    names = {value: name for name, value in i18n.texts("results.change")["choices"]}
+    if "change" in columns:  # rows that each changed or not (a classifier's, a preference run's pairs)
+        rows = [{**r, "change": names.get(r["change"], r["change"])} for r in rows
+                if (label == "all" or r.get("label") == label) and (change == "all" or r["change"] == change)]
+    if "changes" not in rep:
         rows = sorted(rows, key=lambda r: r["improvement"], reverse=sort == SORTS[0])
         columns = [c for c in CHAT_ORDER if c in columns] + [c for c in columns if c not in CHAT_ORDER]
     frame = pd.DataFrame(rows or None, columns=columns)

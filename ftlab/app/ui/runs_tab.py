@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from ftlab import i18n
+from ftlab import i18n, tasks
 from ftlab.app.lab import Lab
 from ftlab.app.ui.common import PRIVATE
 from ftlab.app.ui.dashboard import colors, loss_frame, state_name
@@ -40,7 +40,9 @@ def table(lab: Lab) -> pd.DataFrame:
         row["eval_loss"] = rounded(row["eval_loss"])
         row["model"] = (row["model"] or "").rstrip("/").rsplit("/", 1)[-1]  # its name; Compare shows it all
         if row["key_metric"] is not None:
-            row["key_metric"] = t(f"runs.key_{run['task']}", v=rounded(row["key_metric"]))
+            task = tasks.find(run["task"])
+            name = getattr(task, "key_metric", "eval_loss").removeprefix("eval_")
+            row["key_metric"] = f"{i18n.t_or(f'metric.{name}', name)} {rounded(row['key_metric'])}"
         row["duration_s"] = duration(row["duration_s"])
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS).rename(columns={c: t(f"runs.col_{c}") for c in COLUMNS})
