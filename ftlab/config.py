@@ -112,6 +112,9 @@ class RunConfig:
     """A label for the run (optional)."""
     trust_remote_code: bool = False
     """Run code shipped with the model. Off unless the user ticks it: it executes the model author's Python."""
+    start_from: str = ""
+    """An earlier run of this app to go on from (its adapter, or its full weights), on the same base model: a
+    preference run on an SFT run, whose result is then also the preference run's reference. Empty: the base."""
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     freeze: FreezeConfig = field(default_factory=FreezeConfig)

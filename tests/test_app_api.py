@@ -81,3 +81,28 @@ def test_bad_requests_get_clear_messages(client):
         client.predict("nope", "hi", api_name="/chat")
     info = client.predict("/definitely/missing.csv", api_name="/inspect_data")
     assert not info["ok"] and "no such file" in info["summary"]
+
+
+def test_votes_through_the_api_train_a_preference_run_that_goes_on_from_the_voted_run(client, tiny_llama):
+    """The loop, headless: a chat run, votes on its replies (/vote), a DPO run on them (/train_on_votes) that starts
+    from the voted run's adapter, says so, and answers in Compare's chat like any run."""
+    sft = client.predict("chat", "pirate_chat", str(tiny_llama), "lora", {"max_steps": 2, "learning_rate": 5e-3},
+                         api_name="/start_training")
+    assert wait_done(client, sft)["state"] == "completed"
+    with pytest.raises(Exception, match="no decided votes yet"):
+        client.predict(sft, None, api_name="/train_on_votes")
+    for i, winner in enumerate(["tuned", "base", "tuned", "tie"]):
+        prompt = [{"role": "user", "content": f"Question {i}?"}]
+        client.predict(sft, prompt, f"A long and winding answer {i}, friend.", f"Answer {i}.", winner,
+                       api_name="/vote")
+    with pytest.raises(Exception, match="winner: 'maybe'"):
+        client.predict(sft, [{"role": "user", "content": "?"}], "a", "b", "maybe", api_name="/vote")
+    run_id = client.predict(sft, {"max_steps": 3, "learning_rate": 5e-3}, api_name="/train_on_votes")
+    status = wait_done(client, run_id)
+    assert status["state"] == "completed", status.get("error")
+    assert status["start_from"] == sft and status["data_name"] == f"votes-of-{sft}-3.jsonl"  # the tie is no pair
+    listed = {r["run_id"]: r for r in client.predict(api_name="/runs")}
+    assert listed[run_id]["task"] == "preference" and listed[run_id]["has_weights"]
+    reply = client.predict(run_id, "Who are you?", "", 0.0, 0.9, 8, api_name="/chat")
+    before = client.predict(sft, "Who are you?", "", 0.0, 0.9, 8, api_name="/chat")
+    assert reply["base"] == before["base"] and reply["tuned"]  # the same base, the preference run's own adapter

@@ -6,18 +6,16 @@ Gradio API endpoint (see ftlab/app/ui/endpoints.py and the README).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
-import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from ftlab import data, methods, modeling, paths, tasks
 from ftlab.app import owners, texts
 from ftlab.app.budgets import DEMO_LIMITS, SHARED_LIMITS
+from ftlab.app.votes import Votes, owned
 from ftlab.config import RunConfig
 from ftlab.data import formats, insight
 from ftlab.i18n import t
@@ -33,16 +31,7 @@ def gradio_temp_dir() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
 
-def owned(method):
-    """The run named by the first argument must be the caller's in shared mode: for anyone else it does not exist."""
-    @functools.wraps(method)
-    def check(self, run_id, *args, **kwargs):
-        self.check_owner(run_id)
-        return method(self, run_id, *args, **kwargs)
-    return check
-
-
-class Lab:
+class Lab(Votes):
     def __init__(self, shared: bool = False, limits: dict | None = None, demo: bool = False):
         """`shared`: several people use this app (see ftlab.app.owners); each sees, stops and downloads only their own
         runs and uploads, and every run is held to `limits` ({"steps", "minutes"}, see SHARED_LIMITS). `demo`: a
@@ -230,6 +219,7 @@ class Lab:
         self.check_data_path(cfg.data.val_path)
         self.check_remote_code(cfg)
         self.check_model(cfg.model)
+        self.check_start_from(cfg)
         self.check_data_fits(cfg)
         if self.shared:  # the budget of every run on a shared server; a run's own lower limit stays
             t = cfg.train
@@ -319,23 +309,6 @@ class Lab:
         from ftlab.runs.export import push_to_hub
 
         return push_to_hub(run_id, repo_id, token, merge, private)
-
-    @owned
-    def vote(self, run_id: str, record: dict) -> None:
-        """Keep a blind A/B vote with the run (votes.jsonl): {winner: base|tuned|tie|both bad, prompt, base, tuned}."""
-        RunDir(run_id).append_metrics({**record, "time": time.time()}, log="votes")
-
-    @owned
-    def preference_pairs_jsonl(self, run_id: str) -> str:
-        """The run's decided votes as DPO preference pairs, one JSON object per line: prompt (the conversation
-        before the reply, as messages), chosen, rejected."""
-        lines = []
-        for v in RunDir(run_id).metrics("votes"):
-            if v["winner"] in ("base", "tuned"):
-                loser = "tuned" if v["winner"] == "base" else "base"
-                lines.append(json.dumps({"prompt": v["prompt"], "chosen": v[v["winner"]], "rejected": v[loser]},
-                                        ensure_ascii=False))
-        return "".join(line + "\n" for line in lines)
 
     @owned
     def report(self, run_id: str) -> dict:

@@ -128,7 +128,8 @@ class Evaluator:
 
     def fingerprint(self) -> str:
         """What the base model's evaluation depends on, hashed: its weights (names, sizes, times), the task's
-        labels and head seed, quantization, precision and device, the evaluation settings, and the validation rows
+        labels, head seed and own settings (a preference loss and its beta), the run started from, quantization,
+        precision and device, the evaluation settings, and the validation rows
         and probes as tokenized (so the data, its split and max_length are in it)."""
         cfg, s = self.cfg, self.s
         try:
@@ -138,7 +139,8 @@ class Evaluator:
             weights = []
         facts = {"model": cfg.model_ref(), "weights": weights, "task": cfg.task, "labels": s.labels,
                  "seed": cfg.train.seed if self.task.labelled else None,
-                 "quant": methods.get(cfg.method).load_facts(cfg),
+                 "quant": methods.get(cfg.method).load_facts(cfg), "start_from": cfg.start_from,
+                 "task_settings": {name: vars(getattr(cfg, name)) for name in self.task.settings},
                  "precision": precision.describe(s.autocast), "device": s.device, "eval": vars(cfg.eval),
                  "batch_size": cfg.train.batch_size, "val": [_plain(e) for e in s.val],
                  "prompts": self.val.prompts, "references": self.val.references, "probes": self.probes.prompts}

@@ -42,6 +42,15 @@ class Method:
         """Make `model` trainable for this method and return it."""
         raise NotImplementedError
 
+    def continue_from(self, model, folder, cfg):
+        """Make `model` trainable from an earlier run's result: its adapter in `folder` (loaded trainable), or,
+        for a method that trains the weights themselves, the run's weights already loaded as `model`."""
+        if not self.adapter:
+            return self.apply(model, cfg)
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, folder, is_trainable=True)
+
     def apply_to_estimate(self, model, cfg):
         """`apply` on a model built on the meta device (no weights), for the estimate before Start."""
         return self.apply(model, cfg)
@@ -210,6 +219,12 @@ class QLora(Lora):
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         return super().apply(model, cfg)
+
+    def continue_from(self, model, folder, cfg):
+        from peft import prepare_model_for_kbit_training
+
+        return super().continue_from(prepare_model_for_kbit_training(model, use_gradient_checkpointing=False),
+                                     folder, cfg)
 
     def apply_to_estimate(self, model, cfg):
         return super().apply(model, cfg)  # a meta model has nothing to quantize: the LoRA layers alone

@@ -12,6 +12,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from ftlab import data as data_mod
@@ -271,7 +272,8 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     try:
         run_dir.write_status(state="running", started=time.time(), error="", error_code=None, error_fields=None,
                              finished=None, phase_started=time.time(),
-                             phase="loading", first_use=modeling.first_use(cfg.model_ref()))
+                             phase="loading", first_use=modeling.first_use(cfg.model_ref()),
+                             start_from=cfg.start_from or None, data_name=Path(cfg.data.path).name)
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         _prepare(trainer, s)
         if cfg.train.auto_batch_size and not restored:

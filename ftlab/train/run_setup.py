@@ -74,7 +74,10 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
     threads.configure()
     dtype = precision.autocast_dtype(cfg.train.precision, device)
     where = modeling.resolve(cfg.model_ref()).path
+    earlier = RunDir(cfg.start_from) if cfg.start_from else None
     tok = modeling.load_tokenizer(where, cfg.trust_remote_code)
+    if earlier is not None and not method.adapter:  # its full weights are where this run starts
+        where = earlier.model_dir
     train, val = _examples(cfg, splits, tok, where)
     quant = method.quantization(cfg, dtype or torch.float32)
     with modeling.building:
@@ -85,7 +88,7 @@ def setup(cfg: RunConfig, device: str | None = None) -> Setup:
             model.config.pad_token_id = tok.pad_token_id
         if quant is None:
             model.to(device)
-        model = method.apply(model, cfg)
+        model = method.continue_from(model, earlier.adapter_dir, cfg) if earlier else method.apply(model, cfg)
     return Setup(model, tok, train, val, ds.labels, dtype, device, task.cases(ds.format, splits.val, ds.labels), task)
 
 

@@ -124,6 +124,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         demo.load(compare.show, data.task, compare.outputs, **PRIVATE)
         for picker in (compare.chat, compare.classify):  # a run picked to compare becomes the current run
             picker.run.input(lambda rid, now: rid or now, [picker.run, current], current, **PRIVATE)
+        compare.chat.started.change(lambda rid, now: rid or now, [compare.chat.started, current], current,
+                                    **PRIVATE).then(lambda: gr.Tabs(selected="train"), None, tabs, **PRIVATE)
         wire_language(demo, lang, texts)
         endpoints.register(lab)
 

@@ -8,6 +8,7 @@ chosen, rejected JSONL) for a later DPO run.
 from __future__ import annotations
 
 import random
+from functools import partial
 
 import gradio as gr
 
@@ -98,6 +99,8 @@ def build(lab: Lab) -> RunPicker:
                         for i, key in enumerate(VOTES.values())]
         export = tr("chat.export", gr.DownloadButton, elem_id="votes-export", variant="secondary",
                     scale=2)  # a download, said so: not one more vote
+        train_votes = tr("chat.train_on_votes", gr.Button, variant="primary", elem_id="train-on-votes", scale=2)
+    started = gr.Textbox(visible=False, elem_id="votes-run")
     verdict = gr.Markdown("", elem_id="vote-result")
     base_hist, tuned_hist, swap, revealed = gr.State([]), gr.State([]), gr.State(False), gr.State(False)
     winner = gr.State("")  # the last recorded winner, so its verdict can be redrawn in another language
@@ -163,5 +166,17 @@ def build(lab: Lab) -> RunPicker:
     for button, side in zip(vote_buttons, VOTES):
         button.click(lambda *a, s=side: vote(s, *a), [run, base_hist, tuned_hist, blind, swap],
                      [left, right, revealed, verdict, winner, export], **PRIVATE)
+    train_votes.click(partial(train_on_votes, lab), run, started, **PRIVATE)
     redraw(relabel, [blind, swap, revealed, winner], [left, right, verdict])
+    picker.started = started
     return picker
+
+
+def train_on_votes(lab: Lab, rid: str) -> str:
+    """Start a preference run on the run's votes; its id goes to the page's current run (the Train tab shows it)."""
+    try:
+        new = lab.train_on_votes(rid)
+    except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+        raise gr.Error(str(exc), title=t("banner.problem")) from None
+    gr.Info(t("chat.votes_started", run=new, source=rid))
+    return new

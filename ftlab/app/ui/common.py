@@ -20,11 +20,14 @@ class RunPicker:
     run: gr.Dropdown
     refresh: object
     """(chosen=None) -> the dropdown's fresh choices, `chosen` selected while listed, else the newest run."""
+    started: object = None
+    """A hidden component set to the id of a run started from this panel (a preference run on its votes)."""
 
 
 def run_choices(lab: Lab, task: str) -> list[tuple[str, str]]:
-    """Finished runs of `task` that have saved weights, newest first."""
-    runs = [r for r in lab.runs() if r["task"] == task and r["has_weights"]]
+    """Finished runs with saved weights whose task answers in the `task` panel (chat: chat and preference runs),
+    newest first."""
+    runs = [r for r in lab.runs() if getattr(tasks.find(r["task"]), "try_out", None) == task and r["has_weights"]]
     return [(f"{r['run_id']} ({r['method']}, {state_name(r['state'])}, {r['data']})", r["run_id"]) for r in runs]
 
 

@@ -105,6 +105,8 @@ def progress_markdown(snap: dict) -> str:
              + (" · " + t("dash.elapsed", s=f"{spent:.0f}") if spent else ""),
              phase_line(snap),
              " · ".join(_facts(snap)), _speed(snap.get("metrics", []))]
+    if snap.get("start_from"):
+        lines.append("ℹ️ " + t("dash.start_from", run=snap["start_from"], data=snap.get("data_name", "")))
     if snap.get("base_reused_from"):
         lines.append("ℹ️ " + t("dash.base_reused", run=snap["base_reused_from"]))
     for key, mark in (("note", "ℹ️"), ("resumed", "ℹ️"), ("warning", "⚠️")):

@@ -86,6 +86,18 @@ def register(lab: Lab) -> None:
         adapter_model.safetensors; pickled .bin/.pt weights are refused) as a run; returns its run id."""
         return _call(lab.import_adapter, path, base_model)
 
+    def vote(run_id: str, prompt: list[dict], base: str, tuned: str, winner: str) -> None:
+        """Keep a preference between the base's and the tuned model's replies to `prompt` (the conversation before
+        them, as {role, content} messages): winner is base, tuned, tie or both bad."""
+        if winner not in ("base", "tuned", "tie", "both bad"):
+            raise gr.Error(f"winner: {winner!r} is not one of base, tuned, tie, both bad")
+        _call(lab.vote, run_id, {"winner": winner, "prompt": prompt, "base": base, "tuned": tuned})
+
+    def train_on_votes(run_id: str, settings: dict | None = None) -> str:
+        """Queue a preference run (DPO unless settings say `preference.loss`) on the run's decided votes, going on
+        from that run; returns the new run's id. `settings` as for start_training."""
+        return _call(lab.train_on_votes, run_id, **(settings or {}))
+
     for fn in (samples, inspect_data, formats, start_training, status, stop_training, cancel_training,
-               resume_training, delete_run, runs, chat, classify, import_adapter):
+               resume_training, delete_run, runs, chat, classify, import_adapter, vote, train_on_votes):
         gr.api(fn, api_name=fn.__name__)
