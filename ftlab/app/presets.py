@@ -13,12 +13,16 @@ PRESETS = {
                  "lora.r": 8, "lora.alpha": 16, "scheduler": "linear"},
         "classify": {"method": "lora", "epochs": 2.0, "learning_rate": 5e-4, "batch_size": 16, "max_length": 128,
                      "lora.r": 8, "lora.alpha": 16, "scheduler": "linear"},
+        "preference": {"method": "lora", "epochs": 1.0, "learning_rate": 1e-4, "batch_size": 4, "max_length": 256,
+                       "lora.r": 8, "lora.alpha": 16, "scheduler": "linear"},
     },
     "Balanced": {
         "chat": {"method": "lora", "epochs": 3.0, "learning_rate": 2e-4, "batch_size": 4, "max_length": 512,
                  "lora.r": 16, "lora.alpha": 32, "scheduler": "cosine", "warmup_ratio": 0.05},
         "classify": {"method": "lora", "epochs": 4.0, "learning_rate": 5e-4, "batch_size": 16, "max_length": 256,
                      "lora.r": 16, "lora.alpha": 32, "scheduler": "cosine", "warmup_ratio": 0.05},
+        "preference": {"method": "lora", "epochs": 2.0, "learning_rate": 5e-5, "batch_size": 4, "max_length": 512,
+                       "lora.r": 16, "lora.alpha": 32, "scheduler": "cosine", "warmup_ratio": 0.1},
     },
     "Best quality": {
         "chat": {"method": "dora", "epochs": 5.0, "learning_rate": 1e-4, "batch_size": 8, "max_length": 1024,
@@ -26,6 +30,9 @@ PRESETS = {
                  "early_stopping_patience": 3},
         "classify": {"method": "full", "epochs": 5.0, "learning_rate": 3e-5, "batch_size": 16, "max_length": 256,
                      "scheduler": "cosine", "warmup_ratio": 0.1, "early_stopping_patience": 3},
+        "preference": {"method": "dora", "epochs": 3.0, "learning_rate": 5e-5, "batch_size": 8, "max_length": 1024,
+                       "lora.r": 32, "lora.alpha": 64, "scheduler": "cosine", "warmup_ratio": 0.1,
+                       "early_stopping_patience": 3},
     },
 }
 
