@@ -47,7 +47,7 @@ def _trained(example: dict) -> bool:
 
 class Preference(Chat):
     name = "preference"
-    defaults = {"learning_rate": 5e-5, "epochs": 2.0, "batch_size": 4, "max_length": 384}
+    defaults = {"learning_rate": 2e-4, "epochs": 1.0, "batch_size": 4, "max_length": 384}
     key_metric = "eval_preference_accuracy"
     formats = preference_data.FORMATS
     settings = ("preference",)
