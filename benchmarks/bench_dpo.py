@@ -52,10 +52,10 @@ def ftlab_run(system: str, folder: Path) -> dict:
     meter = Meter(system, 0, 4)
 
     def on_event(event: dict) -> None:
-        if "tokens_per_s" in event:
-            seconds = BATCH / event["samples_per_s"]
+        if "tokens_per_s" in event:  # a step's rows: each pair's chosen and rejected
+            seconds = 2 * BATCH / event["samples_per_s"]
             tokens = round(event["tokens_per_s"] * seconds)
-            meter.tokens, meter.rows = meter.tokens + tokens, meter.rows + BATCH
+            meter.tokens, meter.rows = meter.tokens + tokens, meter.rows + 2 * BATCH
             meter.padded += round(tokens / (1 - event["padding"]))
             meter.step(seconds)
 

@@ -204,3 +204,25 @@ def test_prompt_learnings_reference_is_its_base_without_the_virtual_tokens(tiny_
     reference, context = methods.get("prefix").reference_view(s.model)
     assert reference is s.model.get_base_model()  # its virtual tokens change answers from the first step
     assert methods.get("lora").reference_view(s.model)[0] is s.model  # a new adapter changes nothing yet
+
+
+def test_the_data_tab_previews_chosen_against_rejected_and_the_insight_panel_reads_pairs(tiny_llama):
+    from ftlab.app.lab import Lab
+
+    info = Lab().inspect("concise_pairs")
+    assert info["ok"] and info["format"] == "preference" and info["task"] == "preference"
+    assert info["preview_headers"] == ["prompt", "chosen", "rejected"]
+    prompt, chosen, rejected = info["preview"][0]
+    assert prompt.endswith("?") and len(chosen) < len(rejected)
+    found = Lab().insight("concise_pairs", str(tiny_llama), 128)
+    trained = "".join(text for text, kind in found["example"] if kind)
+    assert trained.startswith(chosen)  # the example marks the chosen reply's tokens as trained
+    kto = data.preview(data.load(write_jsonl_tmp(LAYOUTS["kto"] * 3)))
+    assert [row[2] for row in kto[:2]] == ["👍", "👎"]
+
+
+def write_jsonl_tmp(rows) -> str:
+    import tempfile
+    from pathlib import Path
+
+    return write_jsonl(Path(tempfile.mkdtemp()) / "rows.jsonl", rows)

@@ -1,6 +1,11 @@
 """Writes concise_pairs.jsonl: preference pairs teaching a visible preference, a short direct answer (chosen) over
-a rambling one that says the same thing wrapped in filler (rejected). Seeded: run it again and the file is the
-same. `python assets/samples/make_concise_pairs.py`"""
+a long one (rejected).
+
+The rejected reply is what SmolLM2-135M-Instruct itself answers (greedy, through its chat template): DPO learns
+most from pairs whose rejected side the model would say (on-policy), and this model pads its answers with
+explanations. Where its answer is already short, a rambling reply made from fillers takes its place. Seeded and
+greedy: run it again on the same model and the file is the same. `python assets/samples/make_concise_pairs.py`
+(about three minutes on a laptop CPU; `--templates` writes the rambling fillers alone, without the model)."""
 
 from __future__ import annotations
 
@@ -79,9 +84,36 @@ def rambling(rng: random.Random, question: str, answer: str) -> str:
             f"{rng.choice(CLOSERS)}")
 
 
+def model_answers(prompts: list[str], batch: int = 16, max_new_tokens: int = 64) -> list[str]:
+    """SmolLM2's greedy answers to each prompt (the bundled model, through ftlab's loader and chat template)."""
+    import torch
+
+    from ftlab import modeling, tasks
+
+    where = modeling.resolve(tasks.get("chat").default_model).path
+    tok, model = modeling.load_tokenizer(where), modeling.load_model(where, "causal_lm").eval()
+    tok.padding_side = "left"
+    out = []
+    for i in range(0, len(prompts), batch):
+        texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+                 for p in prompts[i : i + batch]]
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+        out += [tok.decode(row[enc["input_ids"].shape[1]:], skip_special_tokens=True).strip() for row in ids]
+        print(f"{len(out)} / {len(prompts)} answered", flush=True)
+    return out
+
+
 def main() -> None:
+    import sys
+
     rng = random.Random(0)
-    rows = [{"prompt": q, "chosen": a, "rejected": rambling(rng, q, a)} for q, a in questions()]
+    pairs = questions()
+    answers = [""] * len(pairs) if "--templates" in sys.argv else model_answers([q for q, _ in pairs])
+    rows = [{"prompt": q, "chosen": a,
+             "rejected": said if len(said.split()) > len(a.split()) + 6 else rambling(rng, q, a)}
+            for (q, a), said in zip(pairs, answers)]
     rng.shuffle(rows)
     out = Path(__file__).with_name("concise_pairs.jsonl")
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

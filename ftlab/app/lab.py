@@ -136,11 +136,12 @@ class Lab(Votes):
             return {"ok": False, "problems": exc.problems, "columns": exc.columns,
                     "summary": t("data.problems") + "\n"
                     + "\n".join(f"- {texts.problem(p)}" for p in exc.problems[:20])
-                    + (f"\n- ... and {len(exc.problems) - 20} more" if len(exc.problems) > 20 else "")}
+                    + ("\n- " + t("data.more_problems", n=len(exc.problems) - 20) if len(exc.problems) > 20 else "")}
         summary = texts.dataset_summary(ds) + (f"\n\n{t('data.validation_file')} {texts.dataset_summary(val)}"
                                                if val else "")
         return {"ok": True, "format": ds.format, "task": ds.task, "reason": ds.reason, "rows": len(ds.rows),
-                "labels": ds.labels, "summary": summary, "preview": data.preview(ds), "columns": ds.columns,
+                "labels": ds.labels, "summary": summary, "preview": data.preview(ds),
+                "preview_headers": list(formats.FORMATS[ds.format].headers), "columns": ds.columns,
                 "mapping": ds.mapping, "default_model": tasks.get(ds.task).default_model, "label_like": ds.label_like}
 
     def insight(self, path: str, model: str, max_length: int, options: dict | None = None) -> dict:

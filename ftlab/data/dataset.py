@@ -317,10 +317,12 @@ def split(items: list, val_fraction: float, seed: int, key=None) -> tuple[list, 
 
 
 def preview(ds: Dataset, n: int = 5) -> list[list[str]]:
-    """The first `n` rows as [input, answer or label] string pairs for a table."""
+    """The first `n` rows as the cells of a table: [input, answer or label], or a format's own (its `headers`)."""
     out = []
     for row in ds.rows[:n]:
-        if ds.format == "text":
+        if FORMATS[ds.format].preview is not None:
+            out.append(FORMATS[ds.format].preview(row))
+        elif ds.format == "text":
             out.append([row["text"], ""])
         elif FORMATS[ds.format].labelled:
             pair = f"  ‖  {row['text_pair']}" if ds.format == "sentence_pair" else ""

@@ -29,6 +29,12 @@ class Format:
     whether a completion is desirable."""
     check: Callable | None = field(default=None, compare=False)
     """(row, Where) -> problems, for a format whose fields are more than texts (a task's own formats)."""
+    conversation: Callable | None = field(default=None, compare=False)
+    """row -> {role, content} turns, for a task's own format: what the Insight panel renders and measures."""
+    preview: Callable | None = field(default=None, compare=False)
+    """row -> the cells of its line in the Data tab's preview, under `headers`."""
+    headers: tuple[str, ...] = ("input", "answer")
+    """The preview's columns (locale keys data.col_<name>)."""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -214,6 +220,8 @@ def check_row(fmt: Format, row, where: Where | str) -> list[str]:
 
 def to_messages(fmt: str, row: dict) -> list[dict]:
     """A list of {role, content} turns from a row of any chat format."""
+    if FORMATS[fmt].conversation is not None:
+        return FORMATS[fmt].conversation(row)
     system = [{"role": "system", "content": row["system"]}] if row.get("system") else []
     if fmt == "messages":
         return [{"role": t["role"], "content": t["content"]} for t in row["messages"]]

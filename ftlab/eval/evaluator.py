@@ -85,7 +85,9 @@ class Evaluator:
                 self.run.write_status(phase="base_reused", phase_started=time.time(), phase_done=None,
                                       phase_total=None, phase_step=0, base_reused_from=self.base.get("run"))
             else:
-                model, context = methods.get(self.cfg.method).base_view(self.s.model)
+                method = methods.get(self.cfg.method)  # a run going on from another compares with where it started
+                view = method.reference_view if self.cfg.start_from else method.base_view
+                model, context = view(self.s.model)
                 found, answers, probes = self._measure(model, context, self.report_rows(), "base_eval", 0)
                 self.base = {"metrics": found, "answers": answers, "probes": probes, "run": self.run.id}
                 cached.parent.mkdir(exist_ok=True)

@@ -123,7 +123,7 @@ class Preference(Chat):
     def loss_stats(self, model, batch, forward=None, cfg=None):
         """(the batch's preference loss, its stats: reward accuracy and margin, log-probabilities, KL)."""
         p = cfg.preference
-        logps, counts = losses.sequence_logps(model, batch, forward)
+        logps, counts = halves_logps(model, batch, forward)
         n = len(logps) // 2
         first, second, ref = logps[:n], logps[n:], batch.get("ref")
         if p.loss == "kto":
@@ -242,6 +242,22 @@ def halves(pair: dict) -> list[dict]:
     sides = [(pair["input_ids"], pair["labels"], True), (pair["rejected_ids"], pair["rejected_labels"], False)]
     return [{"input_ids": ids, "labels": labels, "wanted": wanted,
              "prompt_len": next(i for i, x in enumerate(labels) if x != lm_loss.IGNORE)} for ids, labels, wanted in sides]
+
+
+def halves_logps(model, batch: dict, forward=None):
+    """sequence_logps of a batch's two halves (chosen and rejected rows; KTO's replies and mismatched ones), each
+    cut to its own longest row: a short chosen reply is not padded to its long rejected one (the pairs of the
+    bundled sample: a third of the positions). A data-parallel `forward` sees one forward pass, the whole batch."""
+    import torch
+
+    if forward is not None and forward is not model:
+        return losses.sequence_logps(model, batch, forward)
+    n, found = len(batch["input_ids"]) // 2, []
+    for rows in (slice(0, n), slice(n, None)):
+        width = int(batch["attention_mask"][rows].sum(1).max())
+        found.append(losses.sequence_logps(model, {k: batch[k][rows, :width] for k in
+                                                   ("input_ids", "attention_mask", "labels")}))
+    return torch.cat([found[0][0], found[1][0]]), torch.cat([found[0][1], found[1][1]])
 
 
 def unpaired(examples: list[dict], seed: int) -> list[dict]:

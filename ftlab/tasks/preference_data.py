@@ -112,17 +112,42 @@ def check_kto(row: dict, where: Where) -> list[str]:
     return problems
 
 
+def conversation(fmt: str):
+    """row -> its prompt and the desirable reply (the chosen one), as the Insight panel shows a row."""
+    def turns(row: dict) -> list[dict]:
+        reply = next((text for text, wanted in replies(fmt, row) if wanted), None) or replies(fmt, row)[0][0]
+        return prompt_messages(fmt, row) + [{"role": "assistant", "content": reply or ""}]
+    return turns
+
+
+def preview(fmt: str):
+    """row -> [the last user turn, chosen, rejected] (KTO: [prompt, completion, 👍 or 👎])."""
+    def cells(row: dict) -> list[str]:
+        users = [m["content"] for m in prompt_messages(fmt, row) if m["role"] == "user"]
+        sides = replies(fmt, row)
+        if fmt == "kto":
+            return [users[-1] if users else "", sides[0][0], "👍" if sides[0][1] else "👎"]
+        return [users[-1] if users else "", sides[0][0] or "", sides[1][0] or ""]
+    return cells
+
+
+def _format(name: str, needed: tuple, optional: tuple, texts: tuple, reason: str, **more) -> Format:
+    headers = ("prompt", "completion", "desirable") if name == "kto" else ("prompt", "chosen", "rejected")
+    return Format(name, "preference", needed, optional, texts, reason, conversation=conversation(name),
+                  preview=preview(name), headers=headers, **more)
+
+
 FORMATS = (
-    Format("preference", "preference", ("prompt", "chosen", "rejected"), ("system",), ("system",),
-           "rows have `prompt`, `chosen` and `rejected`: preference pairs", check=check_pair("preference")),
-    Format("preference_sharegpt", "preference", ("conversations", "chosen", "rejected"), ("system",), ("system",),
-           "rows have `conversations` with `chosen` and `rejected` turns: preference pairs (LLaMA-Factory sharegpt)",
-           check=check_pair("preference_sharegpt")),
-    Format("preference_alpaca", "preference", ("instruction", "chosen", "rejected"), ("input", "system", "history"),
-           ("instruction", "input", "system"),
-           "rows have `instruction`, `chosen` and `rejected`: preference pairs (LLaMA-Factory alpaca)",
-           check=check_pair("preference_alpaca")),
-    Format("kto", "preference", ("prompt", "completion", "label"), ("system",), ("system",),
-           "rows have `prompt`, `completion` and a desirable `label` (true / false): unpaired preferences (KTO)",
-           classes=False, check=check_kto),
+    _format("preference", ("prompt", "chosen", "rejected"), ("system",), ("system",),
+            "rows have `prompt`, `chosen` and `rejected`: preference pairs", check=check_pair("preference")),
+    _format("preference_sharegpt", ("conversations", "chosen", "rejected"), ("system",), ("system",),
+            "rows have `conversations` with `chosen` and `rejected` turns: preference pairs (LLaMA-Factory sharegpt)",
+            check=check_pair("preference_sharegpt")),
+    _format("preference_alpaca", ("instruction", "chosen", "rejected"), ("input", "system", "history"),
+            ("instruction", "input", "system"),
+            "rows have `instruction`, `chosen` and `rejected`: preference pairs (LLaMA-Factory alpaca)",
+            check=check_pair("preference_alpaca")),
+    _format("kto", ("prompt", "completion", "label"), ("system",), ("system",),
+            "rows have `prompt`, `completion` and a desirable `label` (true / false): unpaired preferences (KTO)",
+            classes=False, check=check_kto),
 )

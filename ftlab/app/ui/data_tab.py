@@ -72,13 +72,13 @@ def column_updates(info: dict, fmt: str, show_all: bool = False) -> list:
     return updates
 
 
-def preview_headers() -> list[str]:
-    return [t("data.col_input"), t("data.col_answer")]
+def preview_headers(names=("input", "answer")) -> list[str]:
+    return [t(f"data.col_{name}") for name in names]
 
 
-def preview_table(rows: list[list[str]] | None) -> dict:
-    """The first rows (None: none) under headers in the caller's language."""
-    return {"headers": preview_headers(), "data": rows or []}
+def preview_table(rows: list[list[str]] | None, names=("input", "answer")) -> dict:
+    """The first rows (None: none) under the format's headers in the caller's language."""
+    return {"headers": preview_headers(names), "data": rows or []}
 
 
 def field_dropdown(name: str) -> gr.Dropdown:
@@ -120,7 +120,8 @@ def build(lab: Lab) -> DataTab:
         opts = {"format": info["format"], "columns": info["mapping"], "val_path": val}
         label_like = (info.get("label_like") or [""])[0]
         warning = t("data.label_like", column=label_like, task=t(f"task.{info['task']}")) + "\n\n" if label_like else ""
-        return [src, src, info["task"], opts, warning + "✅ " + info["summary"], preview_table(info["preview"]),
+        return [src, src, info["task"], opts, warning + "✅ " + info["summary"],
+                preview_table(info["preview"], info.get("preview_headers") or ("input", "answer")),
                 gr.update(), gr.update(open=True) if label_like else gr.update()] \
             + column_updates(info, info["format"], show_all=bool(columns) and not fmt_v) + [label_like]
 
