@@ -1,14 +1,14 @@
 """Benchmark: ftlab's DPO against TRL's DPOTrainer at its defaults, on the same model, pairs, steps and batch,
 alternated run by run, medians compared (the driver, meter and table are benchmarks/bench_train.py's).
 
-Run:  .venv/bin/python benchmarks/bench_dpo.py [--repeats 3] [--systems ftlab,ftlab-fp32,trl]
+Run:  .venv/bin/python benchmarks/bench_dpo.py [--repeats 3] [--systems ftlab,ftlab-fp32,trl,trl-bf16]
 
 Workload: SmolLM2-135M-Instruct (bundled), LoRA r=16 alpha 32 on all linear layers, beta 0.1, batch 4 pairs,
 16 steps: the first 64 pairs of the bundled concise_pairs sample, each once. Systems: `ftlab` (its defaults:
 the reference's log-probabilities computed once before the first step, precision auto), `ftlab-fp32` (the same
-in fp32, TRL's precision here), `trl` (DPOTrainer with its defaults, but bf16=False: on a CPU its bf16 default
-refuses to start, so fp32 is its runnable default; the reference is the same weights with the adapter off, run
-at every step). Time is what training costs: for ftlab the reference pass and the steps, for TRL its steps
+in fp32), `trl` (DPOTrainer with its defaults but bf16=False: its default bf16=True refuses to start on a machine
+without a GPU unless use_cpu is set too; the reference is the same weights with the adapter off, run at every
+step, and gradient checkpointing is on, TRL's default), `trl-bf16` (the same with bf16=True and use_cpu=True). Time is what training costs: for ftlab the reference pass and the steps, for TRL its steps
 (which hold its reference passes); loading and tokenizing left out. Tokens are the non-padding tokens of the
 batches each system built (chosen and rejected rows, prompt included); peak RSS is the process's.
 """
@@ -26,7 +26,7 @@ import bench_train  # noqa: E402 - the shared driver, meter and table
 from bench_train import Meter, emit, matmul_gflops  # noqa: E402
 
 PAIRS, BATCH, STEPS, BETA = 64, 4, 16, 0.1
-SYSTEMS = ["ftlab", "ftlab-fp32", "trl"]
+SYSTEMS = ["ftlab", "ftlab-fp32", "trl", "trl-bf16"]
 
 
 def pairs() -> list[dict]:
@@ -85,8 +85,10 @@ def trl_run(system: str, folder: Path) -> dict:
     rows = [{"prompt": [{"role": "user", "content": p["prompt"]}],
              "chosen": [{"role": "assistant", "content": p["chosen"]}],
              "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs()]
+    bf16 = system == "trl-bf16"
     args = DPOConfig(output_dir=str(folder / "out"), per_device_train_batch_size=BATCH, max_steps=STEPS, beta=BETA,
-                     save_strategy="no", report_to="none", logging_steps=4, bf16=False)
+                     save_strategy="no", report_to="none", logging_steps=4,
+                     **({"bf16": True, "use_cpu": True} if bf16 else {"bf16": False}))
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=AutoTokenizer.from_pretrained(path),
                          callbacks=bench_train.hf_callbacks(meter),
@@ -94,7 +96,7 @@ def trl_run(system: str, folder: Path) -> dict:
                                                 task_type="CAUSAL_LM"))
     trainer.data_collator = bench_train.counting(trainer.data_collator, meter)
     trainer.train()
-    return meter.result("fp32")
+    return meter.result("bf16" if bf16 else "fp32")
 
 
 def one(system: str) -> None:
@@ -102,7 +104,7 @@ def one(system: str) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{system}-"))
     os.environ.setdefault("FTLAB_HOME", str(Path(tempfile.gettempdir()) / "ftlab-bench-home"))
-    result = (trl_run if system == "trl" else ftlab_run)(system, folder)
+    result = (trl_run if system.startswith("trl") else ftlab_run)(system, folder)
     result["matmul_gflops"] = round(matmul_gflops(result.get("precision", "fp32")), 1)
     emit({"result": True, **result})
 

@@ -86,7 +86,11 @@ def rambling(rng: random.Random, question: str, answer: str) -> str:
 
 def model_answers(prompts: list[str], batch: int = 16, max_new_tokens: int = 64) -> list[str]:
     """SmolLM2's greedy answers to each prompt (the bundled model, through ftlab's loader and chat template)."""
+    import sys
+
     import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
     from ftlab import modeling, tasks
 

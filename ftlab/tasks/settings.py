@@ -14,8 +14,11 @@ LOSSES = ("dpo", "ipo", "orpo", "kto")
 
 @dataclass
 class PreferenceConfig:
-    loss: str = "dpo"
-    """dpo (sigmoid DPO) | ipo | orpo (no reference model) | kto (also for unpaired thumbs-up / down data)."""
+    loss: str = "orpo"
+    """orpo (no reference model: the chosen reply's token loss plus an odds-ratio term) | dpo (sigmoid DPO) | ipo |
+    kto (also for unpaired thumbs-up / down data). ORPO is the default: on the bundled sample it lifted held-out
+    preference accuracy 0.04 -> 0.96 with short, right answers, where DPO at the same settings reached 0.54 and
+    answered nonsense (benchmarks/RESULTS.md)."""
     beta: float = 0.1
     """How far from the reference the policy may move (DPO, IPO, KTO), or the weight of ORPO's odds-ratio term."""
     desirable_weight: float = 1.0

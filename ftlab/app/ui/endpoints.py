@@ -94,7 +94,7 @@ def register(lab: Lab) -> None:
         _call(lab.vote, run_id, {"winner": winner, "prompt": prompt, "base": base, "tuned": tuned})
 
     def train_on_votes(run_id: str, settings: dict | None = None) -> str:
-        """Queue a preference run (DPO unless settings say `preference.loss`) on the run's decided votes, going on
+        """Queue a preference run (ORPO unless settings say `preference.loss`) on the run's decided votes, going on
         from that run; returns the new run's id. `settings` as for start_training."""
         return _call(lab.train_on_votes, run_id, **(settings or {}))
 

@@ -28,7 +28,7 @@ ROWS = [
     {"freeze.last_layers": (gr.Number, 2, {"precision": 0}), "quant.bits": (gr.Radio, 4, {"choices": [4, 8]}),
      "prompt.virtual_tokens": (gr.Number, 20, {"precision": 0}),
      "eval.max_new_tokens": (gr.Number, 48, {"precision": 0})},
-    {"preference.loss": (gr.Dropdown, "dpo", {"choices": ["dpo", "ipo", "orpo", "kto"], "elem_id": "preference-loss"}),
+    {"preference.loss": (gr.Dropdown, "orpo", {"choices": ["orpo", "dpo", "ipo", "kto"], "elem_id": "preference-loss"}),
      "preference.beta": (gr.Number, 0.1, {"step": 0.05, "elem_id": "preference-beta"})},
     {"eval.probes": (gr.Textbox, "", {"lines": 3, "elem_id": "probe-prompts"}),
      "trust_remote_code": (gr.Checkbox, False, {"elem_id": "trust-remote-code"})},
