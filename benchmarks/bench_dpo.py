@@ -4,7 +4,7 @@ alternated run by run, medians compared (the driver, meter and table are benchma
 Run:  .venv/bin/python benchmarks/bench_dpo.py [--repeats 3] [--systems ftlab,ftlab-fp32,trl,trl-bf16]
 
 Workload: SmolLM2-135M-Instruct (bundled), LoRA r=16 alpha 32 on all linear layers, beta 0.1, batch 4 pairs,
-16 steps: the first 64 pairs of the bundled concise_pairs sample, each once. Systems: `ftlab` (its defaults:
+16 steps: the 64 pairs of benchmarks/data/dpo_pairs.jsonl, each once. Systems: `ftlab` (its defaults:
 the reference's log-probabilities computed once before the first step, precision auto), `ftlab-fp32` (the same
 in fp32), `trl` (DPOTrainer with its defaults but bf16=False: its default bf16=True refuses to start on a machine
 without a GPU unless use_cpu is set too; the reference is the same weights with the adapter off, run at every
@@ -30,9 +30,9 @@ SYSTEMS = ["ftlab", "ftlab-fp32", "trl", "trl-bf16"]
 
 
 def pairs() -> list[dict]:
-    from ftlab import data
-
-    return [json.loads(line) for line in data.sample_path("concise_pairs").read_text().splitlines()][:PAIRS]
+    """64 pairs of the first concise_pairs sample (rambling fillers as the rejected replies), kept here so the
+    workload stays the same when the sample changes."""
+    return [json.loads(line) for line in (bench_train.DATA / "dpo_pairs.jsonl").read_text().splitlines()][:PAIRS]
 
 
 def ftlab_run(system: str, folder: Path) -> dict:

@@ -143,6 +143,7 @@ def test_the_task_computes_the_same_loss_from_its_own_batch_as_the_loss_function
     policy, reference, tok = models
     task = tasks.get("preference")
     cfg = RunConfig(task="preference")
+    cfg.preference.loss = "dpo"
     examples = [e for q, c, r in PAIRS for e in task.encode(tok, "preference", {"prompt": q, "chosen": c,
                                                                                 "rejected": r}, 256, {}, False)]
     from contextlib import nullcontext
