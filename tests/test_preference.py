@@ -213,7 +213,7 @@ def test_the_data_tab_previews_chosen_against_rejected_and_the_insight_panel_rea
     assert info["ok"] and info["format"] == "preference" and info["task"] == "preference"
     assert info["preview_headers"] == ["prompt", "chosen", "rejected"]
     prompt, chosen, rejected = info["preview"][0]
-    assert prompt.endswith("?") and len(chosen) < len(rejected)
+    assert prompt.strip() and len(chosen) < len(rejected)
     found = Lab().insight("concise_pairs", str(tiny_llama), 128)
     trained = "".join(text for text, kind in found["example"] if kind)
     assert trained.startswith(chosen)  # the example marks the chosen reply's tokens as trained
@@ -226,3 +226,21 @@ def write_jsonl_tmp(rows) -> str:
     from pathlib import Path
 
     return write_jsonl(Path(tempfile.mkdtemp()) / "rows.jsonl", rows)
+
+
+def test_results_show_a_preference_reports_pairs_fixed_and_broken_in_view():
+    from ftlab import tasks
+    from ftlab.app.ui import results_tab
+    from ftlab.tasks.base import Cases
+
+    val = Cases(["a?", "b?", "c?"], [("A.", "aaa"), ("B.", "bbb"), ("C.", "ccc")], [])
+    compared = tasks.get("preference").compare([], val, [[-1.0, -0.5], [-0.2, -0.9], [-1.0, -0.5]],
+                                               [[-0.3, -0.9], [-0.9, -0.2], [-1.0, -0.6]])
+    assert [r["change"] for r in compared["rows"]] == ["fixed", "broken", "unchanged"]
+    assert compared["counts"] == {"fixed": 1, "broken": 1}
+    assert compared["base"]["preference_accuracy"] == pytest.approx(1 / 3)
+    rep = {"rows_compared": 3, "step": 5, **compared}
+    frame = results_tab.rows_frame(rep)
+    assert list(frame.columns)[:4] == ["base margin", "tuned margin", "improvement", "change"]
+    assert frame.iloc[0]["change"] == "fixed" and len(results_tab.widths(rep)) == len(frame.columns)
+    assert "1 more pairs" in results_tab.summary(rep)

@@ -103,8 +103,10 @@ def widths(rep: dict) -> list[str] | None:
     columns = list(rep.get("rows", [{}])[0]) if rep.get("rows") else []
     if columns == ["text", "label", "base", "base_p", "tuned", "tuned_p", "change"]:
         return ["33%", "11%", "11%", "8%", "11%", "8%", "18%"]
-    if set(columns) == set(CHAT_ORDER):
+    if set(columns) == {"base", "tuned", "base_score", "tuned_score", "improvement", "prompt", "reference"}:
         return ["22%", "22%", "8%", "8%", "10%", "15%", "15%"]
+    if set(columns) == {"base_margin", "tuned_margin", "improvement", "change", "prompt", "chosen", "rejected"}:
+        return ["8%", "8%", "9%", "9%", "20%", "18%", "28%"]
     return None
 
 
