@@ -206,6 +206,7 @@ def test_prompt_learnings_reference_is_its_base_without_the_virtual_tokens(tiny_
     assert methods.get("lora").reference_view(s.model)[0] is s.model  # a new adapter changes nothing yet
 
 
+@pytest.mark.slow  # the Insight panel loads the tokenizer and reads the whole sample
 def test_the_data_tab_previews_chosen_against_rejected_and_the_insight_panel_reads_pairs(tiny_llama):
     from ftlab.app.lab import Lab
 
