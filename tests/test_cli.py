@@ -52,6 +52,7 @@ def test_export_writes_the_adapter_and_the_merged_model(ui_run, tmp_path, capsys
     assert "is not empty" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # its fixture trains runs; make test runs it
 def test_the_exported_zip_loads_with_plain_peft_outside_ftlab(ui_run, tiny_llama, tmp_path):
     import zipfile
 

@@ -44,6 +44,7 @@ def child(ceiling_offset_mb: float, heap_kind: str = "fragmented") -> dict:
 
 
 @pytest.mark.skipif(not heap.Governor(0).works, reason="needs glibc and /proc")
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_over_the_ceiling_the_freed_heap_goes_back():
     over = child(-100)  # the process is already 100 MB over its ceiling
     assert over["trims"] >= 1
@@ -51,6 +52,7 @@ def test_over_the_ceiling_the_freed_heap_goes_back():
 
 
 @pytest.mark.skipif(not heap.Governor(0).works, reason="needs glibc and /proc")
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_under_the_ceiling_nothing_is_touched():
     under = child(+1000)
     assert under["trims"] == 0
@@ -58,6 +60,7 @@ def test_under_the_ceiling_nothing_is_touched():
 
 
 @pytest.mark.skipif(not heap.Governor(0).works, reason="needs glibc and /proc")
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_over_the_ceiling_with_live_memory_the_ceiling_moves_up_instead_of_trimming_again():
     live = child(-100, "live")  # over the ceiling, but nothing to give back
     assert live["trims"] == 1, live  # ten checks in that second: one trim, then the ceiling sits above it

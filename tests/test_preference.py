@@ -104,7 +104,7 @@ def reference_logps(model, s, rows):
         return preference_loss.sequence_logps(model, run_setup.tensors(s, rows))[0]
 
 
-@pytest.mark.parametrize("method", ["lora", "full"])
+@pytest.mark.parametrize("method", ["lora", pytest.param("full", marks=pytest.mark.slow)])
 def test_dpo_trains_what_the_method_trains_and_the_reference_stays_the_base(tiny_llama, method):
     cfg = config(tiny_llama, method=method)
     s = engine.setup(cfg)

@@ -66,6 +66,7 @@ def test_two_runs_and_the_base_share_one_copy_and_each_answers_as_if_alone(runs,
         torch.testing.assert_close(served_logits(base, False, ids), want["base"], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # its fixture trains runs; make test runs it
 def test_chat_through_the_shared_base_equals_each_run_alone(runs):
     gen = GenConfig(max_new_tokens=8, temperature=0)
     shared = ModelServer()

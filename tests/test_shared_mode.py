@@ -92,6 +92,7 @@ def test_an_upload_is_kept_for_its_session_alone_and_goes_when_the_session_ends(
     assert not Path(kept).exists() and not made.exists()
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_every_run_keeps_to_the_step_and_time_budget(tiny_llama):
     as_("dave-session")
     lab = Lab(shared=True, limits={"steps": 3})
@@ -204,6 +205,7 @@ def test_on_a_space_with_persistent_storage_runs_are_kept_in_data(tmp_path, monk
     assert paths.default_home() == Path.home() / ".cache" / "ftlab"
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_a_run_keeps_its_uploaded_data_after_the_session_that_uploaded_it_ends(tiny_llama):
     """An anonymous session's uploads go when its tab closes; its runs still resume from their own copy."""
     from ftlab import data

@@ -85,6 +85,7 @@ def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama
     assert all(isinstance(reply[k], str) and reply[k] for k in ("base", "tuned")), reply  # generated, if only newlines
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_out(tiny_llama):
     jobs = JobManager()
     first = jobs.start(chat_config(tiny_llama, max_steps=10_000))
@@ -176,6 +177,7 @@ def test_lora_classifier_on_bundled_minilm_learns_the_sample_and_saves_its_head(
     assert max(results[1]["tuned"], key=results[1]["tuned"].get) == "negative"
 
 
+@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_cli_reruns_a_saved_config_yaml(tiny_llama, tmp_path, capsys):
     from ftlab.__main__ import main
 
