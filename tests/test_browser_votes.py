@@ -68,3 +68,28 @@ def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compare
     expect(tuned_bot).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
     wait_idle(page, "tuned-chat", timeout=REPLY_TIMEOUT_MS)
     expect(tuned_bot).not_to_contain_text("pick a fine-tuned run")
+
+
+def test_the_preference_sample_previews_pairs_trains_and_shows_its_pairs_in_results(page: Page, tiny_llama: Path):
+    """The bundled pairs in the guided flow: the Data tab previews prompt / chosen / rejected, the Model tab
+    switches to the preference task with its own settings in view, and Results list the held-out pairs."""
+    choose(page, "sample", re.compile(r"^concise_pairs"))
+    expect(page.locator("#data-summary")).to_contain_text("format preference")
+    for header in ("prompt", "chosen ✓", "rejected ✗"):
+        expect(page.get_by_role("columnheader", name=header)).to_be_visible()
+    page.locator("#next-model").click()
+    wait_idle(page, "model")
+    expect(page.locator("#task").get_by_role("radio", name=re.compile("^Preference"))).to_be_checked()
+    page.locator("#model").get_by_role("textbox").fill(str(tiny_llama))
+    fill_number(page, "Epochs", "0.1")
+    page.locator("#advanced").get_by_text(re.compile("^Advanced")).first.click()
+    expect(page.locator("#preference-loss input[role=combobox]")).to_have_value("orpo")
+    page.locator("#next-train").click()
+    page.locator("#start").click()
+    progress = page.locator("#progress")
+    expect(progress).to_contain_text(re.compile(r"Run \S+-preference-lora"), timeout=REPLY_TIMEOUT_MS)
+    expect(progress).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)
+    page.locator("#to-compare").click()
+    page.locator("#next-results").click()
+    expect(page.locator("#results-metrics")).to_contain_text("preference accuracy")
+    expect(page.locator("#results-rows")).to_contain_text("tuned margin")
