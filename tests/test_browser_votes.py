@@ -8,7 +8,9 @@ RESULTS benchmark measure that)."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 from browser import REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, page, wait_idle
@@ -24,7 +26,23 @@ def blind_exchange(page: Page, text: str) -> None:
     expect(page.locator("#base-chat")).to_contain_text("Model A")
 
 
-def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compares(page: Page, tiny_llama: Path):
+def started(page: Page, app_home: Path) -> str:
+    """Press Start and wait until the Train tab shows the run it queued (not the app's latest run the page showed
+    before): its id, one the app's runs folder did not hold before."""
+    before = set(os.listdir(app_home / "runs")) if (app_home / "runs").is_dir() else set()
+    page.locator("#start").click()
+    shown = page.locator("#progress code").first
+    deadline = time.time() + REPLY_TIMEOUT_MS / 1000
+    while time.time() < deadline:
+        run_id = shown.inner_text() if shown.count() else ""
+        if run_id and run_id not in before:
+            return run_id
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no new run shown; the page shows {run_id!r}")
+
+
+def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compares(page: Page, tiny_llama: Path,
+                                                                                 app_home: Path):
     # A chat run to vote on.
     choose(page, "sample", re.compile(r"^pirate_chat"))
     page.locator("#next-model").click()
@@ -33,10 +51,9 @@ def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compare
     fill_number(page, "Epochs", "1")
     fill_number(page, "Learning rate", "0.005")
     page.locator("#next-train").click()
-    page.locator("#start").click()
     progress = page.locator("#progress")
+    sft = started(page, app_home)
     expect(progress).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)
-    sft = progress.locator("code").first.inner_text()
 
     # Compare, blind: vote on three exchanges.
     page.locator("#to-compare").click()
@@ -70,7 +87,8 @@ def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compare
     expect(tuned_bot).not_to_contain_text("pick a fine-tuned run")
 
 
-def test_the_preference_sample_previews_pairs_trains_and_shows_its_pairs_in_results(page: Page, tiny_llama: Path):
+def test_the_preference_sample_previews_pairs_trains_and_shows_its_pairs_in_results(page: Page, tiny_llama: Path,
+                                                                                    app_home: Path):
     """The bundled pairs in the guided flow: the Data tab previews prompt / chosen / rejected, the Model tab
     switches to the preference task with its own settings in view, and Results list the held-out pairs."""
     choose(page, "sample", re.compile(r"^concise_pairs"))
@@ -85,11 +103,12 @@ def test_the_preference_sample_previews_pairs_trains_and_shows_its_pairs_in_resu
     page.locator("#advanced").get_by_text(re.compile("^Advanced")).first.click()
     expect(page.locator("#preference-loss input[role=combobox]")).to_have_value("orpo")
     page.locator("#next-train").click()
-    page.locator("#start").click()
     progress = page.locator("#progress")
-    expect(progress).to_contain_text(re.compile(r"Run \S+-preference-lora"), timeout=REPLY_TIMEOUT_MS)
+    run_id = started(page, app_home)
+    assert run_id.endswith("-preference-lora")
     expect(progress).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)
     page.locator("#to-compare").click()
     page.locator("#next-results").click()
+    expect(page.locator("#results-run input[role=combobox]")).to_have_value(re.compile(re.escape(run_id)))
     expect(page.locator("#results-metrics")).to_contain_text("preference accuracy")
     expect(page.locator("#results-rows")).to_contain_text("tuned margin")
