@@ -181,7 +181,7 @@ class Preference(Chat):
     def answer(self, model, tok, prompts, cfg, device, autocast, progress=nobody, batch_size: int = 8):
         """Probes (conversations): greedy replies. Validation pairs: each reply's mean log-probability per token
         (chosen, rejected), what the report compares."""
-        if not prompts or not isinstance(prompts[0], Pair) and prompts[0] is not None:
+        if all(isinstance(p, list) for p in prompts):  # probes: conversations (a KTO case without a pair: None)
             return super().answer(model, tok, prompts, cfg, device, autocast, progress, batch_size)
         return [self.pair_scores(model, tok, pair, cfg, device, autocast) if pair else None for pair in prompts]
 
@@ -213,9 +213,6 @@ class Preference(Chat):
         """Share of pairs whose chosen reply the model finds more likely per token (from the stats' counts)."""
         found = [(n, s["preference_accuracy"]) for n, s in predictions if "preference_accuracy" in s]
         return sum(n * v for n, v in found) / max(sum(n for n, _ in found), 1)
-
-    def shown(self, answer, labels):
-        return str(answer)
 
     def compare(self, labels, val, base, tuned):
         rows, right = [], {"base": 0, "tuned": 0}
