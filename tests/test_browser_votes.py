@@ -1,6 +1,6 @@
 """The loop from the blind A/B in a real browser: train a chat run, vote on a few blind answers in Compare, press
 "Train on these votes", watch the preference run it starts complete on the Train tab (which names the run and the
-votes it goes on from), and compare the new run with its base.
+votes it goes on from), and compare the new run with its base, then blind with the SFT run it went on from.
 
 Drives the real app in headless Chromium (tests/browser.py); the models are the 2-layer `tiny_llama` fixture, so
 the answers are noise: what is checked is the flow, not what the model learned (tests/test_preference.py and the
@@ -85,6 +85,15 @@ def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compare
     expect(tuned_bot).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
     wait_idle(page, "tuned-chat", timeout=REPLY_TIMEOUT_MS)
     expect(tuned_bot).not_to_contain_text("pick a fine-tuned run")
+
+    # The SFT run it went on from, next to it, blind: any two of base / SFT / preference-tuned face each other.
+    choose(page, "chat-against", re.compile(re.escape(sft)))
+    expect(page.locator("#base-chat")).to_contain_text(f"Run {sft}")
+    page.locator("#blind").get_by_role("checkbox").check()
+    blind_exchange(page, "Which way to the island?")
+    page.locator("#vote-0").click()
+    expect(page.locator("#vote-result")).to_contain_text(re.compile(rf"Recorded: (run {re.escape(sft)}|tuned) wins"))
+    expect(page.locator("#base-chat, #tuned-chat").filter(has_text=f"run {sft}")).to_have_count(1)
 
 
 def test_the_preference_sample_previews_pairs_trains_and_shows_its_pairs_in_results(page: Page, tiny_llama: Path,

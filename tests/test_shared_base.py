@@ -121,3 +121,14 @@ def test_a_forgotten_run_is_attached_again_on_the_same_base(runs, tiny_llama):
     assert again.base is first.base
     torch.testing.assert_close(served_logits(again, True, ids), reference_logits(tiny_llama, runs["a"], ids),
                                atol=1e-5, rtol=0)
+
+
+def test_one_run_answers_next_to_another_as_each_answers_alone(runs):
+    """Compare's "next to it": run b (or an IA3 run, on a copy of the base of its own) in the base's pane."""
+    gen = GenConfig(max_new_tokens=8, temperature=0)
+    server = ModelServer()
+    alone = {name: ModelServer().chat(runs[name], "Tell me about the sea.", gen=gen) for name in ("a", "b", "ia3")}
+    assert alone["a"]["tuned"] != alone["b"]["tuned"]  # the two runs answer differently
+    for other in ("b", "ia3"):
+        side_by_side = server.chat(runs["a"], "Tell me about the sea.", gen=gen, against=runs[other])
+        assert side_by_side == {"base": alone[other]["tuned"], "tuned": alone["a"]["tuned"]}

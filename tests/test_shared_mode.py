@@ -46,7 +46,9 @@ def test_another_session_cannot_see_or_touch_a_run(alice_run):
     assert lab.runs() == [] and lab.current_run() is None
     for call in (lab.status, lab.stop, lab.cancel, lab.resume, lab.delete, lab.report, lab.export_zip, lab.probe_answers,
                  lab.run_config, lab.preference_pairs_jsonl, lambda r: lab.chat(r, "hi"),
-                 lambda r: list(lab.chat_stream(r, [], []))):
+                 lambda r: list(lab.chat_stream(r, [], [])),
+                 lambda r: lab.chat("", "hi", against=r),  # nor put it next to one's own in Compare
+                 lambda r: list(lab.chat_stream("", [], [], against=r))):
         with pytest.raises(ValueError, match=f"no run {run_id}"):
             call(run_id)
     as_(None)  # a caller with no session (the /v1 API without a key) sees no run either

@@ -74,6 +74,13 @@ class Lab(Votes):
                          "(owner/name) or a bundled model, not a folder")
 
 
+    def check_against(self, ref: str) -> None:
+        """What answers next to a run: another run the caller may see, or a model (see check_model)."""
+        if RUN_ID.match(ref or ""):
+            self.check_owner(ref)
+        else:
+            self.check_model(ref)
+
     def uploads_folder(self) -> Path:
         """Where the caller's uploads are kept: one folder per owner in shared mode."""
         who = self.owner()
@@ -334,16 +341,20 @@ class Lab(Votes):
     # inference ----------------------------------------------------------------------------------------------
     @owned
     def chat_stream(self, run_id, base_history, tuned_history, temperature=0.7, top_p=0.9, max_new_tokens=128,
-                    base_ref=""):
+                    base_ref="", against=""):
+        """Base and tuned replies as they grow; `against` (another run of the caller's, or a model) answers in the
+        base's place."""
         self.check_model(base_ref)
+        self.check_against(against)
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
-        yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref)
+        yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref, against)
 
     @owned
     def chat(self, run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
-             max_new_tokens: int = 128) -> dict:
+             max_new_tokens: int = 128, against: str = "") -> dict:
+        self.check_against(against)
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
-        return self.server.chat(run_id or None, message, system_prompt, gen)
+        return self.server.chat(run_id or None, message, system_prompt, gen, against=against)
 
     @owned
     def classify_file(self, run_id: str, path: str) -> dict:

@@ -85,11 +85,13 @@ class Decoder:
         self.done = len(self.tokens) >= self.gen.max_new_tokens
 
 
-def lockstep(decoders: list[Decoder | None], lock, decode):
-    """Step every unfinished decoder in turn; yield the decoded texts after each round."""
-    while any(d and not d.done for d in decoders):
-        for d in decoders:
-            if d and not d.done:
-                with lock:
-                    d.step()
-        yield [decode(d.tokens) if d else "" for d in decoders]
+def lockstep(sides: list[tuple[Decoder, object, object] | None]):
+    """Step every unfinished decoder in turn, each under its model's lock; yield the decoded texts after each
+    round. A side is (decoder, lock, decode: token ids -> text), or None for an empty pane; two sides on one
+    loaded model share its lock, sides on two models (one run next to another with weights of its own) do not."""
+    while any(s and not s[0].done for s in sides):
+        for side in sides:
+            if side and not side[0].done:
+                with side[1]:
+                    side[0].step()
+        yield [decode(d.tokens) if d else "" for d, _, decode in (s or (None, None, None) for s in sides)]

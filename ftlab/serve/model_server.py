@@ -170,32 +170,37 @@ class ModelServer:
                     entry.detach(run_id)
 
     def chat_stream(self, run_id: str | None, base_history: list[dict], tuned_history: list[dict],
-                    gen: generation.GenConfig, base_ref: str = ""):
-        """Yield (base_text, tuned_text) as both replies grow; a history is a list of {role, content}."""
+                    gen: generation.GenConfig, base_ref: str = "", against: str = ""):
+        """Yield (base_text, tuned_text) as both replies grow; a history is a list of {role, content}.
+
+        `against` (a run id, or a base model id) answers in the base's pane instead: one run next to another, e.g.
+        the SFT run a preference run went on from next to that preference run."""
         pair = self.get(run_id, "chat", base_ref)
         if not answers_as(pair, "chat"):
             raise ValueError(f"run {run_id} is a {pair.task} run; use classify")
-        tok = pair.tokenizer
-        eos = _eos_ids(tok, pair.base)
-        base = generation.Decoder(pair.base, self.prompt_ids(pair, base_history), gen, eos, pair.base_context,
-                                pair.device, pair.use_cache)
-        tuned = None
-        if pair.tuned is not None:
-            tuned = generation.Decoder(pair.tuned, self.prompt_ids(pair, tuned_history), gen, eos,
-                                     pair.tuned_context, pair.device, pair.use_cache)
-        decode = lambda ids: tok.decode(ids, skip_special_tokens=True)  # noqa: E731
+        left = self.pick(against, "chat") if against else (pair, pair.base, pair.base_context)
+        sides = [self._side(*left, base_history, gen),
+                 self._side(pair, pair.tuned, pair.tuned_context, tuned_history, gen) if pair.tuned is not None else None]
         texts = ("", "")
-        for texts in generation.lockstep([base, tuned], pair.lock, decode):
+        for texts in generation.lockstep(sides):
             yield tuple(texts)
         yield tuple(texts)
 
+    def _side(self, pair: Pair, model, context, history: list[dict], gen: generation.GenConfig) -> tuple:
+        """(decoder, lock, decode) of one pane: `model` (of `pair`) answering `history`."""
+        tok = pair.tokenizer
+        decoder = generation.Decoder(model, self.prompt_ids(pair, history), gen, _eos_ids(tok, model), context,
+                                     pair.device, pair.use_cache)
+        return decoder, pair.lock, lambda ids: tok.decode(ids, skip_special_tokens=True)
+
     def chat(self, run_id: str | None, message: str, system_prompt: str = "", gen: generation.GenConfig | None = None,
-             base_ref: str = "") -> dict:
-        """One-turn chat: the complete base and tuned replies."""
+             base_ref: str = "", against: str = "") -> dict:
+        """One-turn chat: the complete base (or `against`) and tuned replies."""
         history = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
             {"role": "user", "content": message}]
         base, tuned = "", ""
-        for base, tuned in self.chat_stream(run_id, history, history, gen or generation.GenConfig(), base_ref):
+        for base, tuned in self.chat_stream(run_id, history, history, gen or generation.GenConfig(), base_ref,
+                                            against):
             pass
         return {"base": base, "tuned": tuned if run_id else None}
 

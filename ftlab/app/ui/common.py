@@ -31,6 +31,15 @@ def run_choices(lab: Lab, task: str) -> list[tuple[str, str]]:
     return [(f"{r['run_id']} ({r['method']}, {state_name(r['state'])}, {r['data']})", r["run_id"]) for r in runs]
 
 
+def against_choices(lab: Lab, run_id: str | None) -> list[tuple[str, str]]:
+    """What can answer in the base's pane next to `run_id`: its base model, then every other finished chat-panel run
+    on that same base (the SFT run a preference run went on from, a rival tune), newest first."""
+    model = next((r["model"] for r in lab.runs() if r["run_id"] == run_id), None)
+    others = [(name, rid) for name, rid in run_choices(lab, "chat") if rid != run_id]
+    same = {r["run_id"] for r in lab.runs() if r["model"] == model}
+    return [(t("chat.against_base"), "")] + [(name, rid) for name, rid in others if rid in same]
+
+
 def run_picker(lab: Lab, task: str, elem_id: str, key: str, include_base: bool = False) -> RunPicker:
     """A run dropdown (label and help from the locale `key`) with a refresh button; with include_base, a last
     choice for the base model alone."""

@@ -72,10 +72,10 @@ def register(lab: Lab) -> None:
         return _call(lab.runs)
 
     def chat(run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,
-             max_new_tokens: int = 128) -> dict:
+             max_new_tokens: int = 128, against: str = "") -> dict:
         """Base and tuned replies to one message: {"base": str, "tuned": str}. An empty run_id chats with the
-        default base model alone."""
-        return _call(lab.chat, run_id, message, system_prompt, temperature, top_p, max_new_tokens)
+        default base model alone; `against` (another run id) answers as "base" instead of the run's base model."""
+        return _call(lab.chat, run_id, message, system_prompt, temperature, top_p, max_new_tokens, against)
 
     def classify(run_id: str, texts: list[str]) -> list[dict]:
         """For each text: {"base": {label: probability}, "tuned": {label: probability}}."""
@@ -86,12 +86,14 @@ def register(lab: Lab) -> None:
         adapter_model.safetensors; pickled .bin/.pt weights are refused) as a run; returns its run id."""
         return _call(lab.import_adapter, path, base_model)
 
-    def vote(run_id: str, prompt: list[dict], base: str, tuned: str, winner: str) -> None:
+    def vote(run_id: str, prompt: list[dict], base: str, tuned: str, winner: str, against: str = "") -> None:
         """Keep a preference between the base's and the tuned model's replies to `prompt` (the conversation before
-        them, as {role, content} messages): winner is base, tuned, tie or both bad."""
+        them, as {role, content} messages): winner is base, tuned, tie or both bad. `against`: the run that
+        answered as "base", when it was not the run's base model (see chat)."""
         if winner not in ("base", "tuned", "tie", "both bad"):
             raise gr.Error(f"winner: {winner!r} is not one of base, tuned, tie, both bad")
-        _call(lab.vote, run_id, {"winner": winner, "prompt": prompt, "base": base, "tuned": tuned})
+        record = {"winner": winner, "prompt": prompt, "base": base, "tuned": tuned}
+        _call(lab.vote, run_id, {**record, "against": against} if against else record)
 
     def train_on_votes(run_id: str, settings: dict | None = None) -> str:
         """Queue a preference run (ORPO unless settings say `preference.loss`) on the run's decided votes, going on
