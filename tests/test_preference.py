@@ -6,6 +6,7 @@ CLI trains a preference config."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 
@@ -245,3 +246,46 @@ def test_results_show_a_preference_reports_pairs_fixed_and_broken_in_view():
     assert list(frame.columns)[:4] == ["base margin", "tuned margin", "improvement", "change"]
     assert frame.iloc[0]["change"] == "fixed" and len(results_tab.widths(rep)) == len(frame.columns)
     assert "1 more pairs" in results_tab.summary(rep)
+
+
+@pytest.mark.parametrize("loss", ["dpo", "orpo"])
+def test_only_a_loss_with_a_reference_spends_a_phase_scoring_it(tiny_llama, loss):
+    """DPO scores every reply with the reference before its first step (the "reference" phase, counted); ORPO has
+    no reference: no phase, no stored log-probabilities."""
+    cfg = config(tiny_llama, loss=loss)
+    s = engine.setup(cfg)
+    run = RunDir.create(cfg)
+    trainer = engine.Trainer(cfg, run, threading.Event(), None)
+    engine._prepare(trainer, s)
+    status = run.status()
+    if loss == "dpo":
+        assert status["phase"] == "reference" and status["phase_done"] == status["phase_total"] == 24
+        assert all(len(e["ref"]) == 2 for e in s.train + s.val)
+    else:
+        assert "phase" not in status and not any("ref" in e for e in s.train + s.val)
+
+
+def test_pairs_scored_together_equal_pairs_scored_one_at_a_time(tiny_llama):
+    """The report scores validation pairs a batch at a time; padding them together changes no pair's scores."""
+    from ftlab import modeling, tasks
+
+    cfg = config(tiny_llama)
+    task, tok = tasks.get("preference"), modeling.load_tokenizer(tiny_llama)
+    model = modeling.load_model(tiny_llama, "causal_lm").eval()
+    ds = data.load("concise_pairs")
+    pairs = task.cases(ds.format, ds.rows[:5], []).prompts
+    assert len({len(p.chosen) for p in pairs}) > 1  # replies of different lengths: padded when together
+    together = task.pair_scores(model, tok, pairs, cfg, "cpu", contextlib.nullcontext, batch_size=5)
+    alone = [task.pair_scores(model, tok, [p], cfg, "cpu", contextlib.nullcontext, batch_size=1)[0] for p in pairs]
+    assert sum(together, []) == pytest.approx(sum(alone, []), abs=1e-4)
+
+
+def test_the_memory_estimate_holds_both_replies_of_a_pair_and_the_padding_share_each_half_at_its_width():
+    from ftlab import tasks
+
+    task = tasks.get("preference")
+    assert task.rows_held(config("m", loss="dpo")) == 2 and task.rows_held(config("m", loss="kto")) == 1
+    mask = torch.tensor([[1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0],  # chosen: width 3
+                         [1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])  # rejected: width 6
+    assert task.positions({"attention_mask": mask}) == 2 * 3 + 2 * 6
+    assert tasks.get("chat").positions({"attention_mask": mask}) == 24

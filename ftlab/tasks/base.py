@@ -50,8 +50,6 @@ class Task:
     """Data formats this task brings (ftlab.data.formats.Format); the built-in ones are declared there."""
     settings: tuple[str, ...] = ()
     """The RunConfig sections of its own it reads (ftlab.tasks.settings: `preference`), checked for its runs."""
-    prepare_phase = ""
-    """The run's phase (a code of ftlab.runs.run_dir.PHASES) while `prepare` works; "": it has nothing to do."""
 
     def load_model(self, where, labels: list[str], quantization=None, seed: int = 0, trust_remote_code=False):
         """The base model a run of this task trains (a head for `labels`, drawn from `seed`, when it has one)."""
@@ -70,6 +68,11 @@ class Task:
         from ftlab.data import encode
 
         return encode.collate(rows, pad_id)
+
+    def prepare_phase(self, cfg) -> str:
+        """The run's phase (a code of ftlab.runs.run_dir.PHASES) while `prepare` works for `cfg`; "": nothing slow
+        to show."""
+        return ""
 
     def prepare(self, model, examples: list[list], cfg, device: str, autocast, pad_id: int, reference,
                 progress=nobody) -> list[list]:
@@ -90,6 +93,14 @@ class Task:
     def units(self, batch: dict) -> int:
         """What a batch's loss is a mean over, so that a step of several batches weighs each by it: rows here."""
         return len(batch["attention_mask"])
+
+    def positions(self, batch: dict) -> int:
+        """Token positions the model computes for a batch, padding included (the dashboard's padding share)."""
+        return batch["attention_mask"].numel()
+
+    def rows_held(self, cfg) -> int:
+        """Rows whose activations a training step holds per example of its batch (the memory estimate's rows)."""
+        return 1
 
     def scored_tokens(self, batch: dict) -> int:
         """Tokens of a batch whose logits the loss needs (activation recompute plans for them); 0: none extra."""

@@ -51,7 +51,6 @@ class Preference(Chat):
     key_metric = "eval_preference_accuracy"
     formats = preference_data.FORMATS
     settings = ("preference",)
-    prepare_phase = "reference"
 
     # data
     def encode(self, tok, fmt, row, max_length, label_index, train_on_prompt):
@@ -84,6 +83,9 @@ class Preference(Chat):
         if "ref" in rows[0]:
             out["ref"] = torch.tensor([x for r in rows for x in r["ref"]], dtype=torch.float32).view(len(rows), -1).T
         return out
+
+    def prepare_phase(self, cfg) -> str:
+        return "" if cfg.preference.loss == "orpo" else "reference"  # ORPO has no reference to score
 
     def prepare(self, model, examples: list[list], cfg, device: str, autocast, pad_id: int, reference,
                 progress=nobody) -> list[list]:
@@ -123,10 +125,10 @@ class Preference(Chat):
     def loss_stats(self, model, batch, forward=None, cfg=None):
         """(the batch's preference loss, its stats: reward accuracy and margin, log-probabilities, KL)."""
         p = cfg.preference
-        logps, counts = halves_logps(model, batch, forward)
+        logps, counts = halves_logps(model, batch, forward, second_grad=p.loss != "kto")
         n = len(logps) // 2
         first, second, ref = logps[:n], logps[n:], batch.get("ref")
-        if p.loss == "kto":
+        if p.loss == "kto":  # its second half (the mismatched replies) only estimates the KL: no gradient
             return losses.kto(first, ref[0], batch["wanted"], second.detach(), ref[1], p.beta, p.desirable_weight,
                               p.undesirable_weight)
         if p.loss == "orpo":
@@ -141,6 +143,14 @@ class Preference(Chat):
 
     def units(self, batch):
         return len(batch["input_ids"]) // 2
+
+    def positions(self, batch):
+        """Each half at its own width, as halves_logps computes it."""
+        mask, n = batch["attention_mask"], len(batch["attention_mask"]) // 2
+        return sum(len(mask[h]) * int(mask[h].sum(1).max()) for h in (slice(0, n), slice(n, None)) if len(mask[h]))
+
+    def rows_held(self, cfg):
+        return 1 if cfg.preference.loss == "kto" else 2  # both replies of a pair in the graph; KTO's KL half not
 
     # evaluation
     def cases(self, fmt, rows, labels):
@@ -180,22 +190,32 @@ class Preference(Chat):
 
     def answer(self, model, tok, prompts, cfg, device, autocast, progress=nobody, batch_size: int = 8):
         """Probes (conversations): greedy replies. Validation pairs: each reply's mean log-probability per token
-        (chosen, rejected), what the report compares."""
-        if all(isinstance(p, list) for p in prompts):  # probes: conversations (a KTO case without a pair: None)
+        (chosen, rejected), what the report compares; None for a KTO case without a pair."""
+        if all(isinstance(p, list) for p in prompts):  # probes: conversations
             return super().answer(model, tok, prompts, cfg, device, autocast, progress, batch_size)
-        return [self.pair_scores(model, tok, pair, cfg, device, autocast) if pair else None for pair in prompts]
+        pairs = [p for p in prompts if p]
+        scored = iter(self.pair_scores(model, tok, pairs, cfg, device, autocast, progress, batch_size))
+        return [next(scored) if p else None for p in prompts]
 
-    def pair_scores(self, model, tok, pair: Pair, cfg, device, autocast) -> list[float]:
+    def pair_scores(self, model, tok, pairs: list[Pair], cfg, device, autocast, progress=nobody,
+                    batch_size: int = 8) -> list[list[float]]:
+        """[chosen, rejected] mean log-probability per reply token of each pair, `batch_size` pairs a pass."""
         import torch
 
         from ftlab.data import encode
 
-        prompt = [dict(m) for m in pair.prompt]
-        sides = [encode_reply(tok, prompt, text, cfg.train.max_length) for text in (pair.chosen, pair.rejected)]
-        batch = {k: v.to(device) for k, v in encode.collate(sides, tok.pad_token_id).items()}
-        with torch.no_grad(), autocast():
-            logps, counts = losses.sequence_logps(model, batch)
-        return [round(float(lp / max(int(c), 1)), 5) for lp, c in zip(logps, counts)]
+        out = []
+        for i in range(0, len(pairs), batch_size):
+            chunk = pairs[i : i + batch_size]
+            sides = [encode_reply(tok, [dict(m) for m in pair.prompt], getattr(pair, side), cfg.train.max_length)
+                     for side in ("chosen", "rejected") for pair in chunk]
+            batch = {k: v.to(device) for k, v in encode.collate(sides, tok.pad_token_id).items()}
+            with torch.no_grad(), autocast():
+                logps, counts = losses.sequence_logps(model, batch)
+            means = [round(float(lp / max(int(c), 1)), 5) for lp, c in zip(logps, counts)]
+            out += [[means[j], means[j + len(chunk)]] for j in range(len(chunk))]
+            progress(len(chunk))
+        return out
 
     def scores(self, predictions, answers, references, labels, loss, weight, cfg):
         result = {"eval_loss": loss}
@@ -241,19 +261,21 @@ def halves(pair: dict) -> list[dict]:
              "prompt_len": next(i for i, x in enumerate(labels) if x != lm_loss.IGNORE)} for ids, labels, wanted in sides]
 
 
-def halves_logps(model, batch: dict, forward=None):
+def halves_logps(model, batch: dict, forward=None, second_grad: bool = True):
     """sequence_logps of a batch's two halves (chosen and rejected rows; KTO's replies and mismatched ones), each
     cut to its own longest row: a short chosen reply is not padded to its long rejected one (the pairs of the
-    bundled sample: a third of the positions). A data-parallel `forward` sees one forward pass, the whole batch."""
+    bundled sample: a third of the positions). Without `second_grad` the second half runs without a graph (KTO's
+    KL estimate: no activations kept for it). A data-parallel `forward` sees one forward pass, the whole batch."""
     import torch
 
     if forward is not None and forward is not model:
         return losses.sequence_logps(model, batch, forward)
     n, found = len(batch["input_ids"]) // 2, []
-    for rows in (slice(0, n), slice(n, None)):
+    for rows, grad in ((slice(0, n), True), (slice(n, None), second_grad)):
         width = int(batch["attention_mask"][rows].sum(1).max())
-        found.append(losses.sequence_logps(model, {k: batch[k][rows, :width] for k in
-                                                   ("input_ids", "attention_mask", "labels")}))
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+            found.append(losses.sequence_logps(model, {k: batch[k][rows, :width] for k in
+                                                       ("input_ids", "attention_mask", "labels")}))
     return torch.cat([found[0][0], found[1][0]]), torch.cat([found[0][1], found[1][1]])
 
 

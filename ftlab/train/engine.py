@@ -176,7 +176,8 @@ class Trainer:
         for tensors, n in zip(micro, units):
             mask = tensors["attention_mask"]
             self.policy.prepare(*mask.shape, self.task.scored_tokens(tensors))  # recompute layers if it is long
-            tokens, rows, positions = tokens + int(mask.sum()), rows + len(mask), positions + mask.numel()
+            tokens, rows = tokens + int(mask.sum()), rows + len(mask)
+            positions += self.task.positions(tensors)
             with s.autocast_context():  # a batch's mean, weighted by its share of the step (DDP averages: x world)
                 loss, found = self.task.loss_stats(s.model, tensors, self.forward, self.cfg)
                 loss = loss * (n * self.group.world / max(window, 1))
@@ -317,11 +318,11 @@ def _prepare(trainer: Trainer, s: Setup) -> None:
     """What the run's task makes ready before the first step (a preference run: the reference's log-probabilities
     of every reply), with its phase and rows counted in the run's status."""
     task, cfg = trainer.task, trainer.cfg
-    if not task.prepare_phase:
-        return
-    trainer.phase(task.prepare_phase)
-    total, seen = len(s.train) + len(s.val), {"done": 0}
-    trainer.run.write_status(phase_done=0, phase_total=total)
+    phase = task.prepare_phase(cfg)
+    if phase:
+        trainer.phase(phase)
+        trainer.run.write_status(phase_done=0, phase_total=len(s.train) + len(s.val))
+    seen = {"done": 0}
 
     def tick(n: int) -> None:
         seen["done"] += n

@@ -59,7 +59,7 @@ def _activations(cfg: RunConfig, model) -> float:
     """Bytes of the largest batch's activations at their peak (every token scored, the worst case), after the
     layers ftlab.train.recompute would recompute for it."""
     estimate = recompute.Estimate(model)
-    rows, length = cfg.train.batch_size, cfg.train.max_length
+    rows, length = cfg.train.batch_size * tasks.get(cfg.task).rows_held(cfg), cfg.train.max_length
     scored = rows * length if tasks.get(cfg.task).model_kind == "causal_lm" else 0  # logits only where trained
     budget = recompute.budget_mb(cfg.train.activation_budget_mb, modeling.device()) * 2**20
     layers = estimate.layers if cfg.train.gradient_checkpointing else estimate.layers_to_recompute(
