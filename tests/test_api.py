@@ -159,3 +159,17 @@ def test_during_training_a_model_not_loaded_gets_503_with_retry_after_and_loaded
             expected(server, chat_run, PROMPTS[4])[0]
     finally:
         app.predict(run_id, api_name="/cancel_training")
+
+
+def test_a_preference_run_is_served_like_a_chat_run(served, tiny_llama):
+    """A preference-tuned model answers through /v1/chat/completions as it answers directly."""
+    url, _, _, server = served
+    cfg = RunConfig(task="preference", model=str(tiny_llama), method="lora")
+    cfg.data.path, cfg.data.max_rows = "concise_pairs", 16
+    cfg.train.max_steps, cfg.train.learning_rate, cfg.train.max_length = 2, 5e-3, 128
+    cfg.eval.generate_rows, cfg.eval.report_rows = 0, 2
+    run = RunDir.create(cfg)
+    assert engine.run(cfg, run).state == "completed"
+    assert run.id in {m.id for m in client(url).models.list().data}
+    reply = ask(client(url), run.id, PROMPTS[1])
+    assert (reply.choices[0].message.content, reply.choices[0].finish_reason) == expected(server, run.id, PROMPTS[1])
