@@ -4,6 +4,8 @@
     python -m ftlab runs               list runs under $FTLAB_HOME/runs
     python -m ftlab export RUN --out DIR|FILE.zip [--merge]
                                        write a run's adapter (or, with --merge, the base with it folded in)
+    python -m ftlab export RUN --format gguf [--quant q8_0] --out DIR|FILE.zip
+                                       the merged chat model as GGUF for llama.cpp, with an Ollama Modelfile
     python -m ftlab resume RUN         go on from a stopped, interrupted or failed run's last checkpoint
 
 Multi-GPU / multi-machine data parallel: accelerate launch -m ftlab train run.yaml (see the README).
@@ -53,15 +55,22 @@ def cmd_runs() -> int:
     return 0
 
 
-def cmd_export(run_id: str, out: str, merge: bool) -> int:
+def cmd_export(run_id: str, out: str, merge: bool, fmt: str = "safetensors", quant: str = "q8_0") -> int:
     from ftlab.runs.export import export, zip_export
 
+    zipped = out.endswith(".zip")
     try:
-        folder = zip_export(run_id, out, merge) if out.endswith(".zip") else export(run_id, out, merge)
-    except ValueError as exc:
+        if fmt == "gguf":
+            from ftlab.deploy.gguf_export import export_gguf, zip_gguf
+
+            written, what = (zip_gguf if zipped else export_gguf)(run_id, out, quant), f"GGUF {quant}"
+        else:
+            written = zip_export(run_id, out, merge) if zipped else export(run_id, out, merge)
+            what = "merged model" if merge else "weights"
+    except (ValueError, RuntimeError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    print(f"{'merged model' if merge else 'weights'} of {run_id} -> {folder}")
+    print(f"{what} of {run_id} -> {written}")
     return 0
 
 
@@ -75,6 +84,10 @@ def main(argv=None) -> int:
     export.add_argument("run")
     export.add_argument("--out", required=True, help="a new folder, or a file name ending in .zip")
     export.add_argument("--merge", action="store_true", help="fold the adapter into the base model")
+    export.add_argument("--format", choices=["safetensors", "gguf"], default="safetensors",
+                        help="gguf: the merged chat model for llama.cpp and Ollama, with a Modelfile")
+    export.add_argument("--quant", choices=["f16", "q8_0", "q4_k_m", "q4_0"], default="q8_0",
+                        help="the GGUF type (quantized by llama.cpp)")
     sub.add_parser("resume", help="go on from a run's last checkpoint").add_argument("run")
     args = parser.parse_args(argv)
     if args.command == "train":
@@ -82,7 +95,7 @@ def main(argv=None) -> int:
     if args.command == "resume":
         return cmd_train("", args.run)
     if args.command == "export":
-        return cmd_export(args.run, args.out, args.merge)
+        return cmd_export(args.run, args.out, args.merge, args.format, args.quant)
     return cmd_runs()
 
 

@@ -157,14 +157,15 @@ class ModelServer:
         """What is in memory, least recently used first: each base model (or run with its own weights), its task
         and the runs answering from it."""
         with self._lock:
-            return [{"model": key[1] if key[0] == "run" else key[0], "task": entry.task,
-                     "runs": [key[1]] if key[0] == "run" else list(entry.adapters)}
+            return [{"model": ":".join(key[1:]) if key[0] in ("run", "onnx") else key[0], "task": entry.task,
+                     "runs": [key[1]] if key[0] in ("run", "onnx") else list(entry.adapters)}
                     for key, entry in self._loaded.items()]
 
     def forget(self, run_id: str) -> None:
         """Drop what was loaded for `run_id` (its weights changed: a resumed run finished again)."""
         with self._lock:
-            self._loaded.pop(("run", run_id), None)
+            for key in [k for k in self._loaded if k[0] in ("run", "onnx") and k[1] == run_id]:
+                self._loaded.pop(key)
             for entry in self._loaded.values():
                 if isinstance(entry, SharedBase):
                     entry.detach(run_id)
@@ -255,11 +256,31 @@ class ModelServer:
         yield "", "length" if hit_length else "stop"
 
     def predict(self, model: str, texts: list) -> list[dict]:
-        """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`."""
+        """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`, or
+        `<run>:onnx` / `<run>:onnx-int8` for the run's exported ONNX classifier (onnxruntime)."""
         check_inputs(texts)
-        pair, chosen, context = self.pick(model, "classify")
-        (probs,) = _probabilities(pair, texts, [(chosen, context)])
+        run_id, _, kind = model.partition(":")
+        if kind and RUN_ID.match(run_id):
+            (probs,) = [self._onnx(run_id, kind).probabilities(*_split_pairs(texts))]
+        else:
+            pair, chosen, context = self.pick(model, "classify")
+            (probs,) = _probabilities(pair, texts, [(chosen, context)])
         return [{"label": max(p, key=p.get), "probabilities": p} for p in probs]
+
+    def _onnx(self, run_id: str, kind: str):
+        """The run's exported ONNX classifier of `kind`, loaded once (it counts against max_loaded)."""
+        from ftlab.deploy import onnx_export
+        from ftlab.deploy.onnx_runtime import OnnxClassifier
+
+        folder = onnx_export.folder(run_id)
+        file = onnx_export.FILES.get(kind)
+        if file is None or not (folder / file).is_file():
+            raise ValueError(f"run {run_id} has no export {kind!r}: export it as ONNX first (Export tab, or "
+                             "python -m ftlab export RUN --format onnx)")
+        cfg, _, _ = _run_parts(run_id)
+        with self._lock:
+            return self._entry(("onnx", run_id, kind), cfg,
+                               lambda: OnnxClassifier(folder, file, cfg.train.max_length))
 
     def classify(self, run_id: str, texts: list) -> list[dict]:
         """For each text (or [text, text_pair] for sentence-pair runs): {"base": {label: prob}, "tuned": {...}}."""

@@ -1,0 +1,90 @@
+"""A chat run as a folder llama.cpp and Ollama run as it is: the merged model as GGUF (f16, or quantized by
+llama.cpp), an Ollama Modelfile beside it, and a README with the commands and the run's model card.
+
+The run's adapter is folded into the base first (ftlab.runs.export); a prompt-learning run has nothing to fold in
+and is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from ftlab import data, modeling, tasks
+from ftlab.deploy import gguf_file, modelfile, quantize
+from ftlab.runs import export as run_export
+from ftlab.runs.run_dir import with_weights
+
+USAGE = """# {name}
+
+Exported by ftlab from run `{run}` ({model}, {method}) as GGUF `{kind}`.
+
+- llama.cpp: `llama-cli -m {file} -cnv` (the chat template and stop tokens are in the file)
+- Ollama: `ollama create {name} -f Modelfile`, then `ollama run {name}`
+- Python: `llama_cpp.Llama("{file}").create_chat_completion(messages=[...])`
+
+"""
+
+
+def eos_ids(folder: Path, tok) -> list[int]:
+    """The ids that end a reply: generation_config.json's eos_token_id (one or several), else the tokenizer's."""
+    found = []
+    config = folder / "generation_config.json"
+    if config.is_file():
+        value = json.loads(config.read_text(encoding="utf-8")).get("eos_token_id")
+        found = value if isinstance(value, list) else [value] if value is not None else []
+    return found or [tok.eos_token_id]
+
+
+def common_system(cfg) -> str:
+    """The system prompt every training conversation began with, or ""."""
+    try:
+        ds = data.load(cfg.data.path, fmt=cfg.data.format, columns=cfg.data.columns or None)
+        prompts = {tuple(m.get("content", "") for m in data.to_messages(ds.format, r)[:1]
+                         if m.get("role") == "system") for r in ds.rows}
+    except (data.DataError, OSError, KeyError):
+        return ""
+    return prompts.pop()[0] if len(prompts) == 1 and next(iter(prompts)) else ""
+
+
+def export_gguf(run_id: str, out: str | Path, kind: str = "q8_0") -> Path:
+    """Write <run>-<kind>.gguf, Modelfile and README.md into `out` (a new or empty folder); returns the GGUF."""
+    run, _ = with_weights(run_id)
+    cfg = run.config()
+    if tasks.get(cfg.task).try_out != "chat":
+        raise ValueError(f"run {run_id} is a {cfg.task} run: GGUF is for chat models; export a classifier as ONNX")
+    if kind not in quantize.TYPES:
+        raise ValueError(f"GGUF type {kind!r}: one of {', '.join(quantize.TYPES)}")
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{run_id}-{kind}"
+    target = out / f"{name}.gguf"
+    with tempfile.TemporaryDirectory(prefix="ftlab-gguf-") as tmp:
+        merged = run_export.export(run_id, Path(tmp) / "merged", merge=True)
+        tok = modeling.load_tokenizer(merged)
+        ends = eos_ids(merged, tok)
+        f16 = target if kind == "f16" else Path(tmp) / "f16.gguf"
+        gguf_file.write(merged, f16, name, ends)
+        if kind != "f16":
+            quantize.quantize(f16, target, kind)
+        stops = [tok.convert_ids_to_tokens(i) for i in ends]
+        (out / "Modelfile").write_text(modelfile.modelfile(target.name, tok, stops, common_system(cfg)),
+                                       encoding="utf-8")
+        card = (merged / "README.md").read_text(encoding="utf-8") if (merged / "README.md").is_file() else ""
+    usage = USAGE.format(name=name.lower(), run=run_id, model=cfg.model_ref(), method=cfg.method, kind=kind,
+                         file=target.name)
+    (out / "README.md").write_text(usage + card, encoding="utf-8")
+    return target
+
+
+def zip_gguf(run_id: str, out_zip: str | Path, kind: str = "q8_0") -> Path:
+    """The GGUF export as one .zip (GGUF, Modelfile, README); returns its path."""
+    out_zip = Path(out_zip).expanduser()
+    with tempfile.TemporaryDirectory(prefix="ftlab-gguf-zip-") as tmp:
+        export_gguf(run_id, Path(tmp) / run_id, kind)
+        archive = shutil.make_archive(str(out_zip.with_suffix("")), "zip", root_dir=Path(tmp) / run_id)
+    return Path(archive)

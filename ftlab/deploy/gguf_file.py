@@ -1,0 +1,106 @@
+"""A merged causal LM folder (safetensors, Llama-family) as one GGUF file in f16 that llama.cpp loads and chats
+with out of the box: hyperparameters, tensors under llama.cpp's names, the tokenizer, chat template and stop
+tokens (ftlab.deploy.gguf_vocab). Written with the `gguf` package's GGUFWriter and TensorNameMap.
+
+Llama and Mistral checkpoints are written as llama.cpp's `llama` architecture, whose attention expects the query
+and key rows of each head interleaved the other way (`permute`, as llama.cpp's own converter does); Qwen2 keeps
+its rows and its q/k/v biases. Quantized types come from llama.cpp's own quantizer (ftlab.deploy.quantize).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
+"""Hugging Face architecture -> llama.cpp architecture this writer handles."""
+
+
+class NotExportable(ValueError):
+    """The model can't be written as GGUF here: the reason says which part and what is supported."""
+
+
+def permute(weights, n_head: int):
+    """A query or key projection's rows from Hugging Face's rotary layout to llama.cpp's (per head, the two halves
+    of the rotated dimensions interleaved)."""
+    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+            .swapaxes(1, 2).reshape(weights.shape))
+
+
+def architecture(config: dict) -> str:
+    """llama.cpp's architecture for a config.json, or NotExportable naming what is supported."""
+    names = config.get("architectures") or []
+    arch = next((ARCHITECTURES[n] for n in names if n in ARCHITECTURES), None)
+    if arch is None:
+        raise NotExportable(f"GGUF export writes {', '.join(sorted(ARCHITECTURES))}; this model is "
+                            f"{', '.join(names) or 'of no named architecture'}")
+    scaling = config.get("rope_scaling") or {}
+    if scaling and scaling.get("rope_type", scaling.get("type")) not in (None, "default", "linear"):
+        raise NotExportable(f"rope scaling {scaling.get('rope_type', scaling.get('type'))!r} is not written yet")
+    return arch
+
+
+def write(folder: Path, out: Path, name: str, eos_ids: list[int]) -> Path:
+    """Write the merged model in `folder` as GGUF (f16 matrices, f32 norms and biases) to `out`; returns it."""
+    import gguf
+    import torch
+    from safetensors import safe_open
+
+    from ftlab import modeling
+    from ftlab.deploy import gguf_vocab
+
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    arch = architecture(config)
+    tok = modeling.load_tokenizer(folder)
+    vocab_size = config["vocab_size"]
+    writer = gguf.GGUFWriter(str(out), arch)
+    _hyperparameters(writer, config, name)
+    gguf_vocab.add_vocab(writer, tok, folder, vocab_size, eos_ids)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA if arch == "llama" else gguf.MODEL_ARCH.QWEN2,
+                                     config["num_hidden_layers"])
+    n_head, n_kv = config["num_attention_heads"], config.get("num_key_value_heads") or config["num_attention_heads"]
+    for part in sorted(folder.glob("*.safetensors")):
+        with safe_open(str(part), framework="pt") as f:
+            for key in f.keys():
+                tensor = f.get_tensor(key).to(torch.float32)
+                if key == "lm_head.weight" and config.get("tie_word_embeddings"):
+                    continue
+                if arch == "llama" and key.endswith("q_proj.weight"):
+                    tensor = permute(tensor, n_head)
+                elif arch == "llama" and key.endswith("k_proj.weight"):
+                    tensor = permute(tensor, n_kv)
+                target = names.get_name(key, try_suffixes=(".weight", ".bias"))
+                if target is None:
+                    raise NotExportable(f"tensor {key} has no place in a {arch} GGUF file")
+                kept = tensor.numpy() if tensor.ndim == 1 else tensor.to(torch.float16).numpy()
+                writer.add_tensor(target, kept)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+def _hyperparameters(writer, config: dict, name: str) -> None:
+    import gguf
+
+    heads = config["num_attention_heads"]
+    head_dim = config.get("head_dim") or config["hidden_size"] // heads
+    writer.add_name(name)
+    writer.add_context_length(config.get("max_position_embeddings", 2048))
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(config.get("num_key_value_heads") or heads)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_layer_norm_rms_eps(config.get("rms_norm_eps", 1e-6))
+    writer.add_rope_freq_base(config.get("rope_theta", 10000.0))
+    scaling = config.get("rope_scaling") or {}
+    if scaling.get("rope_type", scaling.get("type")) == "linear":
+        writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        writer.add_rope_scaling_factor(scaling["factor"])
+    writer.add_vocab_size(config["vocab_size"])
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
