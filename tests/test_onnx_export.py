@@ -65,3 +65,17 @@ def test_the_server_answers_from_the_exported_file(classify_run):
     assert server.predict(f"{classify_run}:onnx", TEXTS)[0]["label"] == want[0]["label"]
     with pytest.raises(ValueError, match="no export"):
         server.predict(f"{classify_run}:gguf-q8_0", TEXTS)
+
+
+def test_the_costs_of_each_format_are_measured_on_the_validation_rows_and_written_into_the_card(classify_run):
+    from ftlab.deploy import costs
+
+    rows = costs.measure(classify_run)
+    assert [r["format"] for r in rows] == ["PyTorch (not exported)", "ONNX fp32", "ONNX int8"]
+    assert rows[1]["accuracy"] == rows[0]["accuracy"] and rows[1]["macro_f1"] == rows[0]["macro_f1"]
+    assert all(r["speed"] > 0 and r["size_mb"] > 0 and 0 <= r["accuracy"] <= 1 for r in rows)
+    assert rows[2]["size_mb"] < rows[1]["size_mb"]
+    card = (RunDir(classify_run).path / "README.md").read_text()
+    assert card.count(costs.MARK) == 1 and "| ONNX int8 | onnxruntime |" in card
+    costs.measure(classify_run)  # measured again: the card keeps one table
+    assert (RunDir(classify_run).path / "README.md").read_text().count(costs.MARK) == 1

