@@ -1,6 +1,6 @@
 """The layers hold: no engine module imports Gradio or the app (its Lab, its UI, its translation of texts: the
 engine writes codes and facts, ftlab/app/texts.py words), and no layer imports one above it (data -> tasks ->
-methods -> train, eval, runs -> serve -> app). Read from the source with
+methods -> train, eval, runs -> serve, deploy -> app). Read from the source with
 `ast`, so an import inside a function counts too."""
 
 import ast
@@ -11,10 +11,11 @@ import pytest
 import ftlab
 
 PACKAGE = Path(ftlab.__file__).parent
-ORDER = ["data", "tasks", "methods", "train", "eval", "runs", "serve", "app"]
+ORDER = ["data", "tasks", "methods", "train", "eval", "runs", "serve", "deploy", "app"]
 """Bottom to top. train and eval call each other (a run evaluates as it trains; an evaluation uses the loss) and
-runs' job queue starts training: those pairs are one level for this test."""
-LEVEL = {"data": 0, "tasks": 1, "methods": 2, "train": 3, "eval": 3, "runs": 3, "serve": 4, "app": 5}
+runs' job queue starts training: those pairs are one level for this test; so are serve and deploy (the server
+answers from exported files, an export's costs are measured through the server)."""
+LEVEL = {"data": 0, "tasks": 1, "methods": 2, "train": 3, "eval": 3, "runs": 3, "serve": 4, "deploy": 4, "app": 5}
 FOUNDATION = {"config", "paths", "modeling", "metrics", "events", "checks"}
 NAMES_READ = {"config.py": {"ftlab.methods.registry", "ftlab.methods.settings", "ftlab.train.optim", "ftlab.tasks"}}
 """A config validates the names it is given against the registries that define them (tasks, methods, optimizers
@@ -40,7 +41,8 @@ def layer(path: Path) -> str:
 
 
 def test_the_engine_packages_exist_and_are_walked():
-    assert {layer(p) for p in ENGINE} >= {"data", "tasks", "methods", "train", "eval", "runs", "serve", *FOUNDATION}
+    assert {layer(p) for p in ENGINE} >= {"data", "tasks", "methods", "train", "eval", "runs", "serve", "deploy",
+                                          *FOUNDATION}
     assert len(ENGINE) > 40
 
 

@@ -99,7 +99,6 @@ def _transformers_row(run_id: str, examples: list[dict], prompts: list[list[int]
 def classify_costs(run_id: str) -> list[dict]:
     """One row per format: the run in PyTorch, then ONNX fp32 and int8 through onnxruntime."""
     from ftlab.deploy import onnx_export
-    from ftlab.deploy.onnx_runtime import OnnxClassifier
     from ftlab.serve.model_server import ModelServer
 
     cfg, fmt, rows = _validation(run_id)
@@ -147,14 +146,19 @@ def measure(run_id: str) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict]) -> str:
-    """The costs as a Markdown table."""
-    quality = [k for k in ("perplexity", "accuracy", "macro_f1") if rows and k in rows[0]]
-    head = ["format", "runtime", "size (MB)", "load (s)", f"speed ({rows[0]['unit'] if rows else ''})", *quality]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["format"], r["runtime"], r["size_mb"], r["load_s"], r["speed"], *(r[k] for k in quality)]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+QUALITY = ("perplexity", "accuracy", "macro_f1")
+HEAD = {"format": "format", "runtime": "runtime", "size_mb": "size (MB)", "load_s": "load (s)",
+        "speed": "speed ({unit})", "perplexity": "perplexity", "accuracy": "accuracy", "macro_f1": "macro F1"}
+"""Column -> its header in the model card (the Export tab passes its own words)."""
+
+
+def table(rows: list[dict], head: dict | None = None) -> str:
+    """The costs as a Markdown table, with `head`'s column headers (default: HEAD's English)."""
+    head = head or HEAD
+    columns = ["format", "runtime", "size_mb", "load_s", "speed", *(k for k in QUALITY if rows and k in rows[0])]
+    unit = rows[0]["unit"] if rows else ""
+    lines = ["| " + " | ".join(head[c].format(unit=unit) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -11,11 +11,12 @@ import gc
 import os
 import threading
 from collections import OrderedDict
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ftlab import modeling, tasks
 from ftlab.data import encode
-from ftlab.serve import generation
+from ftlab.serve import generation, gguf_serving
 from ftlab.train import memory
 from ftlab.config import RunConfig
 from ftlab.serve.shared_base import (NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own,
@@ -157,14 +158,15 @@ class ModelServer:
         """What is in memory, least recently used first: each base model (or run with its own weights), its task
         and the runs answering from it."""
         with self._lock:
-            return [{"model": ":".join(key[1:]) if key[0] in ("run", "onnx") else key[0], "task": entry.task,
-                     "runs": [key[1]] if key[0] in ("run", "onnx") else list(entry.adapters)}
+            own = ("run", "onnx", "gguf")  # a run's own weights or exported file
+            return [{"model": ":".join(key[1:]) if key[0] in own else key[0], "task": entry.task,
+                     "runs": [key[1]] if key[0] in own else list(entry.adapters)}
                     for key, entry in self._loaded.items()]
 
     def forget(self, run_id: str) -> None:
         """Drop what was loaded for `run_id` (its weights changed: a resumed run finished again)."""
         with self._lock:
-            for key in [k for k in self._loaded if k[0] in ("run", "onnx") and k[1] == run_id]:
+            for key in [k for k in self._loaded if k[0] in ("run", "onnx", "gguf") and k[1] == run_id]:
                 self._loaded.pop(key)
             for entry in self._loaded.values():
                 if isinstance(entry, SharedBase):
@@ -179,12 +181,14 @@ class ModelServer:
         pair = self.get(run_id, "chat", base_ref)
         if not answers_as(pair, "chat"):
             raise ValueError(f"run {run_id} is a {pair.task} run; use classify")
-        left = self.pick(against, "chat") if against else (pair, pair.base, pair.base_context)
-        sides = [self._side(*left, base_history, gen),
-                 self._side(pair, pair.tuned, pair.tuned_context, tuned_history, gen) if pair.tuned is not None else None]
-        texts = ("", "")
-        for texts in generation.lockstep(sides):
-            yield tuple(texts)
+        with ExitStack() as stack:
+            left = (stack.enter_context(self.reply(against, base_history, gen)) if against
+                    else self._side(pair, pair.base, pair.base_context, base_history, gen))
+            right = (self._side(pair, pair.tuned, pair.tuned_context, tuned_history, gen)
+                     if pair.tuned is not None else None)
+            texts = ("", "")
+            for texts in generation.lockstep([left, right]):
+                yield tuple(texts)
         yield tuple(texts)
 
     def _side(self, pair: Pair, model, context, history: list[dict], gen: generation.GenConfig) -> tuple:
@@ -234,26 +238,39 @@ class ModelServer:
 
     def complete(self, model: str, messages: list[dict], gen: generation.GenConfig, stop: list[str] | None = None):
         """Yield (text delta, finish reason or None) of one model's reply; the last item has the finish reason:
-        "stop" (end of turn or a stop string, which is cut off) or "length" (max new tokens)."""
-        pair, chosen, context = self.pick(model, "chat")
-        tok = pair.tokenizer
-        decoder = generation.Decoder(chosen, self.prompt_ids(pair, messages), gen, _eos_ids(tok, chosen), context,
-                                   pair.device, pair.use_cache)
-        sent = ""
-        while not decoder.done:
-            with pair.lock:  # one step at a time: concurrent requests on the same model interleave
-                decoder.step()
-            text = tok.decode(decoder.tokens, skip_special_tokens=True)
-            cut = min((text.find(s) for s in stop or [] if s and s in text), default=-1)
-            if cut >= 0:
-                yield text[len(sent):cut], "stop"
-                return
-            if text.endswith("\ufffd") and not decoder.done:  # half of a multi-byte character: wait for the rest
-                continue
-            yield text[len(sent):], None
-            sent = text
-        hit_length = len(decoder.tokens) >= gen.max_new_tokens
+        "stop" (end of turn or a stop string, which is cut off) or "length" (max new tokens). `model` as in
+        `reply`; a run with a GGUF export measured faster than transformers answers from it (gguf_serving)."""
+        with self.reply(gguf_serving.preferred(model), messages, gen) as (decoder, lock, decode):
+            sent = ""
+            while not decoder.done:
+                with lock:  # one step at a time: concurrent requests on the same model interleave
+                    decoder.step()
+                text = decode(decoder.tokens)
+                cut = min((text.find(s) for s in stop or [] if s and s in text), default=-1)
+                if cut >= 0:
+                    yield text[len(sent):cut], "stop"
+                    return
+                if text.endswith("\ufffd") and not decoder.done:  # half of a multi-byte character: wait for it
+                    continue
+                yield text[len(sent):], None
+                sent = text
+            hit_length = len(decoder.tokens) >= gen.max_new_tokens
         yield "", "length" if hit_length else "stop"
+
+    @contextmanager
+    def reply(self, model: str, messages: list[dict], gen: generation.GenConfig):
+        """(decoder, lock, decode) of one model's reply to `messages`: a run id (its tuned model), a base model id
+        or folder, or `<run>:gguf-<type>` (the run's GGUF export, run by llama.cpp)."""
+        run_id, _, kind = model.partition(":")
+        if not (kind.startswith("gguf-") and RUN_ID.match(run_id)):
+            pair, chosen, context = self.pick(model, "chat")
+            yield self._side(pair, chosen, context, messages, gen)
+            return
+        with self._lock:
+            entry = self._entry(("gguf", run_id, kind), _run_parts(run_id)[0],
+                                lambda: gguf_serving.load(run_id, kind.removeprefix("gguf-")))
+        with entry.context() as llm:
+            yield entry.decoder(llm, messages, gen), threading.Lock(), entry.decode
 
     def predict(self, model: str, texts: list) -> list[dict]:
         """One model's {label, probabilities} for each text (or [text, text_pair]); `model` as in `pick`, or
