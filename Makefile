@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-bundled.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -r requirements.txt
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PIP) install -q -r requirements.txt  # llama-cpp-python builds llama.cpp (minutes)
 	$(PIP) install -q --no-deps -r requirements-bundled.txt
 	touch $@
 

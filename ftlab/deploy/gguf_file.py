@@ -34,10 +34,17 @@ def architecture(config: dict) -> str:
     if arch is None:
         raise NotExportable(f"GGUF export writes {', '.join(sorted(ARCHITECTURES))}; this model is "
                             f"{', '.join(names) or 'of no named architecture'}")
-    scaling = config.get("rope_scaling") or {}
-    if scaling and scaling.get("rope_type", scaling.get("type")) not in (None, "default", "linear"):
-        raise NotExportable(f"rope scaling {scaling.get('rope_type', scaling.get('type'))!r} is not written yet")
+    kind = rope(config).get("rope_type", rope(config).get("type"))
+    if kind not in (None, "default", "linear"):
+        raise NotExportable(f"rope scaling {kind!r} is not written yet")
     return arch
+
+
+def rope(config: dict) -> dict:
+    """The rotary settings: transformers 5 keeps them in `rope_parameters` (theta included), older configs in
+    `rope_theta` and `rope_scaling`."""
+    return {"rope_theta": config.get("rope_theta", 10000.0), **(config.get("rope_scaling") or {}),
+            **(config.get("rope_parameters") or {})}
 
 
 def write(folder: Path, out: Path, name: str, eos_ids: list[int]) -> Path:
@@ -97,8 +104,8 @@ def _hyperparameters(writer, config: dict, name: str) -> None:
     writer.add_key_length(head_dim)
     writer.add_value_length(head_dim)
     writer.add_layer_norm_rms_eps(config.get("rms_norm_eps", 1e-6))
-    writer.add_rope_freq_base(config.get("rope_theta", 10000.0))
-    scaling = config.get("rope_scaling") or {}
+    scaling = rope(config)
+    writer.add_rope_freq_base(scaling["rope_theta"])
     if scaling.get("rope_type", scaling.get("type")) == "linear":
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(scaling["factor"])
