@@ -120,3 +120,22 @@ def test_the_tuned_smollm2_keeps_its_pirate_voice_in_gguf_and_quantized_files_st
         total, count = llama_runtime.nll(llm, rows)
         ppl[kind] = math.exp(total / count)
     assert abs(ppl["q8_0"] / ppl["f16"] - 1) < 0.02 and abs(ppl["q4_k_m"] / ppl["f16"] - 1) < 0.25, ppl
+
+
+def test_the_lora_adapter_as_gguf_on_the_base_gguf_answers_as_the_merged_model(tiny_run, tiny_llama, tmp_path):
+    """llama.cpp applies the GGUF adapter to a base GGUF written from the same base: the merged file's answers."""
+    from ftlab.deploy import gguf_file
+
+    adapter = gguf_export.build_adapter(tiny_run)
+    base = gguf_file.write(tiny_llama, tmp_path / "base-f16.gguf", "base", [2])
+    tok = modeling.load_tokenizer(tiny_llama)
+    with_adapter = llama_runtime.load(base, n_ctx=512, lora=adapter)
+    merged = llama_runtime.load(gguf_export.build_gguf(tiny_run, "f16"), n_ctx=512)
+    alone = llama_runtime.load(base, n_ctx=512)
+    differs = False
+    for messages in CONVERSATIONS:
+        ids = encode.prompt_ids(tok, messages)
+        tuned = llama_runtime.greedy(merged, ids, 24)
+        assert llama_runtime.greedy(with_adapter, ids, 24) == tuned
+        differs |= llama_runtime.greedy(alone, ids, 24) != tuned
+    assert differs  # the adapter changed something: without it the base answers otherwise

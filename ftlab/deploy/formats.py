@@ -13,9 +13,13 @@ GGUF = ("gguf-f16", "gguf-q8_0", "gguf-q4_k_m")
 
 
 def offered(run_id: str) -> list[str]:
-    """The formats of a run: "safetensors", then GGUF types (chat) or "onnx" (classifiers)."""
-    kind = tasks.get(RunDir(run_id).config().task).try_out
-    return ["safetensors", *(GGUF if kind == "chat" else ("onnx",) if kind == "classify" else ())]
+    """The formats of a run: "safetensors", then GGUF types (chat; "gguf-lora" for a LoRA run's adapter alone)
+    or "onnx" (classifiers)."""
+    cfg = RunDir(run_id).config()
+    kind = tasks.get(cfg.task).try_out
+    if kind == "chat":
+        return ["safetensors", *GGUF, *(("gguf-lora",) if cfg.method in ("lora", "qlora") else ())]
+    return ["safetensors", *(("onnx",) if kind == "classify" else ())]
 
 
 def zip_run(run_id: str, folder: Path, fmt: str, merge: bool = False) -> Path:
@@ -31,7 +35,8 @@ def zip_run(run_id: str, folder: Path, fmt: str, merge: bool = False) -> Path:
 
         made = export_onnx(run_id)
     else:
-        from ftlab.deploy.gguf_export import build_gguf
+        from ftlab.deploy.gguf_export import build_adapter, build_gguf
 
-        made = build_gguf(run_id, fmt.removeprefix("gguf-")).parent
+        kind = fmt.removeprefix("gguf-")
+        made = (build_adapter(run_id) if kind == "lora" else build_gguf(run_id, kind)).parent
     return Path(shutil.make_archive(str(folder / f"{run_id}-{fmt}"), "zip", root_dir=made))

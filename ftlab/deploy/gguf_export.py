@@ -28,6 +28,16 @@ Exported by ftlab from run `{run}` ({model}, {method}) as GGUF `{kind}`.
 """
 
 
+ADAPTER_USAGE = """# LoRA adapter of run `{run}` as GGUF
+
+For the base model `{model}` as GGUF (same weights, any type):
+
+- llama.cpp: `llama-cli -m base.gguf --lora {file} -cnv`
+- Ollama: add `ADAPTER ./{file}` to a Modelfile whose FROM is the base model
+- Python: `llama_cpp.Llama("base.gguf", lora_path="{file}")`
+"""
+
+
 def eos_ids(folder: Path, tok) -> list[int]:
     """The ids that end a reply: generation_config.json's eos_token_id (one or several), else the tokenizer's."""
     found = []
@@ -87,6 +97,28 @@ def build_gguf(run_id: str, kind: str = "q8_0") -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staged), out)
     return out / f"{name}.gguf"
+
+
+def build_adapter(run_id: str) -> Path:
+    """The run's LoRA adapter as a GGUF adapter (`exports/gguf-lora/<run>-lora.gguf`), made once; for people who
+    keep the base model's GGUF and apply the adapter on top."""
+    from ftlab.deploy import gguf_lora
+
+    run, weights = with_weights(run_id)
+    cfg = run.config()
+    out = folder(run_id, "lora") / f"{run_id}-lora.gguf"
+    if out.is_file():
+        return out
+    if weights != run.adapter_dir:
+        raise ValueError(f"run {run_id} trained {cfg.method}, not an adapter: export the model as GGUF instead")
+    base = json.loads((modeling.resolve(cfg.model_ref()).path / "config.json").read_text(encoding="utf-8"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    gguf_lora.write_adapter(weights, base, partial, f"{run_id}-lora")
+    partial.rename(out)
+    (out.parent / "README.md").write_text(ADAPTER_USAGE.format(run=run_id, model=cfg.model_ref(), file=out.name),
+                                          encoding="utf-8")
+    return out
 
 
 def export_gguf(run_id: str, out: str | Path, kind: str = "q8_0") -> Path:
