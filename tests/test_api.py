@@ -173,3 +173,17 @@ def test_a_preference_run_is_served_like_a_chat_run(served, tiny_llama):
     assert run.id in {m.id for m in client(url).models.list().data}
     reply = ask(client(url), run.id, PROMPTS[1])
     assert (reply.choices[0].message.content, reply.choices[0].finish_reason) == expected(server, run.id, PROMPTS[1])
+
+
+def test_a_gguf_export_is_listed_and_streams_through_the_api(served):
+    """`<run>:gguf-q8_0` after the run is exported: listed in /v1/models, answered by llama.cpp as the server does."""
+    from ftlab.deploy import gguf_export
+
+    url, chat_run, _, server = served
+    gguf_export.build_gguf(chat_run, "q8_0")
+    model = f"{chat_run}:gguf-q8_0"
+    assert model in {m.id for m in client(url).models.list().data}
+    parts = [c.choices[0].delta.content or "" for c in ask(client(url), model, PROMPTS[2], stream=True)]
+    assert "".join(parts) == expected(server, model, PROMPTS[2])[0]
+    with pytest.raises(openai.NotFoundError, match="no export 'gguf-f16'"):
+        ask(client(url), f"{chat_run}:gguf-f16", PROMPTS[2])

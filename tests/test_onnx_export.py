@@ -79,3 +79,13 @@ def test_the_costs_of_each_format_are_measured_on_the_validation_rows_and_writte
     assert card.count(costs.MARK) == 1 and "| ONNX int8 | onnxruntime |" in card
     costs.measure(classify_run)  # measured again: the card keeps one table
     assert (RunDir(classify_run).path / "README.md").read_text().count(costs.MARK) == 1
+
+
+def test_a_hub_push_takes_the_exports_made_so_far_along(classify_run, tmp_path):
+    from ftlab.runs import export
+
+    onnx_export.export_onnx(classify_run)
+    folder = export.export(classify_run, tmp_path / "push")
+    export._with_exports(RunDir(classify_run), folder)
+    assert {"model.onnx", "model-int8.onnx", "predict.py", "labels.json"} <= {p.name for p in (folder / "onnx").iterdir()}
+    assert (folder / "adapter_config.json").is_file()  # beside the model as it was

@@ -123,7 +123,7 @@ def _complete(lab: Lab, req: ChatRequest, messages: list[dict], gone: threading.
         if gone.is_set():
             break
     content = "".join(parts)
-    tokens = len(lab.server.pick(req.model, "chat")[0].tokenizer(content)["input_ids"]) if content else 0
+    tokens = len(lab.server.ready(req.model, messages)(content)["input_ids"]) if content else 0
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
             "model": req.model, "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                                              "finish_reason": finish}],
@@ -136,7 +136,9 @@ def _models(lab: Lab) -> list[dict]:
              for task, ref in tasks.default_models().items()]
     runs = [{"id": r["run_id"], "object": "model", "created": now, "owned_by": "ftlab", "task": r["task"],
              "base_model": r["model"], "method": r["method"]} for r in lab.runs() if r.get("has_weights")]
-    return runs + bases
+    exported = [{**r, "id": f"{r['id']}:{e}", "runtime": "onnxruntime" if e.startswith("onnx") else "llama.cpp"}
+                for r in runs for e in lab.server.exports(r["id"])]
+    return runs + exported + bases
 
 
 def not_found(model: str) -> ApiError:
@@ -149,6 +151,12 @@ def _check_model(lab: Lab, model: str) -> None:
     """Fail fast with 404 for a model that is neither a run nor findable, before a stream starts."""
     from ftlab.runs.run_dir import RUN_ID, RunDir
 
+    run_id, _, export = model.partition(":")
+    if export and RUN_ID.match(run_id) and RunDir(run_id).exists() and lab.visible(run_id):
+        if export not in lab.server.exports(run_id):
+            raise ApiError(404, f"run {run_id} has no export {export!r}: export it first (Export tab, or python -m "
+                                "ftlab export)", "model_not_found")
+        return
     if RUN_ID.match(model) and RunDir(model).exists():
         if not lab.visible(model):  # shared mode: runs are the operator's (FTLAB_API_KEY) to serve, no one else's
             raise not_found(model)
@@ -202,8 +210,7 @@ def chat(lab: Lab, req: ChatRequest, gone: threading.Event):
         raise ApiError(400, "messages must end with a user turn")
     _check_model(lab, req.model)
     messages = [m.plain() for m in req.messages]
-    pair = lab.server.pick(req.model, "chat")[0]  # loads now: a model that can't load is an error, not a broken stream
-    lab.server.prompt_ids(pair, messages)  # too long a prompt is a 400 now, not a broken stream
+    lab.server.ready(req.model, messages)  # loads now, and a prompt too long is a 400 now, not a broken stream
     if req.stream:
         return StreamingResponse(_stream(lab, req, messages), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -54,6 +54,14 @@ def _with_card(run: RunDir, out: Path) -> Path:
     return out
 
 
+def _with_exports(run: RunDir, out: Path) -> None:
+    """The GGUF and ONNX files made for the run so far (its `exports/` folder, each format in its own folder) go
+    along, so a Hub repo holds them beside the model."""
+    made = run.path / "exports"
+    for folder in sorted(p for p in made.iterdir() if p.is_dir()) if made.is_dir() else []:
+        shutil.copytree(folder, out / folder.name)
+
+
 def zip_export(run_id: str, out_zip: str | Path, merge: bool = False) -> Path:
     """The export as one .zip file (the adapter, or the merged model, with its model card); returns its path."""
     out_zip = Path(out_zip).expanduser()
@@ -64,7 +72,8 @@ def zip_export(run_id: str, out_zip: str | Path, merge: bool = False) -> Path:
 
 
 def push_to_hub(run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
-    """Upload the adapter (or the merged model) with its model card to the Hub repo `repo_id`; returns its URL.
+    """Upload the adapter (or the merged model) with its model card, and the GGUF / ONNX exports made so far, to the
+    Hub repo `repo_id`; returns its URL.
 
     The token is passed to the Hub client in memory only: it is never written to disk, to the run, or to a log,
     and an error message never contains it."""
@@ -77,6 +86,7 @@ def push_to_hub(run_id: str, repo_id: str, token: str, merge: bool = False, priv
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=token.strip())  # read now, not at import
     with tempfile.TemporaryDirectory(prefix="ftlab-push-") as tmp:
         folder = export(run_id, Path(tmp) / run_id, merge)
+        _with_exports(RunDir(run_id), folder)
         try:
             api.create_repo(repo_id.strip(), private=private, exist_ok=True)
             api.upload_folder(folder_path=str(folder), repo_id=repo_id.strip(),

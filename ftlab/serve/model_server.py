@@ -257,6 +257,27 @@ class ModelServer:
             hit_length = len(decoder.tokens) >= gen.max_new_tokens
         yield "", "length" if hit_length else "stop"
 
+    @staticmethod
+    def exports(run_id: str) -> list[str]:
+        """The exported files a run answers from: `gguf-<type>` (chat) and `onnx`, `onnx-int8` (classifiers)."""
+        from ftlab.deploy import onnx_export
+
+        made = RunDir(run_id).path / "exports"
+        gguf = [f.name for f in sorted(made.glob("gguf-*")) if (f / f"{run_id}-{f.name[5:]}.gguf").is_file()]
+        onnx = [k for k, f in onnx_export.FILES.items() if (onnx_export.folder(run_id) / f).is_file()]
+        return [g for g in gguf if g != "gguf-lora"] + onnx
+
+    def ready(self, model: str, messages: list[dict]):
+        """Load what will answer `model` (see complete) and check the prompt fits it (PromptTooLong), before a
+        stream starts; returns its tokenizer."""
+        chosen = gguf_serving.preferred(model)
+        with self.reply(chosen, messages, generation.GenConfig(max_new_tokens=1)):
+            pass
+        run_id, _, kind = chosen.partition(":")
+        if kind:
+            return self._loaded[("gguf", run_id, kind)].tokenizer
+        return self.pick(chosen, "chat")[0].tokenizer
+
     @contextmanager
     def reply(self, model: str, messages: list[dict], gen: generation.GenConfig):
         """(decoder, lock, decode) of one model's reply to `messages`: a run id (its tuned model), a base model id
