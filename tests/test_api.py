@@ -187,3 +187,17 @@ def test_a_gguf_export_is_listed_and_streams_through_the_api(served):
     assert "".join(parts) == expected(server, model, PROMPTS[2])[0]
     with pytest.raises(openai.NotFoundError, match="no export 'gguf-f16'"):
         ask(client(url), f"{chat_run}:gguf-f16", PROMPTS[2])
+
+
+def test_an_export_downloads_as_a_zip_through_the_api(served, tmp_path):
+    import zipfile
+
+    url, chat_run, classify_run, _ = served
+    headers = {"Authorization": f"Bearer {KEY}"}
+    got = httpx.get(f"{url}v1/exports/{chat_run}/gguf-q8_0", headers=headers, timeout=600)
+    assert got.status_code == 200, got.text
+    (tmp_path / "a.zip").write_bytes(got.content)
+    assert {f"{chat_run}-q8_0.gguf", "Modelfile", "README.md"} == set(zipfile.ZipFile(tmp_path / "a.zip").namelist())
+    wrong = httpx.get(f"{url}v1/exports/{classify_run}/gguf-q8_0", headers=headers, timeout=60)
+    assert wrong.status_code == 400 and "exports as safetensors, onnx" in wrong.json()["error"]["message"]
+    assert httpx.get(f"{url}v1/exports/{chat_run}/gguf-q8_0", timeout=60).status_code == 401

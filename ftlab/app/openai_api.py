@@ -17,10 +17,11 @@ import os
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -270,6 +271,16 @@ def router(lab: Lab) -> APIRouter:
             return _error(exc.status, exc.message, exc.code)
         return await run_in_threadpool(answer, request, lambda: classify(lab, req))
 
+    def export_route(request: Request, run_id: str, fmt: str, merge: bool = False):
+        """The run in `fmt` (safetensors, gguf-f16 / gguf-q8_0 / gguf-q4_k_m / gguf-lora, onnx) as a zip."""
+        def work():
+            if not lab.visible(run_id):
+                raise not_found(run_id)
+            path = lab.export_zip(run_id, merge, fmt)
+            return FileResponse(path, filename=Path(path).name, media_type="application/zip")
+        return answer(request, work)
+
+    api.add_api_route("/exports/{run_id}/{fmt}", export_route, methods=["GET"])
     api.add_api_route("/models", models_route, methods=["GET"])
     api.add_api_route("/chat/completions", chat_route, methods=["POST"])
     api.add_api_route("/classify", classify_route, methods=["POST"])
