@@ -44,6 +44,11 @@ def models_dir() -> Path:
     return _folder("models")
 
 
+def gguf_dir() -> Path:
+    """Base models written as GGUF for the llama.cpp path of Compare (ftlab.serve.gguf_serving)."""
+    return _folder("gguf")
+
+
 def uploads_dir() -> Path:
     return _folder("uploads")
 

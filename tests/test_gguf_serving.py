@@ -87,3 +87,15 @@ def test_a_plain_run_id_goes_to_the_gguf_only_when_it_was_measured_faster(run_id
 def test_a_gguf_not_exported_is_a_clear_error(run_id):
     with pytest.raises(ValueError, match="no export 'gguf-q4_k_m'"):
         reply(ModelServer(), f"{run_id}:gguf-q4_k_m", "Hi")
+
+
+def test_compare_on_llama_cpp_answers_base_and_tuned_from_their_ggufs(run_id, tiny_llama):
+    """Both panes from GGUF q8_0: the base model's (written on first use) and the run's; each pane's reply is
+    what that file answers alone."""
+    history = [{"role": "user", "content": QUESTIONS[1]}]
+    server = ModelServer()
+    left, right = "", ""
+    for left, right in server.chat_stream(run_id, history, history, GREEDY, runtime="llama.cpp"):
+        pass
+    assert right == reply(server, f"{run_id}:gguf-q8_0", QUESTIONS[1])
+    assert left == reply(server, f"{tiny_llama}:gguf-q8_0", QUESTIONS[1]) and left != right

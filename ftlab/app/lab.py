@@ -357,13 +357,14 @@ class Lab(Votes):
     # inference ----------------------------------------------------------------------------------------------
     @owned
     def chat_stream(self, run_id, base_history, tuned_history, temperature=0.7, top_p=0.9, max_new_tokens=128,
-                    base_ref="", against=""):
+                    base_ref="", against="", runtime=""):
         """Base and tuned replies as they grow; `against` (another run of the caller's, or a model) answers in the
-        base's place."""
+        base's place; `runtime` "llama.cpp" answers both from GGUF files (see ModelServer.chat_stream)."""
         self.check_model(base_ref)
         self.check_against(against)
         gen = GenConfig(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
-        yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref, against)
+        yield from self.server.chat_stream(run_id or None, base_history, tuned_history, gen, base_ref, against,
+                                           runtime)
 
     @owned
     def chat(self, run_id: str, message: str, system_prompt: str = "", temperature: float = 0.0, top_p: float = 0.9,

@@ -8,11 +8,12 @@ and is refused with the reason.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from ftlab import data, modeling, tasks
+from ftlab import data, modeling, paths, tasks
 from ftlab.deploy import gguf_file, modelfile, quantize
 from ftlab.runs import export as run_export
 from ftlab.runs.run_dir import RunDir, with_weights
@@ -97,6 +98,22 @@ def build_gguf(run_id: str, kind: str = "q8_0") -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staged), out)
     return out / f"{name}.gguf"
+
+
+def build_base(ref: str, kind: str = "q8_0") -> Path:
+    """A base model (Hub id, bundled model or folder) as GGUF of `kind`, made once into FTLAB_HOME/gguf/: what the
+    base pane of Compare answers from on the llama.cpp path."""
+    where = modeling.resolve(ref).path
+    target = paths.gguf_dir() / f"{re.sub(r'[^A-Za-z0-9_.-]+', '--', modeling.short(ref))}-{kind}.gguf"
+    if target.is_file():
+        return target
+    tok = modeling.load_tokenizer(where)
+    with tempfile.TemporaryDirectory(prefix="ftlab-gguf-", dir=paths.gguf_dir()) as tmp:
+        f16 = Path(tmp) / "f16.gguf"
+        gguf_file.write(where, f16, modeling.short(ref), eos_ids(where, tok))
+        made = f16 if kind == "f16" else quantize.quantize(f16, Path(tmp) / "out.gguf", kind)
+        made.rename(target)
+    return target
 
 
 def build_adapter(run_id: str) -> Path:

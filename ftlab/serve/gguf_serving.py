@@ -53,6 +53,20 @@ class Served:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
 
+COMPARE_KIND = "q8_0"
+"""What Compare's llama.cpp path answers from: the base model and the run as GGUF q8_0 (made when first asked)."""
+
+
+def load_base(ref: str, kind: str) -> Served:
+    """A base model as GGUF of `kind` (written on first use, see gguf_export.build_base) ready to answer."""
+    from ftlab.deploy import gguf_export, llama_runtime
+
+    path = gguf_export.build_base(ref, kind)
+    where = modeling.resolve(ref).path
+    tok = modeling.load_tokenizer(where)
+    return Served("chat", llama_runtime.Pool(path, CONTEXTS), tok, set(gguf_export.eos_ids(where, tok)))
+
+
 def load(run_id: str, kind: str) -> Served:
     """The run's GGUF of `kind` ready to answer; ValueError when it has not been exported."""
     from ftlab.deploy import gguf_export, llama_runtime

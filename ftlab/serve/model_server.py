@@ -173,11 +173,15 @@ class ModelServer:
                     entry.detach(run_id)
 
     def chat_stream(self, run_id: str | None, base_history: list[dict], tuned_history: list[dict],
-                    gen: generation.GenConfig, base_ref: str = "", against: str = ""):
+                    gen: generation.GenConfig, base_ref: str = "", against: str = "", runtime: str = ""):
         """Yield (base_text, tuned_text) as both replies grow; a history is a list of {role, content}.
 
         `against` (a run id, or a base model id) answers in the base's pane instead: one run next to another, e.g.
-        the SFT run a preference run went on from next to that preference run."""
+        the SFT run a preference run went on from next to that preference run. `runtime` "llama.cpp": both panes
+        answer from GGUF q8_0 files (the base model's and the run's, made when first asked)."""
+        if runtime == "llama.cpp":
+            yield from self._gguf_stream(run_id, base_history, tuned_history, gen, base_ref, against)
+            return
         pair = self.get(run_id, "chat", base_ref)
         if not answers_as(pair, "chat"):
             raise ValueError(f"run {run_id} is a {pair.task} run; use classify")
@@ -188,6 +192,26 @@ class ModelServer:
                      if pair.tuned is not None else None)
             texts = ("", "")
             for texts in generation.lockstep([left, right]):
+                yield tuple(texts)
+        yield tuple(texts)
+
+    def _gguf_stream(self, run_id, base_history, tuned_history, gen, base_ref, against):
+        """chat_stream on llama.cpp: the base (or `against`) and the run, each from its GGUF q8_0."""
+        from ftlab.deploy import gguf_export
+
+        kind = gguf_serving.COMPARE_KIND
+        base = base_ref or tasks.get("chat").default_model
+        if run_id:
+            gguf_export.build_gguf(run_id, kind)
+            base = _run_parts(run_id)[0].model_ref()
+        left = against if ":" in (against or "") else f"{against or base}:gguf-{kind}"
+        if against and RUN_ID.match(against) and RunDir(against).exists():
+            gguf_export.build_gguf(against, kind)
+        with ExitStack() as stack:
+            sides = [stack.enter_context(self.reply(left, base_history, gen)),
+                     stack.enter_context(self.reply(f"{run_id}:gguf-{kind}", tuned_history, gen)) if run_id else None]
+            texts = ("", "")
+            for texts in generation.lockstep(sides):
                 yield tuple(texts)
         yield tuple(texts)
 
@@ -282,14 +306,16 @@ class ModelServer:
     def reply(self, model: str, messages: list[dict], gen: generation.GenConfig):
         """(decoder, lock, decode) of one model's reply to `messages`: a run id (its tuned model), a base model id
         or folder, or `<run>:gguf-<type>` (the run's GGUF export, run by llama.cpp)."""
-        run_id, _, kind = model.partition(":")
-        if not (kind.startswith("gguf-") and RUN_ID.match(run_id)):
+        ref, _, kind = model.rpartition(":")
+        if not kind.startswith("gguf-"):
             pair, chosen, context = self.pick(model, "chat")
             yield self._side(pair, chosen, context, messages, gen)
             return
+        is_run = bool(RUN_ID.match(ref)) and RunDir(ref).exists()
+        cfg = _run_parts(ref)[0] if is_run else RunConfig(task="chat", model=ref, method="full")
         with self._lock:
-            entry = self._entry(("gguf", run_id, kind), _run_parts(run_id)[0],
-                                lambda: gguf_serving.load(run_id, kind.removeprefix("gguf-")))
+            entry = self._entry(("gguf", ref, kind), cfg, lambda: (gguf_serving.load if is_run else
+                                                                   gguf_serving.load_base)(ref, kind[5:]))
         with entry.context() as llm:
             yield entry.decoder(llm, messages, gen), threading.Lock(), entry.decode
 

@@ -92,6 +92,8 @@ def build(lab: Lab) -> RunPicker:
             temperature = tr("chat.temperature", gr.Slider, 0, 2, value=0.7, step=0.05)
             top_p = tr("chat.top_p", gr.Slider, 0.05, 1, value=0.9, step=0.05)
             max_new = tr("chat.max_new", gr.Slider, 8, 1024, value=128, step=8)
+        runtime = tr("chat.runtime", gr.Radio, choices=["transformers", "llama.cpp"], value="transformers",
+                     elem_id="chat-runtime")
     with gr.Row():
         tr("chat.about", gr.Markdown)
         blind = tr("chat.blind", gr.Checkbox, False, elem_id="blind")
@@ -119,10 +121,11 @@ def build(lab: Lab) -> RunPicker:
         la, lb = labels(blind_v, swap_v, revealed_v, other)
         return gr.update(value=a, label=la), gr.update(value=b, label=lb)
 
-    def generate(rid, other, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
+    def generate(rid, other, engine, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
         prefix = [{"role": "system", "content": sys_prompt}] if sys_prompt.strip() else []
         try:
-            for b, tuned in lab.chat_stream(rid, prefix + base_h, prefix + tuned_h, temp, top, n, against=other):
+            for b, tuned in lab.chat_stream(rid, prefix + base_h, prefix + tuned_h, temp, top, n, against=other,
+                                            runtime=engine):
                 tuned_msg = tuned if rid else t("chat.no_tuned")
                 new_b = base_h + [{"role": "assistant", "content": b}]
                 new_t = tuned_h + [{"role": "assistant", "content": tuned_msg}]
@@ -131,20 +134,21 @@ def build(lab: Lab) -> RunPicker:
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
             raise gr.Error(t("chat.failed", problem=str(exc)), title=t("banner.problem")) from None
 
-    def respond(rid, other, text, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
+    def respond(rid, other, engine, text, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
         if not text.strip():
             gr.Warning(t("chat.type_first"), title=t("banner.not_yet"))
             yield (gr.update(),) * 9
             return
         user = {"role": "user", "content": text}
-        yield from generate(rid, other, sys_prompt, temp, top, n, base_h + [user], tuned_h + [user], blind_v, swap_v)
+        yield from generate(rid, other, engine, sys_prompt, temp, top, n, base_h + [user], tuned_h + [user], blind_v,
+                            swap_v)
 
-    def regenerate(rid, other, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
+    def regenerate(rid, other, engine, sys_prompt, temp, top, n, base_h, tuned_h, blind_v, swap_v):
         if not base_h:
             gr.Warning(t("chat.nothing_yet"), title=t("banner.not_yet"))
             yield (gr.update(),) * 9
             return
-        yield from generate(rid, other, sys_prompt, temp, top, n, base_h[:-1], tuned_h[:-1], blind_v, swap_v)
+        yield from generate(rid, other, engine, sys_prompt, temp, top, n, base_h[:-1], tuned_h[:-1], blind_v, swap_v)
 
     def vote(side, rid, other, base_h, tuned_h, blind_v, swap_v):
         if not rid or len(base_h) < 2:
@@ -163,10 +167,10 @@ def build(lab: Lab) -> RunPicker:
         la, lb = labels(blind_v, swap_v, revealed_v, other)
         return gr.update(label=la), gr.update(label=lb), verdict_text(winner_v, other)
 
-    gen_inputs = [run, against, system, temperature, top_p, max_new, base_hist, tuned_hist, blind, swap]
+    gen_inputs = [run, against, runtime, system, temperature, top_p, max_new, base_hist, tuned_hist, blind, swap]
     outputs = [message, left, right, base_hist, tuned_hist, revealed, vote_row, verdict, winner]
-    send.click(respond, [run, against, message, *gen_inputs[2:]], outputs, **PRIVATE)
-    message.submit(respond, [run, against, message, *gen_inputs[2:]], outputs, **PRIVATE)
+    send.click(respond, [run, against, runtime, message, *gen_inputs[3:]], outputs, **PRIVATE)
+    message.submit(respond, [run, against, runtime, message, *gen_inputs[3:]], outputs, **PRIVATE)
     again.click(regenerate, gen_inputs, outputs, **PRIVATE)
     reset_outputs = [base_hist, tuned_hist, left, right, swap, revealed, verdict, winner, vote_row]
     clear.click(reset, [blind, against], reset_outputs, **PRIVATE)
