@@ -31,6 +31,14 @@ def _mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in files) / 2**20, 1)
 
 
+def _unexported_mb(run_id: str) -> float:
+    """What the unexported run needs on disk: its weights, and for an adapter the base model's weights too."""
+    run = RunDir(run_id)
+    weights = run.weights_dir()
+    base = modeling.weights_mb(run.config().model_ref()) if weights == run.adapter_dir else 0.0
+    return round(_mb(weights) + base, 1)
+
+
 def chat_costs(run_id: str, kinds: tuple[str, ...] = ("f16", "q8_0", "q4_k_m")) -> list[dict]:
     """One row per format: the run as served by transformers, then each GGUF through llama.cpp."""
     from ftlab.deploy import gguf_export, llama_runtime
@@ -91,8 +99,8 @@ def _transformers_row(run_id: str, examples: list[dict], prompts: list[list[int]
             decoder.step()
         made += len(decoder.tokens)
     speed = made / max(time.perf_counter() - started, 1e-9)
-    return {"format": "safetensors (not exported)", "runtime": "transformers", "size_mb": _mb(
-        RunDir(run_id).weights_dir()), "load_s": round(loaded, 2), "speed": round(speed, 1), "unit": "tokens/s",
+    return {"format": "safetensors (not exported)", "runtime": "transformers", "size_mb": _unexported_mb(run_id),
+            "load_s": round(loaded, 2), "speed": round(speed, 1), "unit": "tokens/s",
             "perplexity": round(math.exp(total / max(count, 1)), 3)}
 
 
@@ -107,8 +115,7 @@ def classify_costs(run_id: str) -> list[dict]:
     folder = onnx_export.export_onnx(run_id)
     server = ModelServer(max_loaded=1)
     out = []
-    for name, runtime, model, size in (("PyTorch (not exported)", "transformers", run_id,
-                                        _mb(RunDir(run_id).weights_dir())),
+    for name, runtime, model, size in (("PyTorch (not exported)", "transformers", run_id, _unexported_mb(run_id)),
                                        ("ONNX fp32", "onnxruntime", f"{run_id}:onnx", _mb(folder / "model.onnx")),
                                        ("ONNX int8", "onnxruntime", f"{run_id}:onnx-int8",
                                         _mb(folder / "model-int8.onnx"))):

@@ -23,14 +23,13 @@ def load(path: Path, n_ctx: int = 2048, logits_all: bool = False, lora: Path | N
 
 def greedy(llm, prompt_ids: list[int], max_new: int) -> list[int]:
     """The most likely next token, one at a time, until an end-of-generation token or `max_new` tokens (the end
-    token itself is not returned)."""
-    llm.reset()
-    out = []
-    for token in llm.generate(prompt_ids, temp=0.0, top_k=1, reset=True):
-        if llm.token_eos() == token or _is_end(llm, token) or len(out) >= max_new:
-            break
-        out.append(token)
-    return out
+    token itself is not returned): the server's Decoder at temperature 0."""
+    from ftlab.serve.generation import GenConfig
+
+    decoder = Decoder(llm, prompt_ids, GenConfig(max_new_tokens=max_new, temperature=0), set())
+    while not decoder.done:
+        decoder.step()
+    return decoder.tokens
 
 
 def _is_end(llm, token: int) -> bool:
