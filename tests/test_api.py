@@ -161,6 +161,7 @@ def test_during_training_a_model_not_loaded_gets_503_with_retry_after_and_loaded
         app.predict(run_id, api_name="/cancel_training")
 
 
+@pytest.mark.slow  # trains a preference run
 def test_a_preference_run_is_served_like_a_chat_run(served, tiny_llama):
     """A preference-tuned model answers through /v1/chat/completions as it answers directly."""
     url, _, _, server = served
@@ -175,6 +176,7 @@ def test_a_preference_run_is_served_like_a_chat_run(served, tiny_llama):
     assert (reply.choices[0].message.content, reply.choices[0].finish_reason) == expected(server, run.id, PROMPTS[1])
 
 
+@pytest.mark.slow  # exports the run as GGUF
 def test_a_gguf_export_is_listed_and_streams_through_the_api(served):
     """`<run>:gguf-q8_0` after the run is exported: listed in /v1/models, answered by llama.cpp as the server does."""
     from ftlab.deploy import gguf_export
@@ -189,6 +191,7 @@ def test_a_gguf_export_is_listed_and_streams_through_the_api(served):
         ask(client(url), f"{chat_run}:gguf-f16", PROMPTS[2])
 
 
+@pytest.mark.slow  # exports the run as GGUF
 def test_an_export_downloads_as_a_zip_through_the_api(served, tmp_path):
     import zipfile
 

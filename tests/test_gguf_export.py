@@ -25,6 +25,9 @@ from ftlab.serve import generation
 from ftlab.serve.model_server import ModelServer
 from ftlab.train import engine
 
+pytestmark = pytest.mark.slow  # llama.cpp / ONNX exports of trained runs: make test runs them
+
+
 CONVERSATIONS = [
     [{"role": "user", "content": "Tell me about the sea."}],
     [{"role": "system", "content": "Answer like a sailor."}, {"role": "user", "content": "Hi!"},
@@ -99,7 +102,6 @@ def test_the_cli_writes_the_gguf_its_modelfile_and_readme(tiny_run, tmp_path, ca
     assert main(["export", tiny_run, "--format", "gguf", "--out", str(out)]) == 2  # not empty: nothing overwritten
 
 
-@pytest.mark.slow  # trains the real SmolLM2 on the pirate sample
 def test_the_tuned_smollm2_keeps_its_pirate_voice_in_gguf_and_quantized_files_stay_close(smol_dir):
     run_id = train(smol_dir, steps=30, lr=1e-3)
     server, tok = ModelServer(), modeling.load_tokenizer(smol_dir)

@@ -17,6 +17,9 @@ from ftlab.serve.generation import GenConfig
 from ftlab.serve.model_server import ModelServer
 from ftlab.train import engine
 
+pytestmark = pytest.mark.slow  # llama.cpp / ONNX exports of trained runs: make test runs them
+
+
 GREEDY = GenConfig(max_new_tokens=16, temperature=0)
 QUESTIONS = [f"Where is treasure number {i}?" for i in range(8)]
 

@@ -16,6 +16,9 @@ from ftlab.runs.run_dir import RunDir
 from ftlab.serve.model_server import ModelServer
 from ftlab.train import engine
 
+pytestmark = pytest.mark.slow  # llama.cpp / ONNX exports of trained runs: make test runs them
+
+
 TEXTS = ["The soup was cold and the waiter ignored us.", "Loved every minute of it!", "It was fine, I guess.",
          "A long review that goes on and on about the plot, the actors, the music and the ending " * 3]
 

@@ -17,8 +17,15 @@ def load(path: Path, n_ctx: int = 2048, logits_all: bool = False, lora: Path | N
     """A llama_cpp.Llama on `path` (quiet, every CPU core); `lora` a GGUF adapter applied on top."""
     import llama_cpp
 
+    threads = threads_to_use()
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=logits_all, verbose=False,
-                           n_threads=os.cpu_count() or 1, lora_path=str(lora) if lora else None, seed=0)
+                           n_threads=threads, n_threads_batch=threads, lora_path=str(lora) if lora else None, seed=0)
+
+
+def threads_to_use() -> int:
+    """llama.cpp's threads wait for each other at every step, so one busy core (the app's own work) stalls them
+    all: one core is left free (FTLAB_LLAMA_THREADS overrides)."""
+    return int(os.environ.get("FTLAB_LLAMA_THREADS") or max(1, (os.cpu_count() or 2) - 1))
 
 
 def greedy(llm, prompt_ids: list[int], max_new: int) -> list[int]:
