@@ -204,3 +204,18 @@ def test_an_export_downloads_as_a_zip_through_the_api(served, tmp_path):
     wrong = httpx.get(f"{url}v1/exports/{classify_run}/gguf-q8_0", headers=headers, timeout=60)
     assert wrong.status_code == 400 and "exports as safetensors, onnx" in wrong.json()["error"]["message"]
     assert httpx.get(f"{url}v1/exports/{chat_run}/gguf-q8_0", timeout=60).status_code == 401
+
+
+@pytest.mark.slow  # exports the classifier as ONNX
+def test_an_exported_onnx_classifier_answers_v1_classify(served):
+    from ftlab.deploy import onnx_export
+
+    url, _, classify_run, server = served
+    onnx_export.export_onnx(classify_run)
+    inputs = ["I loved every minute of it.", "Cold food and rude staff."]
+    want = server.predict(classify_run, inputs)
+    for kind in ("onnx", "onnx-int8"):
+        got = httpx.post(f"{url}v1/classify", json={"model": f"{classify_run}:{kind}", "inputs": inputs},
+                         headers={"Authorization": f"Bearer {KEY}"}, timeout=120).json()
+        for d, w in zip(got["data"], want):
+            assert d["probabilities"] == pytest.approx(w["probabilities"], abs=1e-4 if kind == "onnx" else 0.05)

@@ -141,3 +141,58 @@ def test_the_lora_adapter_as_gguf_on_the_base_gguf_answers_as_the_merged_model(t
         assert llama_runtime.greedy(with_adapter, ids, 24) == tuned
         differs |= llama_runtime.greedy(alone, ids, 24) != tuned
     assert differs  # the adapter changed something: without it the base answers otherwise
+
+
+@pytest.mark.parametrize("family", ["qwen2", "mistral"])
+def test_qwen2_and_mistral_checkpoints_write_gguf_files_that_answer_as_transformers(family, smol_dir, tmp_path,
+                                                                                     monkeypatch):
+    """The other architectures GGUF export writes: Qwen2 (q/k/v biases, rows as they are) and Mistral (llama's
+    layout), each a 2-layer model built from a config with SmolLM2's tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, MistralConfig, Qwen2Config
+
+    from ftlab.deploy import gguf_file, gguf_vocab
+
+    config = (Qwen2Config if family == "qwen2" else MistralConfig)(
+        vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False, bos_token_id=1,
+        eos_token_id=2, pad_token_id=2, rope_theta=50000.0)
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_config(config)
+    if family == "qwen2":  # biases that matter: a zero bias would pass with any handling
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                torch.nn.init.normal_(proj.bias, std=0.5)
+    model.save_pretrained(tmp_path / family)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        if (smol_dir / name).exists():
+            shutil.copy(smol_dir / name, tmp_path / family / name)
+    tok = modeling.load_tokenizer(tmp_path / family)
+    if family == "qwen2":  # transformers splits SmolLM2's vocabulary as Qwen2 splits text (a Qwen2Tokenizer for a
+        # qwen2 config): a pairing no published model has, so its check hash is told to the writer as qwen2's
+        from hashlib import sha256
+
+        digest = sha256(str(tok.encode(gguf_vocab.CHECK_TEXT)).encode()).hexdigest()
+        monkeypatch.setitem(gguf_vocab.PRE_TOKENIZERS, digest, "qwen2")
+    path = gguf_file.write(tmp_path / family, tmp_path / f"{family}.gguf", family, [2])
+    llm = llama_runtime.load(path, n_ctx=512)
+    model = model.eval()
+    for messages in CONVERSATIONS:
+        ids = encode.prompt_ids(tok, messages)
+        decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=16, temperature=0), {2})
+        while not decoder.done:
+            decoder.step()
+        assert llama_runtime.greedy(llm, ids, 16) == decoder.tokens, (family, messages)
+
+
+def test_the_modelfile_carries_the_system_prompt_every_training_conversation_began_with(tmp_path):
+    rows = [{"messages": [{"role": "system", "content": "Answer like a sailor."},
+                          {"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": "Aye."}]}
+            for i in range(4)]
+    path = tmp_path / "sailor.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = RunConfig(task="chat", model="m", method="lora")
+    cfg.data.path = str(path)
+    assert gguf_export.common_system(cfg) == "Answer like a sailor."
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:3]) + json.dumps({"messages": rows[0]["messages"][1:]}))
+    assert gguf_export.common_system(cfg) == ""  # one conversation without it: no SYSTEM line

@@ -38,7 +38,7 @@ class Lab(Votes):
         shared public demo on a CPU (DEMO_LIMITS: shorter runs, a memory cap)."""
         self.shared, self.demo = shared or demo, demo
         self.limits = {**(DEMO_LIMITS if demo else SHARED_LIMITS), **(limits or {})} if self.shared else {}
-        self.server = ModelServer(training=self._training)
+        self.server = ModelServer(max_loaded=int(os.environ.get("FTLAB_MAX_LOADED", 2)), training=self._training)
         self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id),
                                per_owner=self.limits.get("waiting", 0))
 
