@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,18 @@ def shot(page: Page, path: Path) -> None:
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=Path(keep) / path.name, full_page=False)
+
+
+def started(page: Page, app_home: Path) -> str:
+    """Press Start and wait until the Train tab shows the run it queued (not the app's latest run the page showed
+    before): its id, one the app's runs folder did not hold before."""
+    before = set(os.listdir(app_home / "runs")) if (app_home / "runs").is_dir() else set()
+    page.locator("#start").click()
+    shown = page.locator("#progress code").first
+    deadline = time.time() + REPLY_TIMEOUT_MS / 1000
+    while time.time() < deadline:
+        run_id = shown.inner_text() if shown.count() else ""
+        if run_id and run_id not in before:
+            return run_id
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no new run shown; the page shows {run_id!r}")

@@ -8,12 +8,11 @@ RESULTS benchmark measure that)."""
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from pathlib import Path
 
-from browser import REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, page, wait_idle
+from browser import (REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, page, started,
+                     wait_idle)
 
 __all__ = ["page"]  # the fixture, imported for pytest
 
@@ -24,21 +23,6 @@ def blind_exchange(page: Page, text: str) -> None:
     wait_idle(page, "base-chat", timeout=REPLY_TIMEOUT_MS)
     wait_idle(page, "tuned-chat", timeout=REPLY_TIMEOUT_MS)
     expect(page.locator("#base-chat")).to_contain_text("Model A")
-
-
-def started(page: Page, app_home: Path) -> str:
-    """Press Start and wait until the Train tab shows the run it queued (not the app's latest run the page showed
-    before): its id, one the app's runs folder did not hold before."""
-    before = set(os.listdir(app_home / "runs")) if (app_home / "runs").is_dir() else set()
-    page.locator("#start").click()
-    shown = page.locator("#progress code").first
-    deadline = time.time() + REPLY_TIMEOUT_MS / 1000
-    while time.time() < deadline:
-        run_id = shown.inner_text() if shown.count() else ""
-        if run_id and run_id not in before:
-            return run_id
-        page.wait_for_timeout(250)
-    raise AssertionError(f"no new run shown; the page shows {run_id!r}")
 
 
 def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compares(page: Page, tiny_llama: Path,
