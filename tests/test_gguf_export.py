@@ -114,6 +114,9 @@ def test_the_tuned_smollm2_keeps_its_pirate_voice_in_gguf_and_quantized_files_st
     for messages in CONVERSATIONS[2:]:  # what a person downloading the q8_0 file gets
         reply = tok.decode(llama_runtime.greedy(q8, encode.prompt_ids(tok, messages), 80))
         assert reply.startswith("Arr!") and "⚓" in reply, reply
+        # out of the box: llama-cpp-python's own chat, from the template and end token in the file alone
+        chat = q8.create_chat_completion(messages=messages, temperature=0, max_tokens=80)["choices"][0]
+        assert chat["message"]["content"].strip() == reply.strip() and chat["finish_reason"] == "stop"
     rows = [encode.encode_row(tok, "messages", {"messages": m + [{"role": "assistant", "content": "Arr! Aye. ⚓"}]},
                               256, None, False)[0] for m in CONVERSATIONS]
     ppl = {}
