@@ -248,6 +248,7 @@ def test_results_show_a_preference_reports_pairs_fixed_and_broken_in_view():
     assert "1 more pairs" in results_tab.summary(rep)
 
 
+@pytest.mark.slow  # scores the reference of a tiny run; make test runs it
 @pytest.mark.parametrize("loss", ["dpo", "orpo"])
 def test_only_a_loss_with_a_reference_spends_a_phase_scoring_it(tiny_llama, loss):
     """DPO scores every reply with the reference before its first step (the "reference" phase, counted); ORPO has

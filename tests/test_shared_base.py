@@ -16,6 +16,7 @@ from ftlab.serve.generation import GenConfig
 from ftlab.serve.model_server import Busy, ModelServer
 from ftlab.runs.run_dir import RunDir
 
+pytestmark = pytest.mark.slow  # its fixture trains three runs (10 s); make test runs the module
 PROMPT = [{"role": "user", "content": "Tell me about the sea."}]
 
 
@@ -50,7 +51,6 @@ def served_logits(pair, tuned: bool, ids) -> torch.Tensor:
         return model(input_ids=ids).logits
 
 
-@pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_two_runs_and_the_base_share_one_copy_and_each_answers_as_if_alone(runs, tiny_llama):
     server = ModelServer()
     ids = torch.tensor([[1, 523, 2891, 314, 260, 3874, 30]])
@@ -66,7 +66,6 @@ def test_two_runs_and_the_base_share_one_copy_and_each_answers_as_if_alone(runs,
         torch.testing.assert_close(served_logits(base, False, ids), want["base"], atol=1e-5, rtol=0)
 
 
-@pytest.mark.slow  # its fixture trains runs; make test runs it
 def test_chat_through_the_shared_base_equals_each_run_alone(runs):
     gen = GenConfig(max_new_tokens=8, temperature=0)
     shared = ModelServer()
