@@ -58,12 +58,17 @@ def wait_idle(page: Page, elem_id: str, timeout: int = STEP_TIMEOUT_MS) -> None:
     expect(page.locator(f"#{elem_id} [data-testid=status-tracker]").first).to_have_class(IDLE, timeout=timeout)
 
 
-def start_on(page: Page, sample: str, model: Path) -> None:
-    """From the Data tab: pick a bundled `sample`, train `model` (a folder) on it with the defaults: Start."""
+def on_model_tab(page: Page, sample: str, model: Path) -> None:
+    """From the Data tab: pick a bundled `sample` and go on to the Model tab with `model` (a folder) filled in."""
     choose(page, "sample", re.compile(rf"^{sample}"))
     page.locator("#next-model").click()
     wait_idle(page, "model")
     page.locator("#model").get_by_role("textbox").fill(str(model))
+
+
+def start_on(page: Page, sample: str, model: Path) -> None:
+    """From the Data tab: pick a bundled `sample`, train `model` (a folder) on it with the defaults: Start."""
+    on_model_tab(page, sample, model)
     page.locator("#next-train").click()
     page.locator("#start").click()
 

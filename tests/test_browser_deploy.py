@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, page, started, wait_idle
+from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, on_model_tab, page, started
 
 __all__ = ["page"]  # the fixture, imported for pytest
 pytestmark = pytest.mark.slow
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_chat_run_exports_as_gguf_with_a_modelfile_and_its_formats_are_measured(page: Page, tiny_llama: Path,
                                                                                    app_home: Path):
-    choose(page, "sample", re.compile(r"^pirate_chat"))
-    page.locator("#next-model").click()
-    wait_idle(page, "model")
-    page.locator("#model").get_by_role("textbox").fill(str(tiny_llama))
+    on_model_tab(page, "pirate_chat", tiny_llama)
     page.locator("#next-train").click()
     run_id = started(page, app_home)  # its own run: in the shared app others have run before
     expect(page.locator("#progress")).to_contain_text("completed", timeout=TRAIN_TIMEOUT_MS)

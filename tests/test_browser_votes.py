@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from browser import (REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, page, started,
-                     wait_idle)
+from browser import (REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, on_model_tab, page,
+                     started, wait_idle)
 
 __all__ = ["page"]  # the fixture, imported for pytest
 
@@ -28,10 +28,7 @@ def blind_exchange(page: Page, text: str) -> None:
 def test_votes_in_the_blind_ab_start_a_preference_run_that_completes_and_compares(page: Page, tiny_llama: Path,
                                                                                  app_home: Path):
     # A chat run to vote on.
-    choose(page, "sample", re.compile(r"^pirate_chat"))
-    page.locator("#next-model").click()
-    wait_idle(page, "model")
-    page.locator("#model").get_by_role("textbox").fill(str(tiny_llama))
+    on_model_tab(page, "pirate_chat", tiny_llama)
     fill_number(page, "Epochs", "1")
     fill_number(page, "Learning rate", "0.005")
     page.locator("#next-train").click()
