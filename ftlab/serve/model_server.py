@@ -190,10 +190,7 @@ class ModelServer:
                     else self._side(pair, pair.base, pair.base_context, base_history, gen))
             right = (self._side(pair, pair.tuned, pair.tuned_context, tuned_history, gen)
                      if pair.tuned is not None else None)
-            texts = ("", "")
-            for texts in generation.lockstep([left, right]):
-                yield tuple(texts)
-        yield tuple(texts)
+            yield from _texts([left, right])
 
     def _gguf_stream(self, run_id, base_history, tuned_history, gen, base_ref, against):
         """chat_stream on llama.cpp: the base (or `against`) and the run, each from its GGUF q8_0."""
@@ -210,10 +207,7 @@ class ModelServer:
         with ExitStack() as stack:
             sides = [stack.enter_context(self.reply(left, base_history, gen)),
                      stack.enter_context(self.reply(f"{run_id}:gguf-{kind}", tuned_history, gen)) if run_id else None]
-            texts = ("", "")
-            for texts in generation.lockstep(sides):
-                yield tuple(texts)
-        yield tuple(texts)
+            yield from _texts(sides)
 
     def _side(self, pair: Pair, model, context, history: list[dict], gen: generation.GenConfig) -> tuple:
         """(decoder, lock, decode) of one pane: `model` (of `pair`) answering `history`."""
@@ -354,6 +348,14 @@ class ModelServer:
             raise ValueError(f"run {run_id} is a {pair.task} run; use chat")
         base, tuned = _probabilities(pair, texts, [(pair.base, pair.base_context), (pair.tuned, pair.tuned_context)])
         return [{"base": b, "tuned": t} for b, t in zip(base, tuned)]
+
+
+def _texts(sides: list):
+    """(base_text, tuned_text) after each lock-step round of the two panes' sides, then once more at the end."""
+    texts = ("", "")
+    for texts in generation.lockstep(sides):
+        yield tuple(texts)
+    yield tuple(texts)
 
 
 def _probabilities(pair: Pair, texts: list, models: list) -> list[list[dict]]:
