@@ -115,7 +115,7 @@ def _stream(lab: Lab, req: ChatRequest, messages: list[dict]):
     yield "data: [DONE]\n\n"
 
 
-def _complete(lab: Lab, req: ChatRequest, messages: list[dict], gone: threading.Event) -> dict:
+def _complete(lab: Lab, req: ChatRequest, messages: list[dict], gone: threading.Event, tok) -> dict:
     """The whole reply at once; generation ends early when the client has gone (`gone`)."""
     parts, finish = [], "stop"
     for text, done in lab.server.complete(req.model, messages, _gen(req), _stops(req.stop)):
@@ -124,7 +124,7 @@ def _complete(lab: Lab, req: ChatRequest, messages: list[dict], gone: threading.
         if gone.is_set():
             break
     content = "".join(parts)
-    tokens = len(lab.server.ready(req.model, messages)(content)["input_ids"]) if content else 0
+    tokens = len(tok(content)["input_ids"]) if content else 0
     return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
             "model": req.model, "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                                              "finish_reason": finish}],
@@ -211,11 +211,11 @@ def chat(lab: Lab, req: ChatRequest, gone: threading.Event):
         raise ApiError(400, "messages must end with a user turn")
     _check_model(lab, req.model)
     messages = [m.plain() for m in req.messages]
-    lab.server.ready(req.model, messages)  # loads now, and a prompt too long is a 400 now, not a broken stream
+    tok = lab.server.ready(req.model, messages)  # loads now; a prompt too long is a 400 now, not a broken stream
     if req.stream:
         return StreamingResponse(_stream(lab, req, messages), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return _complete(lab, req, messages, gone)
+    return _complete(lab, req, messages, gone, tok)
 
 
 def classify(lab: Lab, req: ClassifyRequest) -> dict:
