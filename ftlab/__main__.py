@@ -7,6 +7,10 @@
     python -m ftlab export RUN --format gguf [--quant q8_0] --out DIR|FILE.zip
                                        the merged chat model as GGUF for llama.cpp, with an Ollama Modelfile
     python -m ftlab resume RUN         go on from a stopped, interrupted or failed run's last checkpoint
+    python -m ftlab tune run.yaml --trials 12 --minutes 30
+                                       auto-tune: an Optuna search from the config, its trials runs
+    python -m ftlab tune --resume STUDY
+                                       go on with a study a killed process left unfinished
 
 Multi-GPU / multi-machine data parallel: accelerate launch -m ftlab train run.yaml (see the README).
 """
@@ -74,6 +78,48 @@ def cmd_export(run_id: str, out: str, merge: bool, fmt: str = "safetensors", qua
     return 0
 
 
+def cmd_tune(path: str, trials: int, minutes: float, resume: str = "") -> int:
+    from ftlab.config import RunConfig
+    from ftlab.runs import study_report, study_space
+    from ftlab.runs.jobs import JobManager
+    from ftlab.runs.study import Studies, StudyDir
+    from ftlab.train import defaults
+
+    jobs = JobManager()
+    studies = Studies(jobs, jobs.start)
+    if resume:
+        if StudyDir(resume).read().get("state") != "running":
+            print(f"no unfinished study {resume}", file=sys.stderr)
+            return 2
+        studies.resume_unfinished()
+        study_id = resume
+    else:
+        cfg = RunConfig.from_yaml(path)
+        problems = cfg.validate()
+        if problems:
+            print("config problems:\n" + "\n".join(f"- {p}" for p in problems), file=sys.stderr)
+            return 2
+        sp = study_space.space(cfg, defaults.facts(cfg), study_space.fits_full(cfg))
+        study_id = studies.start(cfg, sp, trials, minutes)
+    print(f"study {study_id} -> {StudyDir(study_id).path}", flush=True)
+    shown = set()
+    while studies.wait(study_id, 5).get("state") == "running" or study_id in Studies._threads:
+        _print_trials(study_report.snapshot(study_id)["trials"], shown)
+    found = study_report.snapshot(study_id)
+    _print_trials(found["trials"], shown)
+    print(f"{found['state']}: best {found['metric']} {found.get('best_value')} by trial {found.get('best_number')} "
+          f"(run {found.get('best_run')}); importance {found['importance']}", flush=True)
+    return 0 if found.get("best_run") else 1
+
+
+def _print_trials(trials: list[dict], shown: set) -> None:
+    for trial in trials:
+        if trial["state"] != "running" and trial["number"] not in shown:
+            shown.add(trial["number"])
+            print(f"trial {trial['number']}: {trial['state']} {trial['value'] if trial['value'] is not None else ''} "
+                  f"run {trial['run_id']} {trial['settings']} {trial['minutes']} min", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftlab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,7 +135,16 @@ def main(argv=None) -> int:
     export.add_argument("--quant", choices=["f16", "q8_0", "q4_k_m", "q4_0"], default="q8_0",
                         help="the GGUF type (quantized by llama.cpp)")
     sub.add_parser("resume", help="go on from a run's last checkpoint").add_argument("run")
+    tune = sub.add_parser("tune", help="auto-tune: an Optuna search whose trials are runs")
+    tune.add_argument("config", nargs="?", default="")
+    tune.add_argument("--trials", type=int, default=12, help="at most this many trials")
+    tune.add_argument("--minutes", type=float, default=30, help="at most this many minutes of training (0: no limit)")
+    tune.add_argument("--resume", default="", help="a study id to go on with")
     args = parser.parse_args(argv)
+    if args.command == "tune":
+        if not args.config and not args.resume:
+            parser.error("tune: give a config file or --resume STUDY")
+        return cmd_tune(args.config, args.trials, args.minutes, args.resume)
     if args.command == "train":
         return cmd_train(args.config)
     if args.command == "resume":

@@ -56,3 +56,8 @@ def uploads_dir() -> Path:
 def on_space() -> bool:
     """True when running on a Hugging Face Space."""
     return bool(os.environ.get("SPACE_ID"))
+
+
+def studies_dir() -> Path:
+    """Auto-tune studies (ftlab.runs.study): each a folder with its budget and Optuna's journal."""
+    return _folder("studies")

@@ -15,12 +15,14 @@ from pathlib import Path
 from ftlab import data, methods, modeling, paths, tasks
 from ftlab.app import owners, texts
 from ftlab.app.budgets import DEMO_LIMITS, SHARED_LIMITS
+from ftlab.app.tuning import Tuning
 from ftlab.app.votes import Votes, owned
 from ftlab.config import RunConfig
 from ftlab.data import formats, insight
 from ftlab.i18n import t
 from ftlab.runs.jobs import JobManager
 from ftlab.runs.run_dir import RUN_ID, RunDir, owner_key
+from ftlab.runs.study import Studies
 from ftlab.serve.generation import GenConfig
 from ftlab.serve.model_server import MAX_INPUTS, ModelServer
 from ftlab.train import plan
@@ -31,7 +33,7 @@ def gradio_temp_dir() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
 
-class Lab(Votes):
+class Lab(Votes, Tuning):
     def __init__(self, shared: bool = False, limits: dict | None = None, demo: bool = False):
         """`shared`: several people use this app (see ftlab.app.owners); each sees, stops and downloads only their own
         runs and uploads, and every run is held to `limits` ({"steps", "minutes"}, see SHARED_LIMITS). `demo`: a
@@ -41,6 +43,8 @@ class Lab(Votes):
         self.server = ModelServer(max_loaded=int(os.environ.get("FTLAB_MAX_LOADED", 2)), training=self._training)
         self.jobs = JobManager(on_finish=lambda job: self.server.forget(job.run.id),
                                per_owner=self.limits.get("waiting", 0))
+        self.studies = Studies(self.jobs, self.queue)
+        self.studies.resume_unfinished()
 
     def _training(self) -> dict | None:
         """The live training run's status (with its ETA), or None: inference loads nothing that would starve it."""
@@ -219,6 +223,11 @@ class Lab(Votes):
         """Queue a run from a RunConfig dict; returns the run id (it waits while another run trains).
         Raises jobs.Busy when the queue is full, or ValueError: a bad setting, a model that can't be found or
         LoRA targets it lacks are reported now, not after the run has waited its turn in the queue."""
+        cfg = self.checked(config)
+        return self.queue(cfg, self.owner())
+
+    def checked(self, config: dict) -> RunConfig:
+        """The RunConfig of a dict, after every check a start makes (ValueError saying what is wrong)."""
         cfg = RunConfig.from_dict(config)
         problems = cfg.validate()
         if problems:
@@ -229,6 +238,10 @@ class Lab(Votes):
         self.check_model(cfg.model)
         self.check_start_from(cfg)
         self.check_data_fits(cfg)
+        return cfg
+
+    def queue(self, cfg: RunConfig, owner: str | None) -> str:
+        """Queue a checked config for `owner`, held to a shared server's budgets and memory cap."""
         if self.shared:  # the budget of every run on a shared server; a run's own lower limit stays
             t = cfg.train
             t.step_limit = min(t.step_limit or self.limits["steps"], self.limits["steps"])
@@ -241,7 +254,7 @@ class Lab(Votes):
         if cap and need is not None and need > cap:
             raise ValueError(f"this demo runs jobs up to {cap:g} GB of estimated memory and this one needs "
                              f"{need:.1f} GB: pick a smaller model, LoRA or QLoRA, a smaller batch or max length")
-        return self.jobs.start(cfg, self.owner())
+        return self.jobs.start(cfg, owner)
 
     def memory_need(self, cfg: RunConfig) -> float | None:
         """The run's estimated memory (GB); None for a bundled model not converted yet, where no cap applies (the

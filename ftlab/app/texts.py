@@ -128,3 +128,23 @@ def error(snap: dict) -> str:
     if code and i18n.t_or(f"error.{code}", ""):
         return t(f"error.{code}", **fields)
     return snap.get("error", "")
+
+
+CHOICE_SHOWN = ("learning_rate", "epochs", "early_stopping_patience", "batch_size", "lora.r", "max_length")
+"""The suggested settings the Model tab explains, a line each (alpha, the watched metric and the evaluation period
+go with the rank and early stopping lines)."""
+
+
+def defaults_why(found: dict, yours: list[str]) -> str:
+    """The settings chosen for this data, model and method (Lab.suggest), a reason each; a setting the person
+    typed stays theirs, and its line says what would have been chosen."""
+    lines = []
+    for item in found["why"]:
+        if item["key"] not in CHOICE_SHOWN:
+            continue
+        reason = i18n.t_or(f"defaults.{item['code']}", "")
+        reason = reason.format(**item["fields"]) if reason else item["text"]
+        if item["key"] in yours:
+            reason = t("defaults.yours", value=found["settings"][item["key"]], reason=reason)
+        lines.append(f"- {reason}")
+    return t("defaults.title") + "\n" + "\n".join(lines)

@@ -87,17 +87,17 @@ def analyse(path: str, model_ref: str, max_length: int, options: dict | None = N
     dc = DataConfig(path=path, **(options or {}))
     splits = data.load_splits(dc, seed)
     ds = splits.dataset
-    with _LOCK:  # one analysis at a time: a tokenizer must not be used from two threads at once
-        tok = _tokenizer(str(modeling.resolve(model_ref).path))
+    with LOCK:  # one analysis at a time: a tokenizer must not be used from two threads at once
+        tok = tokenizer(str(modeling.resolve(model_ref).path))
         lengths = token_lengths(ds, tok)
         return _result(ds, splits, tok, lengths, max_length)
 
 
-_LOCK = threading.Lock()
+LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4)
-def _tokenizer(path: str):
+def tokenizer(path: str):
     """Tokenizers of recently analysed models, kept: the user tends to analyse again after changing a setting."""
     return modeling.load_tokenizer(path)
 

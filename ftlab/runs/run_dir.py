@@ -37,8 +37,14 @@ def new_run_id(cfg: RunConfig) -> str:
     return run_id
 
 
+class OwnerKey(str):
+    """An owner known only by its stored key (a study going on after a restart): kept as it is."""
+
+
 def owner_key(owner: str) -> str:
     """A session id or login name as it is stored and used in folder names."""
+    if isinstance(owner, OwnerKey):
+        return str(owner)
     return hashlib.sha256(owner.encode()).hexdigest()[:24]
 
 

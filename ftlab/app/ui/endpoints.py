@@ -100,6 +100,33 @@ def register(lab: Lab) -> None:
         from that run; returns the new run's id. `settings` as for start_training."""
         return _call(lab.train_on_votes, run_id, **(settings or {}))
 
+    def suggest_settings(task: str, data: str, model: str = "", method: str = "lora",
+                         settings: dict | None = None) -> dict:
+        """The settings a run on this data, model and method should start with: {"settings": {name: value},
+        "why": [{"key", "text"}], "facts": {"rows", "val_rows", "params", "tokens"}}. `settings`: data fields."""
+        return _call(lab.suggest, task, data, model, method, settings)
+
+    def auto_tune(task: str, data: str, model: str = "", method: str = "lora", settings: dict | None = None,
+                  trials: int = 12, minutes: float = 30) -> str:
+        """Start an auto-tune study (Optuna: TPE, pruning on the validation metric) of up to `trials` runs and
+        `minutes` of training from these settings; returns the study id. Its trials are runs in the queue."""
+        cfg = _call(lab.build_config, task, data, model, method, **(settings or {}))
+        return _call(lab.tune, cfg.to_dict(), trials, minutes)
+
+    def study(study_id: str) -> dict:
+        """A study: state, budget, trials (run id, state, settings, value, metric at each evaluation), parameter
+        importance, best_run."""
+        return _call(lab.study, study_id)
+
+    def studies() -> list[dict]:
+        """Every study (on a shared server, the caller's own), newest first."""
+        return _call(lab.studies_list)
+
+    def stop_study(study_id: str) -> None:
+        """Start no more trials of a study; its running trial stops and counts as it stands."""
+        _call(lab.stop_study, study_id)
+
     for fn in (samples, inspect_data, formats, start_training, status, stop_training, cancel_training,
-               resume_training, delete_run, runs, chat, classify, import_adapter, vote, train_on_votes):
+               resume_training, delete_run, runs, chat, classify, import_adapter, vote, train_on_votes,
+               suggest_settings, auto_tune, study, studies, stop_study):
         gr.api(fn, api_name=fn.__name__)

@@ -18,6 +18,11 @@ from ftlab.app.ui.settings_panel import settings_panel
 from ftlab.app.ui.translate import redraw, t, tr
 
 
+SUGGESTED = ["epochs", "learning_rate", "batch_size", "max_length", "lora.r", "lora.alpha", "early_stopping_patience",
+             "early_stopping_metric", "eval_every"]
+"""The settings chosen for the data, model and method (ftlab.train.defaults) that the tab fills in."""
+
+
 @dataclass
 class ModelTab:
     inputs: list
@@ -51,6 +56,7 @@ def build(lab: Lab, data) -> ModelTab:
         preset = tr("model.preset", gr.Dropdown, value=None, elem_id="preset")
     method = tr("model.method", gr.Radio, choices=usable, value="lora", elem_id="method")
     help_md = gr.Markdown(method_help("lora", blocked), elem_id="method-help")
+    why_md = gr.Markdown("", elem_id="defaults-why")
     with gr.Row():
         epochs = tr("model.epochs", gr.Number, tasks.get("chat").defaults["epochs"], step=0.5, elem_id="epochs")
         lr = tr("model.lr", gr.Number, tasks.get("chat").defaults["learning_rate"], step=1e-5, elem_id="lr")
@@ -69,22 +75,39 @@ def build(lab: Lab, data) -> ModelTab:
 
     def on_task(new_task: str, current: str):
         if not new_task or new_task == current:  # same task: keep what the user typed
-            return (gr.update(),) * 6
-        d = tasks.get(new_task).defaults
-        return new_task, tasks.get(new_task).default_model, d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+            return (gr.update(),) * 2
+        return new_task, tasks.get(new_task).default_model
 
     def on_task_pick(new_task: str, model_v: str):
         """The user picked a task: a default model of the other task follows it (a model they typed stays)."""
         if model_v.strip() not in tasks.default_models().values() or model_v.strip() == tasks.get(new_task).default_model:
-            return (gr.update(),) * 5
-        d = tasks.get(new_task).defaults
-        return tasks.get(new_task).default_model, d["epochs"], d["learning_rate"], d["batch_size"], d["max_length"]
+            return gr.update()
+        return tasks.get(new_task).default_model
 
-    def on_preset(name, task_v):
+    controls = {**basics, **advanced}
+    yours = gr.State([])
+    """The suggested settings the person has typed into: a new suggestion leaves them as they are."""
+
+    def suggest(data_path, options, task_v, model_v, method_v, typed):
+        """The settings chosen for this data, model and method (Lab.suggest) into their fields, and why."""
+        keep = [gr.update()] * len(SUGGESTED)
+        if not data_path:
+            return [*keep, ""]
+        try:
+            found = lab.suggest(task_v, data_path, model_v.strip(), method_v, options or {})
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the fields stay as they are
+            return [*keep, t("defaults.none", problem=str(exc))]
+        chosen = found["settings"]
+        return [gr.update(value=chosen[k]) if k in chosen and k not in (typed or []) else gr.update()
+                for k in SUGGESTED] + [texts.defaults_why(found, typed or [])]
+
+    def on_preset(name, task_v, typed):
+        """A preset's values into the fields; they count as the person's own (a suggestion leaves them)."""
         if not name:
-            return [gr.update()] * (len(fields) + 1)
+            return [gr.update()] * (len(fields) + 2)
         values = presets.get(name, task_v or "chat")
-        return [values.get("method", gr.update())] + [values.get(k, gr.update()) for k in keys]
+        return ([values.get("method", gr.update())] + [values.get(k, gr.update()) for k in keys]
+                + [sorted({*(typed or []), *(k for k in values if k in SUGGESTED)})])
 
     def config(data_path, options, task_v, model_v, method_v, *values):
         settings = {**dict(zip(keys, values)), **(options or {})}
@@ -105,9 +128,15 @@ def build(lab: Lab, data) -> ModelTab:
         own = own_settings(owners, advanced)
         chooser.change(lambda name, own=own: [gr.update(visible=shown) for shown in own(name).values()], chooser,
                        list(own("")), **PRIVATE)
-    data.task.change(on_task, [data.task, task], [task, model, epochs, lr, batch, max_len], **PRIVATE)
-    task.input(on_task_pick, [task, model], [model, epochs, lr, batch, max_len], **PRIVATE)
-    preset.input(on_preset, [preset, task], [method, *fields], **PRIVATE)
+    data.task.change(on_task, [data.task, task], [task, model], **PRIVATE)
+    task.input(on_task_pick, [task, model], model, **PRIVATE)
+    for key in SUGGESTED:
+        controls[key].input(lambda typed, key=key: sorted({*(typed or []), key}), yours, yours, **PRIVATE)
+    suggested = [data.path, data.options, task, model, method, yours]
+    gr.on([data.path.change, data.options.change, task.change, method.change, model.blur, model.submit], suggest,
+          suggested, [*(controls[k] for k in SUGGESTED), why_md], trigger_mode="always_last", **PRIVATE)
+    redraw(suggest, suggested, [*(controls[k] for k in SUGGESTED), why_md])
+    preset.input(on_preset, [preset, task, yours], [method, *fields, yours], **PRIVATE)
     changes = [method.change, task.change, model.blur, model.submit, data.path.change,
                *(f.change for f in fields)]  # the estimate follows every setting, never stale
     gr.on(changes, partial(estimate, False), inputs, plan_md, trigger_mode="always_last", **PRIVATE)

@@ -1,0 +1,97 @@
+"""Defaults vs a hand-run grid vs auto-tune, on the sentiment quality set (quality/sentiment_train.csv, 2,000
+rows; quality/sentiment_val.csv, 500 rows) with all-MiniLM-L6-v2 (bundled), on this machine.
+
+- defaults: the settings the app starts this data, model and LoRA with (Lab.suggest), nothing overridden.
+- grid: method {lora, full} x learning rate {0.4x, 1x, 2.5x the method's default} x epochs {1, 3}: 12 runs, the
+  other settings the defaults' (batch, max length), no early stopping.
+- auto: Lab.tune from the defaults' config, 12 trials, no time limit (TPE + successive halving).
+Scored: the validation accuracy each run ends with (what its saved weights score); time: wall seconds of each
+run (the study: from its start to its end).
+
+Run: .venv/bin/python benchmarks/bench_autotune.py [defaults grid auto]   (a fresh FTLAB_HOME; ~40 min here)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("FTLAB_HOME", tempfile.mkdtemp(prefix="ftlab-autotune-"))
+
+HERE = Path(__file__).resolve().parent / "quality"
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DATA = {"val_path": str(HERE / "sentiment_val.csv")}
+OUT = Path(__file__).resolve().parent / "autotune_results.json"
+
+
+def lab():
+    from ftlab.app.lab import Lab
+
+    return Lab()
+
+
+def base_settings(the_lab, method: str = "lora") -> dict:
+    return {**the_lab.suggest("classify", str(HERE / "sentiment_train.csv"), MODEL, method, DATA)["settings"], **DATA}
+
+
+def run(the_lab, method: str, **settings) -> dict:
+    from ftlab.runs.run_dir import RunDir
+
+    cfg = the_lab.build_config("classify", str(HERE / "sentiment_train.csv"), MODEL, method, **settings)
+    started = time.time()
+    run_id = the_lab.start(cfg.to_dict())
+    snap = the_lab.jobs.wait(run_id)
+    accuracy = [m["eval_accuracy"] for m in RunDir(run_id).metrics() if "eval_accuracy" in m][-1]
+    return {"method": method, "learning_rate": cfg.train.learning_rate, "epochs": cfg.train.epochs,
+            "state": snap["state"], "accuracy": round(100 * accuracy, 2), "seconds": round(time.time() - started, 1)}
+
+
+def defaults(the_lab) -> list[dict]:
+    return [run(the_lab, "lora", **base_settings(the_lab))]
+
+
+def grid(the_lab) -> list[dict]:
+    found = []
+    for method in ("lora", "full"):
+        settings = {**base_settings(the_lab, method), "early_stopping_patience": 0, "eval_every": 0}
+        for scale in (0.4, 1.0, 2.5):
+            for epochs in (1, 3):
+                found.append(run(the_lab, method, **{**settings, "learning_rate": settings["learning_rate"] * scale,
+                                                     "epochs": epochs}))
+                print(found[-1], flush=True)
+    return found
+
+
+def auto(the_lab) -> list[dict]:
+    cfg = the_lab.build_config("classify", str(HERE / "sentiment_train.csv"), MODEL, "lora", **base_settings(the_lab))
+    started = time.time()
+    study_id = the_lab.tune(cfg.to_dict(), trials=12, minutes=0)
+    the_lab.studies.wait(study_id)
+    snap = the_lab.study(study_id)
+    seconds = time.time() - started
+    trials = [{"trial": t["number"], "state": t["state"], "accuracy": round(100 * t["value"], 2) if t["value"] else None,
+               "last": round(100 * t["last"], 2) if t["last"] else None, "minutes": t["minutes"], **t["settings"],
+               "method": t["params"].get("method")} for t in snap["trials"]]
+    return [{"study": study_id, "seconds": round(seconds, 1), "best": round(100 * snap["best_value"], 2),
+             "importance": snap["importance"], "trials": trials}]
+
+
+def main(parts: list[str]) -> None:
+    the_lab = lab()
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    for part in parts or ["defaults", "grid", "auto"]:
+        results[part] = globals()[part](the_lab)
+        results[part + "_machine"] = f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
+        OUT.write_text(json.dumps(results, indent=1))
+        print(part, json.dumps(results[part], indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,46 @@
+"""What a study shows: its trials (run, state, settings, value, minutes, the metric at each evaluation), which
+parameters mattered (Optuna's PED-ANOVA importance, which needs no extra package), and the best trial."""
+
+from __future__ import annotations
+
+import warnings
+
+from ftlab.runs.run_dir import RunDir
+from ftlab.runs.study import StudyDir, optuna_study
+
+
+def snapshot(study_id: str) -> dict:
+    """A study's budget, state, trials, importance and best run, in plain types."""
+    folder = StudyDir(study_id)
+    info = folder.read()
+    if not info:
+        raise ValueError(f"no study {study_id}")
+    study = optuna_study(folder.path, info["direction"], load=True)
+    trials = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+    return {**info, "trials": trials, "importance": importance(study)}
+
+
+def trial_row(t) -> dict:
+    run_id = t.user_attrs.get("run_id")
+    status = RunDir(run_id).status() if run_id and RunDir(run_id).exists() else {}
+    curve = [[step / 4, value] for step, value in sorted(t.intermediate_values.items())]
+    return {"number": t.number + 1, "run_id": run_id, "state": t.state.name.lower(), "value": t.value,
+            "last": curve[-1][1] if curve else None, "params": dict(t.params), "settings": t.user_attrs.get("settings", {}),
+            "minutes": round(status.get("elapsed", 0) / 60, 2), "steps": status.get("step", 0), "curve": curve}
+
+
+def importance(study) -> dict:
+    """Parameter -> its share of the metric's variation over the finished trials ({} before there are enough)."""
+    import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 3:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator())
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        return {}
+    return {name: round(float(value), 3) for name, value in found.items()}

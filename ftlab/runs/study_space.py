@@ -1,0 +1,75 @@
+"""What an auto-tune study searches over, and a trial's parameters as a run's settings.
+
+The space is fixed when the study is made (kept in its study.json, so a resumed study searches the same one):
+the method (LoRA and DoRA; full fine-tuning where its estimated memory fits this machine), a learning rate as a
+factor around the method's own default (ftlab.train.defaults: full training and adapters differ by 10x, so one
+range for both would waste half the trials), epochs, LoRA rank, batch size and warmup. Optuna's samplers take
+the parameters by name; `settings` turns them into the RunConfig settings a trial runs with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ftlab.config import RunConfig
+from ftlab.train import defaults
+
+SEARCHED = ("lora", "dora", "full")
+"""Methods a study tries (with the person's own, when it is another)."""
+
+
+def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
+    """The study's search space for a base config and its data's facts."""
+    methods = [m for m in SEARCHED if m != "full" or fits_full]
+    if cfg.method not in methods:
+        methods.insert(0, cfg.method)
+    chosen = {c.key: c.value for c in defaults.choose(facts)}
+    batch = int(chosen["batch_size"])
+    epochs = int(math.ceil(chosen["epochs"]))
+    base_lr = {m: defaults.learning_rate(defaults.Facts(facts.task, m, facts.rows, params=facts.params)).value
+               for m in methods}
+    return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [1, max(3, 2 * epochs)],
+            "batch_size": sorted({max(1, batch // 2), batch, batch * 2}), "lora_r": [4, 8, 16, 32],
+            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows, "fixed": {k: v for k, v in chosen.items()
+                                                                             if k == "max_length"}}
+
+
+def suggest(trial, sp: dict) -> dict:
+    """A trial's parameters, asked of Optuna's sampler (a rank only for the methods that have one)."""
+    params = {"method": trial.suggest_categorical("method", sp["methods"]),
+              "lr_scale": trial.suggest_float("lr_scale", *sp["lr_scale"], log=True),
+              "epochs": trial.suggest_int("epochs", *sp["epochs"]),
+              "batch_size": trial.suggest_categorical("batch_size", sp["batch_size"]),
+              "warmup_ratio": trial.suggest_categorical("warmup_ratio", sp["warmup_ratio"])}
+    if params["method"] in ("lora", "dora", "qlora"):
+        params["lora_r"] = trial.suggest_categorical("lora_r", sp["lora_r"])
+    return params
+
+
+def settings(params: dict, sp: dict) -> dict:
+    """The RunConfig settings of a trial: its parameters, an evaluation every half epoch (what the pruner
+    compares trials on), no early stopping of its own (the pruner ends a trial that falls behind)."""
+    method, batch = params["method"], int(params["batch_size"])
+    per_epoch = max(1, math.ceil(sp["rows"] / batch))
+    out = {"learning_rate": float(f"{sp['base_lr'][method] * params['lr_scale']:.3g}"), "epochs": float(params["epochs"]),
+           "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": max(1, per_epoch // 2),
+           "early_stopping_patience": 0, **sp["fixed"]}
+    if "lora_r" in params:
+        out.update({"lora.r": params["lora_r"], "lora.alpha": 2 * params["lora_r"]})
+    return out
+
+
+def progress(step: int, rows: int, batch: int, grad_accum: int = 1) -> int:
+    """A trial's progress at optimizer step `step`, in quarter epochs: the step the pruner compares trials at,
+    alike for trials of any batch size."""
+    per_epoch = max(1, math.ceil(math.ceil(rows / batch) / grad_accum))
+    return max(1, round(4 * step / per_epoch))
+
+
+def fits_full(cfg: RunConfig, cap_gb: float | None = None) -> bool:
+    """Whether full fine-tuning of the model is estimated to fit this machine's free memory (and `cap_gb`)."""
+    from ftlab.train import memory, plan
+
+    need = plan.estimate(dataclasses.replace(cfg, method="full"))["memory_gb"]
+    return need <= min(cap_gb or float("inf"), 0.8 * memory.free_mb() / 1024)
