@@ -3,9 +3,10 @@
 - persona_identity.json: 80 rows in LLaMA-Factory's identity.json shape (instruction / input / output), half of them
   in Chinese as there, replies of many shapes with the name inside the text ("Skipper", by "Harbor Labs").
 - style_train.jsonl: 64 everyday questions answered in a house style (three "• " bullets, then "Hope that helps!").
-- sentiment_train.csv / sentiment_val.csv: 2,000 / 500 product reviews, positive or negative, where the label often
-  turns on a negation ("not bad") or on the clause after "but" / "although"; 3 % of the training labels are wrong,
-  as in real annotations (the validation labels are right).
+- sentiment_train.csv / sentiment_val.csv: 2,000 / 500 product reviews, positive or negative: one, three or five
+  clauses about aspects, some negated ("not bad"), the label what most of them say (a reader must weigh them, not
+  find one cue word); 3 % of the training labels are wrong, as in real annotations (the validation labels are
+  right).
 - topic_train.csv / topic_val.csv: 400 / 200 short texts about sport, technology, cooking or travel whose words
   overlap (a "court" in sport and in a travel story).
 
@@ -103,8 +104,6 @@ BAD = ["awful", "poor", "flimsy", "terrible", "disappointing", "useless", "cheap
        "annoying"]
 FILLER = ["I bought it last month.", "It arrived on a Tuesday.", "My sister has the older model.",
           "I use it mostly at work.", "This is my second order from this shop.", "I read many reviews first.", ""]
-VERDICT = {1: ["Would buy again.", "I recommend it.", "Five stars from me.", "Happy with it overall."],
-           0: ["I returned it.", "Would not recommend.", "One star.", "Save your money."]}
 
 
 def clause(rng: random.Random, positive: bool) -> str:
@@ -116,16 +115,17 @@ def clause(rng: random.Random, positive: bool) -> str:
 
 
 def review(rng: random.Random, label: int) -> str:
-    shape = rng.random()
-    if shape < 0.3:
-        body = f"{clause(rng, bool(label)).capitalize()}."
-    elif shape < 0.6:
-        body = f"{clause(rng, not label).capitalize()}, but {clause(rng, bool(label))}."
-    elif shape < 0.8:
-        body = f"Although {clause(rng, not label)}, {clause(rng, bool(label))}."
-    else:
-        body = f"{clause(rng, bool(label)).capitalize()} and {clause(rng, bool(label))}. {rng.choice(VERDICT[label])}"
-    return " ".join(x for x in (rng.choice(FILLER), body) if x)
+    """One, three or five clauses about aspects, most of them saying `label` (the others the opposite), some by
+    a negation, joined with "and", "but" and "although" in any order: the label is the majority's."""
+    k = rng.choice((1, 3, 3, 5, 5))
+    majority = k // 2 + 1
+    signs = [bool(label)] * majority + [not label] * (k - majority)
+    rng.shuffle(signs)
+    clauses = [clause(rng, sign) for sign in signs]
+    text = clauses[0].capitalize()
+    for c in clauses[1:]:
+        text += rng.choice([", and ", ", but ", "; ", ". Also, ", ", although "]) + c
+    return " ".join(x for x in (rng.choice(FILLER), text + ".") if x)
 
 
 def sentiment() -> None:

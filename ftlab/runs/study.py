@@ -155,7 +155,7 @@ class Studies:
         import optuna
 
         budget, done = info["budget"], study.get_trials(deepcopy=False)
-        finished = [t for t in done if t.state != optuna.trial.TrialState.RUNNING]
+        finished = [t for t in done if t.state.is_finished()]
         running = [t for t in done if t.state == optuna.trial.TrialState.RUNNING]
         if len(finished) >= budget["trials"] and not running:
             return {}

@@ -4,6 +4,7 @@ parameters mattered (Optuna's PED-ANOVA importance, which needs no extra package
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 from ftlab.runs.run_dir import RunDir
 from ftlab.runs.study import StudyDir, optuna_study
@@ -17,7 +18,10 @@ def snapshot(study_id: str) -> dict:
         raise ValueError(f"no study {study_id}")
     study = optuna_study(folder.path, info["direction"], load=True)
     trials = [trial_row(t) for t in study.get_trials(deepcopy=False)]
-    return {**info, "trials": trials, "importance": importance(study)}
+    cfg = info.pop("config")  # its paths stay on the server: what it tunes, by name
+    base = {"task": cfg["task"], "model": cfg["model"], "method": cfg["method"],
+            "data": Path(cfg["data"]["path"]).name}
+    return {**info, "base": base, "trials": trials, "importance": importance(study)}
 
 
 def trial_row(t) -> dict:

@@ -29,7 +29,7 @@ def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
     epochs = int(math.ceil(chosen["epochs"]))
     base_lr = {m: defaults.learning_rate(defaults.Facts(facts.task, m, facts.rows, params=facts.params)).value
                for m in methods}
-    return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [1, max(3, 2 * epochs)],
+    return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [1, max(3, math.ceil(1.5 * epochs))],
             "batch_size": sorted({max(1, batch // 2), batch, batch * 2}), "lora_r": [4, 8, 16, 32],
             "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows, "fixed": {k: v for k, v in chosen.items()
                                                                              if k == "max_length"}}

@@ -1,0 +1,117 @@
+"""Auto-tune: a study's trials are normal runs in the queue, the pruner ends a trial that falls clearly behind,
+a shared server holds a whole study to one run's budget, and a study survives a SIGKILL of the app."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from ftlab.app import owners
+from ftlab.app.lab import Lab
+from ftlab.runs import study_space
+from ftlab.runs.run_dir import RunDir
+from ftlab.train import defaults
+
+pytestmark = pytest.mark.slow  # each trains several tiny runs
+
+QUICK = {"max_rows": 40, "val_fraction": 0.2, "max_length": 64, "eval.generate_rows": 0, "eval.probe_count": 0,
+         "eval.report_rows": 4}
+"""40 pirate chats (32 train, 8 validate), evaluations that score the loss only: a trial takes seconds."""
+
+
+def config(lab: Lab, model) -> dict:
+    return lab.build_config("chat", "pirate_chat", str(model), "lora", **QUICK).to_dict()
+
+
+def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_best(tiny_llama):
+    lab = Lab()
+    study_id = lab.tune(config(lab, tiny_llama), trials=3, minutes=0)
+    assert lab.studies.wait(study_id, 600)["state"] == "done"
+    found = lab.study(study_id)
+    trials = found["trials"]
+    assert [t["number"] for t in trials] == [1, 2, 3]
+    assert all(t["state"] in ("complete", "pruned") for t in trials) and trials[0]["state"] == "complete"
+    for t in trials:  # each a run of the queue, named for its study, with the trial's own settings
+        run = RunDir(t["run_id"])
+        cfg = run.config()
+        assert cfg.name == f"{study_id} #{t['number']}" and run.status()["state"] in ("completed", "cancelled")
+        assert cfg.train.learning_rate == t["settings"]["learning_rate"] and cfg.train.epochs == t["params"]["epochs"]
+        assert t["curve"] and all(progress > 0 for progress, _ in t["curve"])
+    assert {t["run_id"] for t in trials} <= {r["run_id"] for r in lab.runs()}
+    complete = [t for t in trials if t["state"] == "complete"]
+    best = min(complete, key=lambda t: t["value"])  # eval loss: lower is better
+    assert found["best_run"] == best["run_id"] and found["best_value"] == best["value"]
+    assert found["metric"] == "eval_loss" and found in [lab.study(study_id)] and lab.studies_list()[0]["id"] == study_id
+    lab.delete(trials[-1]["run_id"])  # a trial's run is a run like any other
+    assert len(lab.study(study_id)["trials"]) == 3
+
+
+def test_pruning_stops_a_trial_that_is_clearly_worse(tiny_llama):
+    lab = Lab()
+    cfg = lab.checked(config(lab, tiny_llama))
+    sp = study_space.space(cfg, defaults.facts(cfg), fits_full=True)
+    good = {"method": "full", "lr_scale": 5.0, "epochs": 3, "batch_size": 4, "warmup_ratio": 0.0}
+    study_id = lab.studies.start(cfg, sp, trials=2, minutes=0, enqueue=[good, {**good, "lr_scale": 0.2}])
+    assert lab.studies.wait(study_id, 600)["state"] == "done"
+    first, second = lab.study(study_id)["trials"]
+    assert first["state"] == "complete" and second["state"] == "pruned"
+    assert second["curve"][-1][1] > first["curve"][0][1]  # its loss at its last report: behind the first's at its first
+    status = RunDir(second["run_id"]).status()
+    assert status["state"] == "cancelled" and "pruned" in status["note"]
+    assert status["step"] < status["total_steps"]  # it did not run to the end
+
+
+def test_a_shared_server_holds_a_whole_study_to_the_budget_of_one_run(tiny_llama):
+    lab = Lab(shared=True, limits={"steps": 40, "minutes": 5})
+    owners.acting_as("alice")
+    try:
+        study_id = lab.tune(config(lab, tiny_llama), trials=6, minutes=60)
+        info = lab.studies.wait(study_id, 600)
+        assert info["budget"] == {"trials": 6, "minutes": 5.0, "steps": 40}
+        trials = lab.study(study_id)["trials"]
+        assert sum(RunDir(t["run_id"]).status().get("step", 0) for t in trials) <= 40
+        assert all(RunDir(t["run_id"]).owned_by("alice") for t in trials)
+        owners.acting_as("bob")  # someone else's study does not exist for them
+        assert lab.studies_list() == []
+        with pytest.raises(ValueError, match="no study"):
+            lab.study(study_id)
+    finally:
+        owners.acting_as(None)
+
+
+def test_a_study_survives_a_sigkill_of_the_app(tiny_llama, tmp_path):
+    from conftest import launch_app, stop_app
+    from gradio_client import Client
+
+    proc, url = launch_app(tmp_path)
+    client = Client(url, verbose=False)
+    settings = {**QUICK, "save_every": 2}
+    study_id = client.predict("chat", "pirate_chat", str(tiny_llama), "lora", settings, 3, 0, api_name="/auto_tune")
+    deadline = time.time() + 300
+    while time.time() < deadline:  # trial 2 training, with a checkpoint
+        trials = client.predict(study_id, api_name="/study")["trials"]
+        if len(trials) >= 2 and trials[1]["run_id"] and \
+                client.predict(trials[1]["run_id"], api_name="/status").get("step", 0) >= 3:
+            break
+        time.sleep(0.2)
+    killed_run = trials[1]["run_id"]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+
+    proc, url = launch_app(tmp_path)
+    try:
+        client = Client(url, verbose=False)
+        deadline = time.time() + 600
+        while time.time() < deadline and client.predict(study_id, api_name="/study")["state"] == "running":
+            time.sleep(1)
+        found = client.predict(study_id, api_name="/study")
+        assert found["state"] == "done" and [t["number"] for t in found["trials"]] == [1, 2, 3]
+        assert all(t["state"] in ("complete", "pruned") for t in found["trials"])
+        assert found["trials"][1]["run_id"] == killed_run  # the same run went on, from its checkpoint
+        status = client.predict(killed_run, api_name="/status")
+        assert status["resumed"].startswith(("resumed from step", "no usable checkpoint"))
+        assert found["best_run"]
+    finally:
+        stop_app(proc)
