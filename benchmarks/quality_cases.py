@@ -41,7 +41,7 @@ def train(task: str, path: Path, model: str, **data) -> tuple:
     from ftlab.train import engine
 
     options = {k: str(v) for k, v in data.items()}
-    chosen = Lab.suggest(task, str(path), model, "lora", options)["settings"] if hasattr(Lab, "suggest") else {}
+    chosen = Lab().suggest(task, str(path), model, "lora", options)["settings"] if hasattr(Lab, "suggest") else {}
     cfg = Lab.build_config(task, str(path), model, "lora", **{**chosen, **options})
     run = RunDir.create(cfg)
     started = time.time()

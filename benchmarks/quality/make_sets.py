@@ -3,10 +3,10 @@
 - persona_identity.json: 80 rows in LLaMA-Factory's identity.json shape (instruction / input / output), half of them
   in Chinese as there, replies of many shapes with the name inside the text ("Skipper", by "Harbor Labs").
 - style_train.jsonl: 64 everyday questions answered in a house style (three "• " bullets, then "Hope that helps!").
-- sentiment_train.csv / sentiment_val.csv: 2,000 / 500 product reviews, positive or negative: one, three or five
-  clauses about aspects, some negated ("not bad"), the label what most of them say (a reader must weigh them, not
-  find one cue word); 3 % of the training labels are wrong, as in real annotations (the validation labels are
-  right).
+- sentiment_train.csv / sentiment_val.csv: 2,000 / 500 product reviews, positive or negative: two to five clauses
+  about aspects, strong words ("superb", "awful") counting twice mild ones ("decent", "flimsy"), a negated word a
+  mild opposite ("not terrible"); the label the sign of the sum (a reader must weigh the clauses, no cue word
+  decides); 3 % of the training labels are wrong, as in real annotations (the validation labels are right).
 - topic_train.csv / topic_val.csv: 400 / 200 short texts about sport, technology, cooking or travel whose words
   overlap (a "court" in sport and in a travel story).
 
@@ -99,33 +99,35 @@ def style() -> None:
 
 ASPECTS = ["battery", "screen", "delivery", "price", "sound", "build quality", "customer service", "camera",
            "keyboard", "packaging", "software", "fit", "taste", "size", "manual", "charger"]
-GOOD = ["great", "excellent", "solid", "lovely", "reliable", "impressive", "fantastic", "decent", "superb", "sturdy"]
-BAD = ["awful", "poor", "flimsy", "terrible", "disappointing", "useless", "cheap-feeling", "mediocre", "broken",
-       "annoying"]
+STRONG = {1: ["excellent", "superb", "fantastic", "outstanding", "brilliant"],
+          -1: ["terrible", "awful", "useless", "dreadful", "broken"]}
+MILD = {1: ["decent", "fine", "okay", "acceptable", "solid"], -1: ["mediocre", "flimsy", "poor", "dull", "so-so"]}
 FILLER = ["I bought it last month.", "It arrived on a Tuesday.", "My sister has the older model.",
           "I use it mostly at work.", "This is my second order from this shop.", "I read many reviews first.", ""]
 
 
-def clause(rng: random.Random, positive: bool) -> str:
-    """A clause about one aspect that says `positive` plainly or by a negation of the opposite."""
-    aspect = rng.choice(ASPECTS)
-    if rng.random() < 0.35:
-        return f"the {aspect} is not {rng.choice(BAD if positive else GOOD)}"
-    return f"the {aspect} is {rng.choice(GOOD if positive else BAD)}"
+def clause(rng: random.Random) -> tuple[str, int]:
+    """A clause about one aspect and its weight: a strong word counts 2, a mild one 1; "not" turns a word to a
+    mild opposite ("not terrible": +1, "not excellent": -1)."""
+    aspect, sign, strong = rng.choice(ASPECTS), rng.choice((1, -1)), rng.random() < 0.5
+    word = rng.choice((STRONG if strong else MILD)[sign])
+    if rng.random() < 0.3:
+        return f"the {aspect} is not {word}", -sign
+    return f"the {aspect} is {word}", sign * (2 if strong else 1)
 
 
-def review(rng: random.Random, label: int) -> str:
-    """One, three or five clauses about aspects, most of them saying `label` (the others the opposite), some by
-    a negation, joined with "and", "but" and "although" in any order: the label is the majority's."""
-    k = rng.choice((1, 3, 3, 5, 5))
-    majority = k // 2 + 1
-    signs = [bool(label)] * majority + [not label] * (k - majority)
-    rng.shuffle(signs)
-    clauses = [clause(rng, sign) for sign in signs]
-    text = clauses[0].capitalize()
-    for c in clauses[1:]:
+def review(rng: random.Random) -> tuple[str, int]:
+    """Two to five clauses; the label is the sign of their weights' sum (a reader weighs them, no cue word
+    decides), drawn again on a tie."""
+    while True:
+        parts = [clause(rng) for _ in range(rng.randint(2, 5))]
+        total = sum(w for _, w in parts)
+        if total:
+            break
+    text = parts[0][0].capitalize()
+    for c, _ in parts[1:]:
         text += rng.choice([", and ", ", but ", "; ", ". Also, ", ", although "]) + c
-    return " ".join(x for x in (rng.choice(FILLER), text + ".") if x)
+    return " ".join(x for x in (rng.choice(FILLER), text + ".") if x), int(total > 0)
 
 
 def sentiment() -> None:
@@ -134,10 +136,10 @@ def sentiment() -> None:
         with open(HERE / name, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["text", "label"])
-            for i in range(n):
-                label = i % 2
+            for _ in range(n):
+                text, label = review(rng)
                 shown = 1 - label if rng.random() < noise else label
-                out.writerow([review(rng, label), ["negative", "positive"][shown]])
+                out.writerow([text, ["negative", "positive"][shown]])
 
 
 WORDS = {

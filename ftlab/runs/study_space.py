@@ -31,8 +31,7 @@ def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
                for m in methods}
     return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [1, max(3, math.ceil(1.5 * epochs))],
             "batch_size": sorted({max(1, batch // 2), batch, batch * 2}), "lora_r": [4, 8, 16, 32],
-            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows, "fixed": {k: v for k, v in chosen.items()
-                                                                             if k == "max_length"}}
+            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows}
 
 
 def suggest(trial, sp: dict) -> dict:
@@ -49,12 +48,13 @@ def suggest(trial, sp: dict) -> dict:
 
 def settings(params: dict, sp: dict) -> dict:
     """The RunConfig settings of a trial: its parameters, an evaluation every half epoch (what the pruner
-    compares trials on), no early stopping of its own (the pruner ends a trial that falls behind)."""
+    compares trials on), no early stopping of its own (the pruner ends a trial that falls behind). Everything else
+    stays as the study's config has it (max length, optimizer, data)."""
     method, batch = params["method"], int(params["batch_size"])
     per_epoch = max(1, math.ceil(sp["rows"] / batch))
     out = {"learning_rate": float(f"{sp['base_lr'][method] * params['lr_scale']:.3g}"), "epochs": float(params["epochs"]),
            "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": max(1, per_epoch // 2),
-           "early_stopping_patience": 0, **sp["fixed"]}
+           "early_stopping_patience": 0}
     if "lora_r" in params:
         out.update({"lora.r": params["lora_r"], "lora.alpha": 2 * params["lora_r"]})
     return out

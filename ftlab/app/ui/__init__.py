@@ -10,7 +10,7 @@ from ftlab import i18n
 from ftlab.app import owners
 from ftlab.app.lab import Lab
 from ftlab.app.ui import (compare_tab, data_tab, endpoints, export_tab, model_tab, results_tab, runs_tab, scoping,
-                      train_tab, translate)
+                      study_tab, train_tab, translate)
 from ftlab.app.ui.common import PRIVATE
 from ftlab.app.ui.data_tab import missing_data
 from ftlab.app.ui.translate import tr
@@ -98,6 +98,8 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
                 to_export = next_button("nav.to_export", "export")
             with tr("tab.export", gr.Tab, id="export", elem_id="tab-export") as export_item:
                 export = export_tab.build(lab)
+            with tr("tab.study", gr.Tab, id="study", elem_id="tab-study") as study_item:
+                study = study_tab.build(lab)
             with tr("tab.runs", gr.Tab, id="runs", elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(lab)
         current = train.run_id  # the page's current run: the one started, or picked in Train or Compare
@@ -117,6 +119,12 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
         results_item.select(*show_results, **PRIVATE)
         export_item.select(*show_export, **PRIVATE)
         runs_item.select(runs.refresh, None, runs.outputs, **PRIVATE)
+        study_item.select(lambda s: gr.update(choices=study_tab.choices(lab), value=s), study.study, study.study,
+                          **PRIVATE)
+        train.study.change(lambda s: (gr.update(choices=study_tab.choices(lab), value=s), gr.Tabs(selected="study")),
+                           train.study, [study.study, tabs], **PRIVATE)
+        study.compare.click(lambda best, now: best or now, [study.best, current], current, **PRIVATE).then(
+            lambda: gr.Tabs(selected="compare"), None, tabs, **PRIVATE).then(*show_compare, **PRIVATE)
         demo.load(*data.restore, **PRIVATE)
         demo.load(train.reattach, None, train.run_id, **PRIVATE)
         demo.load(*setup.estimate, **PRIVATE)

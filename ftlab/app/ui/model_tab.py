@@ -88,18 +88,21 @@ def build(lab: Lab, data) -> ModelTab:
     yours = gr.State([])
     """The suggested settings the person has typed into: a new suggestion leaves them as they are."""
 
-    def suggest(data_path, options, task_v, model_v, method_v, typed):
-        """The settings chosen for this data, model and method (Lab.suggest) into their fields, and why."""
+    def suggest(data_path, options, task_v, model_v, method_v, typed, last, again=False):
+        """The settings chosen for this data, model and method (Lab.suggest) into their fields, and why; nothing
+        when none of these changed (leaving the model box for the epochs must not put back a suggestion over
+        what is being typed there)."""
         keep = [gr.update()] * len(SUGGESTED)
-        if not data_path:
-            return [*keep, ""]
+        asked = [data_path, options, task_v, model_v.strip(), method_v]
+        if not data_path or (asked == last and not again):
+            return [*keep, gr.update() if data_path else "", asked]
         try:
             found = lab.suggest(task_v, data_path, model_v.strip(), method_v, options or {})
         except Exception as exc:  # noqa: BLE001 - shown to the user, the fields stay as they are
-            return [*keep, t("defaults.none", problem=str(exc))]
+            return [*keep, t("defaults.none", problem=str(exc)), asked]
         chosen = found["settings"]
         return [gr.update(value=chosen[k]) if k in chosen and k not in (typed or []) else gr.update()
-                for k in SUGGESTED] + [texts.defaults_why(found, typed or [])]
+                for k in SUGGESTED] + [texts.defaults_why(found, typed or []), asked]
 
     def on_preset(name, task_v, typed):
         """A preset's values into the fields; they count as the person's own (a suggestion leaves them)."""
@@ -132,10 +135,12 @@ def build(lab: Lab, data) -> ModelTab:
     task.input(on_task_pick, [task, model], model, **PRIVATE)
     for key in SUGGESTED:
         controls[key].input(lambda typed, key=key: sorted({*(typed or []), key}), yours, yours, **PRIVATE)
-    suggested = [data.path, data.options, task, model, method, yours]
+    last = gr.State(None)
+    suggested, filled = [data.path, data.options, task, model, method, yours, last], [*(controls[k] for k in SUGGESTED),
+                                                                                      why_md, last]
     gr.on([data.path.change, data.options.change, task.change, method.change, model.blur, model.submit], suggest,
-          suggested, [*(controls[k] for k in SUGGESTED), why_md], trigger_mode="always_last", **PRIVATE)
-    redraw(suggest, suggested, [*(controls[k] for k in SUGGESTED), why_md])
+          suggested, filled, trigger_mode="always_last", **PRIVATE)
+    redraw(partial(suggest, again=True), suggested, filled)
     preset.input(on_preset, [preset, task, yours], [method, *fields, yours], **PRIVATE)
     changes = [method.change, task.change, model.blur, model.submit, data.path.change,
                *(f.change for f in fields)]  # the estimate follows every setting, never stale

@@ -27,6 +27,8 @@ class TrainTab:
     reattach: object
     done: gr.Button
     """Shown once the run has finished with weights: on to the Compare tab."""
+    study: gr.State
+    """The auto-tune study the Auto-tune button started (the Auto-tune tab shows it)."""
 
 
 def run_choices(lab: Lab) -> list[tuple[str, str]]:
@@ -43,6 +45,11 @@ def build(lab: Lab, data, setup) -> TrainTab:
         stop = tr("train.stop", gr.Button, variant="stop", elem_id="stop", interactive=False)
         cancel = tr("train.cancel", gr.Button, elem_id="cancel", interactive=False)
         resume = tr("train.resume", gr.Button, elem_id="resume", interactive=False)
+    with gr.Row(equal_height=True):
+        auto = tr("train.auto", gr.Button, elem_id="auto-tune", scale=1)
+        auto_trials = tr("train.auto_trials", gr.Number, 12, precision=0, minimum=1, elem_id="auto-trials", scale=1)
+        auto_minutes = tr("train.auto_minutes", gr.Number, 30, minimum=0, elem_id="auto-minutes", scale=1)
+    study = gr.State(None)
     board = dashboard.build()
     done = tr("nav.to_compare", gr.Button, variant="primary", visible=False, elem_id="to-compare")
     with tr("train.all_runs", gr.Accordion, open=False):
@@ -69,6 +76,17 @@ def build(lab: Lab, data, setup) -> TrainTab:
             raise gr.Error(missing_data(data_path, source), title=t("banner.not_yet"))
         try:
             return lab.start(setup.config(data_path, options, *settings).to_dict())
+        except Busy as exc:
+            raise gr.Error(str(exc), title=t("banner.busy")) from None
+        except ValueError as exc:
+            raise gr.Error(t("train.fix_settings", problem=str(exc)), title=t("banner.settings")) from None
+
+    def on_auto(trials, minutes, data_path, source, options, *settings):
+        """Start an auto-tune study from these settings; its id (the Auto-tune tab then shows it)."""
+        if not data_path:
+            raise gr.Error(missing_data(data_path, source), title=t("banner.not_yet"))
+        try:
+            return lab.tune(setup.config(data_path, options, *settings).to_dict(), trials or 12, minutes or 0)
         except Busy as exc:
             raise gr.Error(str(exc), title=t("banner.busy")) from None
         except ValueError as exc:
@@ -109,6 +127,7 @@ def build(lab: Lab, data, setup) -> TrainTab:
           **PRIVATE)
     redraw(what, inputs, summary)
     start.click(on_start, inputs, run_id, **PRIVATE)
+    auto.click(on_auto, [auto_trials, auto_minutes, *inputs], study, **PRIVATE)
     def signal(action):
         """A Stop or Cancel handler: it asks the run, and returns nothing (the event has no outputs)."""
         def handler(rid) -> None:
@@ -143,4 +162,4 @@ def build(lab: Lab, data, setup) -> TrainTab:
     refresh_runs.click(lambda: runs_list(lab), None, runs_table, **PRIVATE)
     redraw(lambda: (runs_list(lab), gr.update(choices=run_choices(lab))), [], [runs_table, shown_run])
     shown_run.input(lambda rid: rid, shown_run, run_id, **PRIVATE)
-    return TrainTab(run_id, lab.current_run, done)
+    return TrainTab(run_id, lab.current_run, done, study)
