@@ -116,3 +116,17 @@ def test_a_study_survives_a_sigkill_of_the_app(tiny_llama, tmp_path):
         assert found["best_run"]
     finally:
         stop_app(proc)
+
+
+def test_the_cli_tunes_a_config_headless_and_names_the_best_trial(tiny_llama, tmp_path, capsys):
+    from ftlab.__main__ import main
+
+    cfg = Lab.build_config("chat", "pirate_chat", str(tiny_llama), "lora", **QUICK)
+    cfg.to_yaml(tmp_path / "run.yaml")
+    assert main(["tune", str(tmp_path / "run.yaml"), "--trials", "2", "--minutes", "0"]) == 0
+    out = capsys.readouterr().out
+    study_id = out.split()[1]
+    assert "trial 1: complete" in out and "trial 2: " in out
+    best = out.strip().splitlines()[-1]
+    assert best.startswith("done: best eval_loss") and f"(run {Lab().study(study_id)['best_run']})" in best
+    assert main(["tune", "--resume", study_id]) == 2  # a finished study has nothing to go on with
