@@ -6,7 +6,9 @@
 - sentiment_train.csv / sentiment_val.csv: 2,000 / 500 product reviews, positive or negative: two to five clauses
   about aspects, strong words ("superb", "awful") counting twice mild ones ("decent", "flimsy"), a negated word a
   mild opposite ("not terrible"); the label the sign of the sum (a reader must weigh the clauses, no cue word
-  decides); 3 % of the training labels are wrong, as in real annotations (the validation labels are right).
+  decides); 3 % of the training labels are wrong, as in real annotations (the validation labels are right). The
+  validation reviews use other aspects and other words (HELD_OUT): the score is how the model carries the rule to
+  words it was not trained on.
 - topic_train.csv / topic_val.csv: 400 / 200 short texts about sport, technology, cooking or travel whose words
   overlap (a "court" in sport and in a travel story).
 
@@ -102,25 +104,33 @@ ASPECTS = ["battery", "screen", "delivery", "price", "sound", "build quality", "
 STRONG = {1: ["excellent", "superb", "fantastic", "outstanding", "brilliant"],
           -1: ["terrible", "awful", "useless", "dreadful", "broken"]}
 MILD = {1: ["decent", "fine", "okay", "acceptable", "solid"], -1: ["mediocre", "flimsy", "poor", "dull", "so-so"]}
+HELD_OUT = {"aspects": ["display", "shipping", "cost", "speakers", "finish", "support team", "lens", "trackpad", "box",
+                        "app", "strap", "flavour", "weight", "instructions", "cable", "warranty"],
+            "strong": {1: ["magnificent", "exceptional", "stellar", "phenomenal", "wonderful"],
+                       -1: ["horrible", "atrocious", "abysmal", "defective", "appalling"]},
+            "mild": {1: ["adequate", "reasonable", "passable", "satisfactory", "pleasant"],
+                     -1: ["subpar", "lackluster", "shoddy", "underwhelming", "weak"]}}
+"""The validation reviews' words: none of them in a training review, so a score says how far the tuned model
+carries what it learned to words it has not seen (its pretrained knowledge of them), not whether it memorised."""
 FILLER = ["I bought it last month.", "It arrived on a Tuesday.", "My sister has the older model.",
           "I use it mostly at work.", "This is my second order from this shop.", "I read many reviews first.", ""]
 
 
-def clause(rng: random.Random) -> tuple[str, int]:
+def clause(rng: random.Random, words: dict) -> tuple[str, int]:
     """A clause about one aspect and its weight: a strong word counts 2, a mild one 1; "not" turns a word to a
     mild opposite ("not terrible": +1, "not excellent": -1)."""
-    aspect, sign, strong = rng.choice(ASPECTS), rng.choice((1, -1)), rng.random() < 0.5
-    word = rng.choice((STRONG if strong else MILD)[sign])
+    aspect, sign, strong = rng.choice(words["aspects"]), rng.choice((1, -1)), rng.random() < 0.5
+    word = rng.choice((words["strong"] if strong else words["mild"])[sign])
     if rng.random() < 0.3:
         return f"the {aspect} is not {word}", -sign
     return f"the {aspect} is {word}", sign * (2 if strong else 1)
 
 
-def review(rng: random.Random) -> tuple[str, int]:
+def review(rng: random.Random, words: dict) -> tuple[str, int]:
     """Two to five clauses; the label is the sign of their weights' sum (a reader weighs them, no cue word
     decides), drawn again on a tie."""
     while True:
-        parts = [clause(rng) for _ in range(rng.randint(2, 5))]
+        parts = [clause(rng, words) for _ in range(rng.randint(2, 5))]
         total = sum(w for _, w in parts)
         if total:
             break
@@ -132,12 +142,13 @@ def review(rng: random.Random) -> tuple[str, int]:
 
 def sentiment() -> None:
     rng = random.Random(11)
-    for name, n, noise in (("sentiment_train.csv", 2000, 0.03), ("sentiment_val.csv", 500, 0.0)):
+    train = {"aspects": ASPECTS, "strong": STRONG, "mild": MILD}
+    for name, n, noise, words in (("sentiment_train.csv", 2000, 0.03, train), ("sentiment_val.csv", 500, 0.0, HELD_OUT)):
         with open(HERE / name, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow(["text", "label"])
             for _ in range(n):
-                text, label = review(rng)
+                text, label = review(rng, words)
                 shown = 1 - label if rng.random() < noise else label
                 out.writerow([text, ["negative", "positive"][shown]])
 

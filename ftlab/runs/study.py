@@ -22,10 +22,13 @@ import time
 from ftlab import paths
 from ftlab.config import RunConfig
 from ftlab.runs import study_space
+from ftlab.runs.jobs import Busy
 from ftlab.runs.run_dir import RUN_ID, OwnerKey, RunDir, owner_key, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
+BUSY_RETRY_S = 5.0
+"""How long a study waits before it tries again to queue a trial the queue had no room for."""
 FINISHED = ("completed", "stopped", "failed", "cancelled")
 
 
@@ -142,7 +145,8 @@ class Studies:
                 if not left:
                     break
                 trial, run_id = self._next(study, info, owner, left)
-                self._follow(study, trial, run_id, info, study_id)
+                if run_id:
+                    self._follow(study, trial, run_id, info, study_id)
             self._finish(folder, study, "stopped" if self._stop[study_id].is_set() else "done")
         except Exception as exc:  # noqa: BLE001 - a failed study must never take the app down
             log.warning("study %s failed: %s", study_id, exc, exc_info=True)
@@ -188,14 +192,27 @@ class Studies:
             cfg.train.time_limit_min = min(cfg.train.time_limit_min or left["minutes"], left["minutes"])
         if left.get("steps"):
             cfg.train.step_limit = min(cfg.train.step_limit or left["steps"], left["steps"])
-        try:
-            run_id = self.submit(cfg, owner)
-        except Exception:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            raise
-        trial.set_user_attr("run_id", run_id)
         trial.set_user_attr("settings", study_space.settings(params, info["space"]))
+        run_id = self._submit(study, trial, cfg, owner, info["id"])
+        if run_id:
+            trial.set_user_attr("run_id", run_id)
         return trial, run_id
+
+    def _submit(self, study, trial, cfg: RunConfig, owner: str | None, study_id: str) -> str:
+        """Queue the trial's run; while the queue is full (or the owner's share of it), wait for room ("" when
+        the study is stopped meanwhile)."""
+        import optuna
+
+        while True:
+            try:
+                return self.submit(cfg, owner)
+            except Busy:
+                if self._stop[study_id].wait(BUSY_RETRY_S):  # stopped while it waited: no run for it
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    return ""
+            except Exception:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
 
     def _follow(self, study, trial, run_id: str, info: dict, study_id: str) -> None:
         """Report the run's validation metric to Optuna as it evaluates; cancel it when the pruner says so; tell
