@@ -76,3 +76,8 @@ def test_lab_suggest_reads_the_data_and_the_model(tiny_llama):
     assert 0 < found["facts"]["params"] < 10_000_000 and found["facts"]["tokens"] > 144 * 20
     assert found["settings"]["lora.r"] == 8 and found["settings"]["epochs"] == 5.0
     assert {w["key"] for w in found["why"]} >= {"learning_rate", "epochs", "batch_size", "max_length", "lora.r"}
+
+
+def test_a_model_not_on_this_machine_gets_the_middle_rank_and_says_why():
+    choice = next(c for c in defaults.choose(Facts("chat", "lora", 1000)) if c.key == "lora.r")
+    assert choice.value == 16 and choice.why.code == "rank_unknown" and "not on this machine" in choice.why

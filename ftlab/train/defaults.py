@@ -116,9 +116,11 @@ def length(f: Facts, batch: int) -> list[Choice]:
 
 def lora_rank(f: Facts) -> list[Choice]:
     r = 8 if f.params and f.params < 300e6 else 16 if not f.params or f.params < 3e9 else 32
-    size = f"{f.params / 1e9:.2g}B parameters" if f.params else "a model of unknown size"
-    return [Choice("lora.r", r, Event("rank", f"LoRA rank {r}, alpha {2 * r}: fits {size}", r=r, alpha=2 * r,
-                                      size=f"{f.params / 1e9:.2g}" if f.params else "?")),
+    why = (Event("rank", f"LoRA rank {r}, alpha {2 * r}: fits a model of {f.params / 1e9:.2g}B parameters", r=r,
+                 alpha=2 * r, size=f"{f.params / 1e9:.2g}") if f.params else
+           Event("rank_unknown", f"LoRA rank {r}, alpha {2 * r}: the model is not on this machine yet, so its size "
+                 "is not known", r=r, alpha=2 * r))
+    return [Choice("lora.r", r, why),
             Choice("lora.alpha", 2 * r, Event("alpha", f"alpha {2 * r} (twice the rank)", alpha=2 * r))]
 
 
