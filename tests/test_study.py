@@ -32,6 +32,7 @@ def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_bes
     found = lab.study(study_id)
     trials = found["trials"]
     assert [t["number"] for t in trials] == [1, 2, 3]
+    assert trials[0]["settings"]["learning_rate"] == 2e-4 and trials[0]["params"]["epochs"] == 3  # the config's own
     assert all(t["state"] in ("complete", "pruned") for t in trials) and trials[0]["state"] == "complete"
     for t in trials:  # each a run of the queue, named for its study, with the trial's own settings
         run = RunDir(t["run_id"])
@@ -54,12 +55,14 @@ def test_pruning_stops_a_trial_that_is_clearly_worse(tiny_llama):
     cfg = lab.checked(config(lab, tiny_llama))
     sp = study_space.space(cfg, defaults.facts(cfg), fits_full=True)
     good = {"method": "full", "lr_scale": 5.0, "epochs": 3, "batch_size": 4, "warmup_ratio": 0.0}
-    study_id = lab.studies.start(cfg, sp, trials=2, minutes=0, enqueue=[good, {**good, "lr_scale": 0.2}])
+    tried = [good, {**good, "lr_scale": 4.0}, {**good, "lr_scale": 0.2}]  # the third learns ~20x slower
+    study_id = lab.studies.start(cfg, sp, trials=3, minutes=0, enqueue=tried)
     assert lab.studies.wait(study_id, 600)["state"] == "done"
-    first, second = lab.study(study_id)["trials"]
-    assert first["state"] == "complete" and second["state"] == "pruned"
-    assert second["curve"][-1][1] > first["curve"][0][1]  # its loss at its last report: behind the first's at its first
-    status = RunDir(second["run_id"]).status()
+    first, second, third = lab.study(study_id)["trials"]
+    assert first["state"] == second["state"] == "complete" and third["state"] == "pruned"
+    at, loss = third["curve"][-1]
+    assert loss > max(dict(first["curve"])[at], dict(second["curve"])[at])  # behind both where it was stopped
+    status = RunDir(third["run_id"]).status()
     assert status["state"] == "cancelled" and "pruned" in status["note"]
     assert status["step"] < status["total_steps"]  # it did not run to the end
 

@@ -29,7 +29,8 @@ class Tuning:
 
     def tune(self, config: dict, trials: int = 12, minutes: float = 30.0) -> str:
         """Start an auto-tune study of a RunConfig dict: up to `trials` runs and `minutes` of training (0: no
-        limit; a shared server holds the whole study to one run's minutes and steps). Returns the study id."""
+        limit; a shared server holds the whole study to one run's minutes and steps), its first trial the config's
+        own settings. Returns the study id."""
         cfg = self.checked(config)
         trials, minutes = int(trials), float(minutes or 0)
         if not 1 <= trials <= MAX_TRIALS or minutes < 0:
@@ -39,7 +40,7 @@ class Tuning:
             minutes = min(minutes or self.limits["minutes"], self.limits["minutes"])
             steps = self.limits["steps"]
         sp = study_space.space(cfg, defaults.facts(cfg), study_space.fits_full(cfg, self.limits.get("memory_gb")))
-        return self.studies.start(cfg, sp, trials, minutes, self.owner(), steps)
+        return self.studies.start(cfg, sp, trials, minutes, self.owner(), steps, enqueue=[study_space.first(cfg, sp)])
 
     def studies_list(self) -> list[dict]:
         """The caller's studies, newest first: id, state, budget, best run."""

@@ -43,8 +43,9 @@ def optuna_study(folder, direction: str, seed: int = 42, load: bool = False):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
-    sampler = optuna.samplers.TPESampler(n_startup_trials=4, seed=seed)
-    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=3)
+    sampler = optuna.samplers.TPESampler(n_startup_trials=4, seed=seed, multivariate=True, group=True,
+                                         warn_independent_sampling=False)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
     if load:
         return optuna.load_study(study_name="study", storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(study_name="study", storage=storage, direction=direction, sampler=sampler,
@@ -220,14 +221,19 @@ class Studies:
         import optuna
 
         metric, run, seen, stopping = info["metric"], RunDir(run_id), 0, False
+        reported = {step for t in study.get_trials(deepcopy=False) if t.number == trial.number
+                    for step in t.intermediate_values}  # a resumed trial has reported these already
         cfg = run.config()
         while True:
             snap = self.jobs.snapshot(run_id)
             evals = [m for m in snap.get("metrics", []) if metric in m and m.get("step", 0) > 0]
             rows = snap.get("n_train") or info["space"]["rows"]
             for m in evals[seen:]:
-                trial.report(m[metric], study_space.progress(m["step"], rows, cfg.train.batch_size,
-                                                             cfg.train.grad_accum))
+                at = study_space.progress(m["step"], rows, cfg.train.batch_size, cfg.train.grad_accum)
+                if at in reported:  # two evaluations in one quarter epoch (the last one, say): the first counts
+                    continue
+                reported.add(at)
+                trial.report(m[metric], at)
                 if trial.should_prune() and snap.get("state") not in FINISHED:
                     self.jobs.cancel(run_id)
                     self.jobs.wait(run_id, 60)

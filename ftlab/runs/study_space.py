@@ -73,3 +73,21 @@ def fits_full(cfg: RunConfig, cap_gb: float | None = None) -> bool:
 
     need = plan.estimate(dataclasses.replace(cfg, method="full"))["memory_gb"]
     return need <= min(cap_gb or float("inf"), 0.8 * memory.free_mb() / 1024)
+
+
+def first(cfg: RunConfig, sp: dict) -> dict:
+    """The parameters nearest the config's own settings (the Model tab's, the defaults chosen for the data): the
+    study's first trial, so the search starts from a run known to be sound, the pruner has a fair bar to hold later
+    trials to from their first evaluation, and the best trial is never worse than the settings it began from."""
+    def nearest(value, options):
+        return min(options, key=lambda o: abs(o - value))
+
+    method = cfg.method if cfg.method in sp["methods"] else sp["methods"][0]
+    low, high = sp["lr_scale"]
+    params = {"method": method, "lr_scale": min(high, max(low, cfg.train.learning_rate / sp["base_lr"][method])),
+              "epochs": min(sp["epochs"][1], max(sp["epochs"][0], round(cfg.train.epochs))),
+              "batch_size": nearest(cfg.train.batch_size, sp["batch_size"]),
+              "warmup_ratio": nearest(cfg.train.warmup_ratio, sp["warmup_ratio"])}
+    if method in ("lora", "dora", "qlora"):
+        params["lora_r"] = nearest(cfg.lora.r, sp["lora_r"])
+    return params
