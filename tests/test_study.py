@@ -38,7 +38,8 @@ def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_bes
         run = RunDir(t["run_id"])
         cfg = run.config()
         assert cfg.name == f"{study_id} #{t['number']}" and run.status()["state"] in ("completed", "cancelled")
-        assert cfg.train.learning_rate == t["settings"]["learning_rate"] and cfg.train.epochs == t["params"]["epochs"]
+        assert cfg.method == t["params"]["method"] and cfg.train.epochs == t["params"]["epochs"]
+        assert cfg.train.learning_rate == t["settings"]["learning_rate"]
         assert cfg.train.max_length == 64 and cfg.data.max_rows == 40  # what is not searched stays the config's
         assert t["curve"] and all(progress > 0 for progress, _ in t["curve"])
     assert {t["run_id"] for t in trials} <= {r["run_id"] for r in lab.runs()}

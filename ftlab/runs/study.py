@@ -1,5 +1,5 @@
-"""Auto-tune studies: an Optuna search (TPE sampler, successive-halving pruner on the validation metric) whose
-trials are normal runs in the training queue.
+"""Auto-tune studies: an Optuna search (multivariate TPE sampler, median pruner on the validation metric) whose
+trials are normal runs in the training queue; the first trial is the config's own settings.
 
 A study lives in `$FTLAB_HOME/studies/<id>/`: `study.json` (the base config, the budget, the search space, its
 state, the best run) and `journal.log`, Optuna's append-only journal of trials, parameters and the metric each
@@ -45,7 +45,7 @@ def optuna_study(folder, direction: str, seed: int = 42, load: bool = False):
     storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
     sampler = optuna.samplers.TPESampler(n_startup_trials=4, seed=seed, multivariate=True, group=True,
                                          warn_independent_sampling=False)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=4)
     if load:
         return optuna.load_study(study_name="study", storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(study_name="study", storage=storage, direction=direction, sampler=sampler,
@@ -186,6 +186,7 @@ class Studies:
         trial = study.ask()
         params = study_space.suggest(trial, info["space"])
         cfg = RunConfig.from_dict(info["config"])
+        cfg.method = params["method"]
         for key, value in study_space.settings(params, info["space"]).items():
             cfg.set(key, value)
         cfg.name = f"{info['id']} #{trial.number + 1}"

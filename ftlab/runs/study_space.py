@@ -27,9 +27,11 @@ def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
     chosen = {c.key: c.value for c in defaults.choose(facts)}
     batch = int(chosen["batch_size"])
     epochs = int(math.ceil(chosen["epochs"]))
+    low = max(1, min(epochs, round(cfg.train.epochs)))  # the epochs chosen for the data are about what it needs to
+    # learn: fewer rarely do, and more cost little once the pruner stops a trial that is behind at its first epoch
     base_lr = {m: defaults.learning_rate(defaults.Facts(facts.task, m, facts.rows, params=facts.params)).value
                for m in methods}
-    return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [1, max(3, math.ceil(1.5 * epochs))],
+    return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [low, max(3, 2 * epochs)],
             "batch_size": sorted({max(1, batch // 2), batch, batch * 2}), "lora_r": [4, 8, 16, 32],
             "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows}
 
