@@ -15,6 +15,7 @@ from pathlib import Path
 from ftlab import data, methods, modeling, paths, tasks
 from ftlab.app import owners, texts
 from ftlab.app.budgets import DEMO_LIMITS, SHARED_LIMITS
+from ftlab.app.exports import Exports
 from ftlab.app.tuning import Tuning
 from ftlab.app.votes import Votes, owned
 from ftlab.config import RunConfig
@@ -33,7 +34,7 @@ def gradio_temp_dir() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
 
 
-class Lab(Votes, Tuning):
+class Lab(Votes, Tuning, Exports):
     def __init__(self, shared: bool = False, limits: dict | None = None, demo: bool = False):
         """`shared`: several people use this app (see ftlab.app.owners); each sees, stops and downloads only their own
         runs and uploads, and every run is held to `limits` ({"steps", "minutes"}, see SHARED_LIMITS). `demo`: a
@@ -315,37 +316,6 @@ class Lab(Votes, Tuning):
             return run.config().to_dict() if run.exists() else {}
         except (OSError, ValueError):  # a damaged config: the runs list says what is wrong with it
             return {}
-
-    @owned
-    def export_zip(self, run_id: str, merge: bool = False, fmt: str = "safetensors") -> str:
-        """A zip of the run in `fmt` (see ftlab.deploy.formats), with its model card: safetensors (the adapter,
-        or with `merge` the base with the adapter folded in), gguf-<type> (with an Ollama Modelfile) or onnx."""
-        from ftlab.deploy import formats
-
-        folder = self.scratch_dir("ftlab-export-")
-        return str(formats.zip_run(run_id, folder, fmt, merge))
-
-    @owned
-    def export_formats(self, run_id: str) -> list[str]:
-        """The formats the run exports as (see ftlab.deploy.formats)."""
-        from ftlab.deploy import formats
-
-        return formats.offered(run_id)
-
-    @owned
-    def export_costs(self, run_id: str) -> list[dict]:
-        """Size, load time, speed and quality of each export format of the run, measured on its validation rows
-        (exporting the formats not made yet); also written into its model card."""
-        from ftlab.deploy import costs
-
-        return costs.measure(run_id)
-
-    @owned
-    def push_to_hub(self, run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:
-        """Upload the adapter (or merged model) and its card to a Hub repo; the token is used in memory only."""
-        from ftlab.runs.export import push_to_hub
-
-        return push_to_hub(run_id, repo_id, token, merge, private)
 
     @owned
     def report(self, run_id: str) -> dict:
