@@ -187,14 +187,15 @@ class Studies:
         params = study_space.suggest(trial, info["space"])
         cfg = RunConfig.from_dict(info["config"])
         cfg.method = params["method"]
-        for key, value in study_space.settings(params, info["space"]).items():
+        settings = study_space.settings(params, info["space"])
+        for key, value in settings.items():
             cfg.set(key, value)
         cfg.name = f"{info['id']} #{trial.number + 1}"
         if left.get("minutes"):
             cfg.train.time_limit_min = min(cfg.train.time_limit_min or left["minutes"], left["minutes"])
         if left.get("steps"):
             cfg.train.step_limit = min(cfg.train.step_limit or left["steps"], left["steps"])
-        trial.set_user_attr("settings", study_space.settings(params, info["space"]))
+        trial.set_user_attr("settings", settings)
         run_id = self._submit(study, trial, cfg, owner, info["id"])
         if run_id:
             trial.set_user_attr("run_id", run_id)
