@@ -37,7 +37,9 @@ def test_preset_estimate_queue_cancel_stop_and_resume(page: Page, tiny_llama: Pa
     page.get_by_label("LoRA", exact=True).check()
     expect(plan).not_to_contain_text("(100 %)")
 
-    wait_idle(page, "plan")  # the preset's updates have landed
+    # The suggestions each method change brings leave the preset's values: they are the person's choice.
+    expect(page.get_by_role("spinbutton", name="Learning rate")).to_have_value("0.0003")
+    expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("1")
     page.get_by_role("button", name="Advanced settings").click()
     expect(page.get_by_role("spinbutton", name="Max steps (0: use epochs)")).to_be_visible()
     fill_number(page, "Max steps (0: use epochs)", "3000")

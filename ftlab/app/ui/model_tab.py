@@ -3,6 +3,7 @@ trainable parameters and a memory estimate that follow every change. What is set
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,6 +22,17 @@ from ftlab.app.ui.translate import redraw, t, tr
 SUGGESTED = ["epochs", "learning_rate", "batch_size", "max_length", "lora.r", "lora.alpha", "early_stopping_patience",
              "early_stopping_metric", "eval_every"]
 """The settings chosen for the data, model and method (ftlab.train.defaults) that the tab fills in."""
+
+APPLY = ("(found, yours, ...now) => " + json.dumps(SUGGESTED) + ".map((k, i) => found && k in found && "
+         "!(yours || []).includes(k) ? found[k] : now[i])")
+"""Run in the page when a suggestion arrives: it fills the fields the person has not typed into or taken from a
+preset by then (the suggestion may have been asked for before they typed: read on the server, it would be stale)."""
+
+
+def typed_js(key: str) -> str:
+    """Run in the page on typing into a suggested field: it is the person's own from this keystroke on (the list is
+    wrapped: a function's array is read as one value per output)."""
+    return f"(yours) => [[...new Set([...(yours || []), {json.dumps(key)}])].sort()]"
 
 
 @dataclass
@@ -85,24 +97,21 @@ def build(lab: Lab, data) -> ModelTab:
         return tasks.get(new_task).default_model
 
     controls = {**basics, **advanced}
-    yours = gr.State([])
-    """The suggested settings the person has typed into: a new suggestion leaves them as they are."""
+    yours = gr.JSON([], visible=False)
+    """The suggested settings the person has typed into, held in the page: a suggestion leaves them as they are."""
 
     def suggest(data_path, options, task_v, model_v, method_v, typed, last, again=False):
-        """The settings chosen for this data, model and method (Lab.suggest) into their fields, and why; nothing
-        when none of these changed (leaving the model box for the epochs must not put back a suggestion over
-        what is being typed there)."""
-        keep = [gr.update()] * len(SUGGESTED)
+        """The settings chosen for this data, model and method (Lab.suggest), for the page to fill in (APPLY), and
+        why; nothing when none of these changed (leaving the model box for the epochs must not put back a
+        suggestion over what is being typed there)."""
         asked = [data_path, options, task_v, model_v.strip(), method_v]
         if not data_path or (asked == last and not again):
-            return [*keep, gr.update() if data_path else "", asked]
+            return [None, gr.update() if data_path else "", asked]
         try:
             found = lab.suggest(task_v, data_path, model_v.strip(), method_v, options or {})
         except Exception as exc:  # noqa: BLE001 - shown to the user, the fields stay as they are
-            return [*keep, t("defaults.none", problem=str(exc)), asked]
-        chosen = found["settings"]
-        return [gr.update(value=chosen[k]) if k in chosen and k not in (typed or []) else gr.update()
-                for k in SUGGESTED] + [texts.defaults_why(found, typed or []), asked]
+            return [None, t("defaults.none", problem=str(exc)), asked]
+        return [found["settings"], texts.defaults_why(found, typed or []), asked]
 
     def on_preset(name, task_v, typed):
         """A preset's values into the fields; they count as the person's own (a suggestion leaves them)."""
@@ -134,12 +143,12 @@ def build(lab: Lab, data) -> ModelTab:
     data.task.change(on_task, [data.task, task], [task, model], **PRIVATE)
     task.input(on_task_pick, [task, model], model, **PRIVATE)
     for key in SUGGESTED:
-        controls[key].input(lambda typed, key=key: sorted({*(typed or []), key}), yours, yours, **PRIVATE)
-    last = gr.State(None)
-    suggested, filled = [data.path, data.options, task, model, method, yours, last], [*(controls[k] for k in SUGGESTED),
-                                                                                      why_md, last]
+        controls[key].input(None, yours, yours, js=typed_js(key), **PRIVATE)
+    last, found = gr.State(None), gr.JSON(None, visible=False)
+    suggested, filled = [data.path, data.options, task, model, method, yours, last], [found, why_md, last]
     gr.on([data.path.change, data.options.change, task.change, method.change, model.blur, model.submit], suggest,
-          suggested, filled, trigger_mode="always_last", **PRIVATE)
+          suggested, filled, trigger_mode="always_last", **PRIVATE).then(
+        None, [found, yours, *(controls[k] for k in SUGGESTED)], [controls[k] for k in SUGGESTED], js=APPLY, **PRIVATE)
     redraw(partial(suggest, again=True), suggested, filled)
     preset.input(on_preset, [preset, task, yours], [method, *fields, yours], **PRIVATE)
     changes = [method.change, task.change, model.blur, model.submit, data.path.change,
