@@ -81,3 +81,33 @@ def test_lab_suggest_reads_the_data_and_the_model(tiny_llama):
 def test_a_model_not_on_this_machine_gets_the_middle_rank_and_says_why():
     choice = next(c for c in defaults.choose(Facts("chat", "lora", 1000)) if c.key == "lora.r")
     assert choice.value == 16 and choice.why.code == "rank_unknown" and "not on this machine" in choice.why
+
+
+def test_large_data_counts_the_tokens_of_a_sample_and_says_so(tmp_path, tiny_llama):
+    import dataclasses
+    import json
+    import random
+
+    from ftlab import data
+    from ftlab.app.lab import Lab
+    from ftlab.config import DataConfig
+    from ftlab.data import insight
+
+    rng = random.Random(0)
+    words = "ship sail sea storm captain harbor rope wind wave gold map island parrot".split()
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as f:
+        for i in range(3000):  # 1 row in 40 is ten times longer than the others
+            answer = " ".join(rng.choices(words, k=300 if i % 40 == 0 else rng.randint(10, 30)))
+            f.write(json.dumps({"messages": [{"role": "user", "content": f"question {i}"},
+                                             {"role": "assistant", "content": answer}]}) + "\n")
+    found = Lab().suggest("chat", str(path), str(tiny_llama), "lora")
+    why = next(w for w in found["why"] if w["key"] == "max_length")
+    assert why["code"] == "max_length_sampled" and why["fields"]["sample"] == "2,000"
+    splits = data.load_splits(DataConfig(path=str(path)), 42)
+    every = insight.token_lengths(dataclasses.replace(splits.dataset, rows=splits.train),
+                                  insight.tokenizer(str(tiny_llama)))
+    whole = defaults.max_length(Facts("chat", "lora", len(every), lengths=every))
+    assert found["settings"]["max_length"] == whole.value  # the sample's 95th percentile is the whole's
+    assert abs(found["facts"]["tokens"] - sum(every)) < 0.05 * sum(every)
+    assert int(why["fields"]["cut"].replace(",", "")) == pytest.approx(whole.why.fields["cut"], abs=40)

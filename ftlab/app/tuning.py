@@ -25,7 +25,7 @@ class Tuning:
         return {"settings": {c.key: c.value for c in choices},
                 "why": [{"key": c.key, "text": str(c.why), "code": c.why.code, "fields": c.why.fields} for c in choices],
                 "facts": {"rows": found.rows, "val_rows": found.val_rows, "params": found.params,
-                          "tokens": sum(found.lengths)}}
+                          "tokens": found.tokens}}
 
     def tune(self, config: dict, trials: int = 12, minutes: float = 30.0) -> str:
         """Start an auto-tune study of a RunConfig dict: up to `trials` runs and `minutes` of training (0: no

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 from dataclasses import dataclass
 
 from ftlab.events import Event
@@ -35,6 +36,10 @@ MAX_EPOCHS = 10
 BATCH = {"chat": 4, "classify": 16, "preference": 4}
 LENGTH = {"chat": (64, 1024), "classify": (32, 512), "preference": (64, 1024)}
 """(shortest, longest) max length the rows' lengths choose between."""
+LENGTH_SAMPLE = 2000
+"""Rows whose tokens are counted for the max length, drawn at random from larger data: a suggestion follows every
+change in the Model tab, and counting 50,000 chat rows took 2.7 s here; the 95th percentile of 2,000 is within a few
+tokens of the whole's."""
 
 
 @dataclass
@@ -47,7 +52,13 @@ class Facts:
     params: int = 0
     """The model's parameters (0: unknown)."""
     lengths: list[int] = dataclasses.field(default_factory=list)
-    """Tokens per training row as the model sees them (empty: the tokenizer is not on this machine)."""
+    """Tokens per training row as the model sees them, of every row or of LENGTH_SAMPLE drawn from them (empty: the
+    tokenizer is not on this machine)."""
+
+    @property
+    def tokens(self) -> int:
+        """The training rows' tokens (estimated from the sample when the lengths are a sample's)."""
+        return round(sum(self.lengths) * self.rows / len(self.lengths)) if self.lengths else 0
 
 
 @dataclass
@@ -129,6 +140,12 @@ def max_length(f: Facts) -> Choice:
     p95 = sorted(f.lengths)[max(0, math.ceil(0.95 * len(f.lengths)) - 1)]
     value = min(high, max(low, 32 * math.ceil(p95 / 32)))
     cut = sum(n > value for n in f.lengths)
+    if len(f.lengths) < f.rows:  # a sample's lengths: the share cut is the sample's
+        cut = round(cut * f.rows / len(f.lengths))
+        return Choice("max_length", value, Event(
+            "max_length_sampled", f"max length {value}: 95 % of {len(f.lengths):,} rows drawn at random have at most "
+            f"{p95} tokens (about {cut:,} of {f.rows:,} rows are longer and cut)", value=value, p95=p95,
+            sample=f"{len(f.lengths):,}", cut=f"{cut:,}", rows=f"{f.rows:,}"))
     return Choice("max_length", value, Event("max_length", f"max length {value}: 95 % of the rows have at most {p95} "
                                              f"tokens ({cut} of {len(f.lengths)} longer ones are cut)", value=value,
                                              p95=p95, cut=cut, rows=len(f.lengths)))
@@ -147,7 +164,9 @@ def facts(cfg) -> Facts:
     except modeling.ModelNotFound:
         return found
     found.params = parameters(str(path), cfg.trust_remote_code)
-    train = dataclasses.replace(splits.dataset, rows=splits.train)
+    rows = splits.train if len(splits.train) <= LENGTH_SAMPLE else \
+        random.Random(cfg.train.seed).sample(splits.train, LENGTH_SAMPLE)
+    train = dataclasses.replace(splits.dataset, rows=rows)
     with insight.LOCK:
         found.lengths = insight.token_lengths(train, insight.tokenizer(str(path)))
     return found
