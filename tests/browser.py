@@ -59,11 +59,15 @@ def wait_idle(page: Page, elem_id: str, timeout: int = STEP_TIMEOUT_MS) -> None:
 
 
 def on_model_tab(page: Page, sample: str, model: Path) -> None:
-    """From the Data tab: pick a bundled `sample` and go on to the Model tab with `model` (a folder) filled in."""
+    """From the Data tab: pick a bundled `sample` and go on to the Model tab with `model` (a folder) filled in and
+    the settings chosen for it in their fields (what Start trains is then known, not a race with the suggestion)."""
     choose(page, "sample", re.compile(rf"^{sample}"))
     page.locator("#next-model").click()
     wait_idle(page, "model")
-    page.locator("#model").get_by_role("textbox").fill(str(model))
+    box = page.locator("#model").get_by_role("textbox")
+    box.fill(str(model))
+    box.press("Tab")  # leaving the box asks for the settings chosen for this model
+    wait_idle(page, "defaults-why")
 
 
 def start_on(page: Page, sample: str, model: Path) -> None:

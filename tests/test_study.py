@@ -16,9 +16,8 @@ from ftlab.train import defaults
 
 pytestmark = pytest.mark.slow  # each trains several tiny runs
 
-QUICK = {"max_rows": 40, "val_fraction": 0.2, "max_length": 64, "eval.generate_rows": 0, "eval.probe_count": 0,
-         "eval.report_rows": 4}
-"""40 pirate chats (32 train, 8 validate), evaluations that score the loss only: a trial takes seconds."""
+QUICK = {"max_rows": 40, "val_fraction": 0.2, "max_length": 64, "eval.probe_count": 0, "eval.report_rows": 4}
+"""40 pirate chats (32 train, 8 validate): a trial takes seconds (its evaluations score the loss, no replies)."""
 
 
 def config(lab: Lab, model) -> dict:
@@ -41,6 +40,8 @@ def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_bes
         assert cfg.method == t["params"]["method"] and cfg.train.epochs == t["params"]["epochs"]
         assert cfg.train.learning_rate == t["settings"]["learning_rate"]
         assert cfg.train.max_length == 64 and cfg.data.max_rows == 40  # what is not searched stays the config's
+        assert cfg.eval.generate_rows == 0  # a trial generates no replies at its evaluations: the study reads the loss
+        assert not any(k.startswith("eval_bleu") for m in run.metrics() for k in m)
         assert t["curve"] and all(progress > 0 for progress, _ in t["curve"])
     assert {t["run_id"] for t in trials} <= {r["run_id"] for r in lab.runs()}
     complete = [t for t in trials if t["state"] == "complete"]

@@ -50,13 +50,14 @@ def suggest(trial, sp: dict) -> dict:
 
 def settings(params: dict, sp: dict) -> dict:
     """The RunConfig settings of a trial: its parameters, an evaluation every half epoch (what the pruner
-    compares trials on), no early stopping of its own (the pruner ends a trial that falls behind). Everything else
-    stays as the study's config has it (max length, optimizer, data)."""
+    compares trials on), no early stopping of its own (the pruner ends a trial that falls behind), and no replies
+    generated at its evaluations (the study reads its loss or accuracy only; a chat model's replies on a CPU take
+    longer than the loss). Everything else stays as the study's config has it (max length, optimizer, data)."""
     method, batch = params["method"], int(params["batch_size"])
     per_epoch = max(1, math.ceil(sp["rows"] / batch))
     out = {"learning_rate": float(f"{sp['base_lr'][method] * params['lr_scale']:.3g}"), "epochs": float(params["epochs"]),
            "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": max(1, per_epoch // 2),
-           "early_stopping_patience": 0}
+           "early_stopping_patience": 0, "eval.generate_rows": 0}
     if "lora_r" in params:
         out.update({"lora.r": params["lora_r"], "lora.alpha": 2 * params["lora_r"]})
     return out
