@@ -67,7 +67,7 @@ def on_model_tab(page: Page, sample: str, model: Path) -> None:
     box = page.locator("#model").get_by_role("textbox")
     box.fill(str(model))
     box.press("Tab")  # leaving the box asks for the settings chosen for this model
-    wait_idle(page, "defaults-why")
+    expect(page.locator("#defaults-why")).to_contain_text(model.name)  # the title names the model it is for
 
 
 def start_on(page: Page, sample: str, model: Path) -> None:

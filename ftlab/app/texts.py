@@ -135,9 +135,9 @@ CHOICE_SHOWN = ("learning_rate", "epochs", "early_stopping_patience", "batch_siz
 go with the rank and early stopping lines)."""
 
 
-def defaults_why(found: dict, yours: list[str]) -> str:
-    """The settings chosen for this data, model and method (Lab.suggest), a reason each; a setting the person
-    typed stays theirs, and its line says what would have been chosen."""
+def defaults_why(found: dict, yours: list[str], data: str = "", model: str = "") -> str:
+    """The settings chosen for this data, model and method (Lab.suggest), a reason each, under a title naming the
+    data and model; a setting the person typed stays theirs, and its line says what would have been chosen."""
     lines = []
     for item in found["why"]:
         if item["key"] not in CHOICE_SHOWN:
@@ -147,4 +147,4 @@ def defaults_why(found: dict, yours: list[str]) -> str:
         if item["key"] in yours:
             reason = t("defaults.yours", value=found["settings"][item["key"]], reason=reason)
         lines.append(f"- {reason}")
-    return t("defaults.title") + "\n" + "\n".join(lines)
+    return t("defaults.title", data=data, model=model) + "\n" + "\n".join(lines)

@@ -173,4 +173,4 @@ def wire_language(demo: gr.Blocks, lang: gr.Radio, texts: translate.Registry) ->
     lang.input(None, lang, None, js=KEEP_LANGUAGE, **PRIVATE)  # in the address: a reload keeps it
     event = lang.change(switch, lang, texts.components, **PRIVATE)
     for fn, inputs, outputs in texts.redraws:
-        event = event.then(fn, inputs, outputs, **PRIVATE)
+        event = event.then(fn, inputs, outputs, show_progress="hidden", **PRIVATE)  # a text in another language

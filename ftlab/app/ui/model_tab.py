@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import gradio as gr
 
@@ -111,7 +112,8 @@ def build(lab: Lab, data) -> ModelTab:
             found = lab.suggest(task_v, data_path, model_v.strip(), method_v, options or {})
         except Exception as exc:  # noqa: BLE001 - shown to the user, the fields stay as they are
             return [None, t("defaults.none", problem=str(exc)), asked]
-        return [found["settings"], texts.defaults_why(found, typed or []), asked]
+        names = {"data": Path(data_path).name, "model": Path(model_v.strip()).name}
+        return [found["settings"], texts.defaults_why(found, typed or [], **names), asked]
 
     def on_preset(name, task_v, typed):
         """A preset's values into the fields; they count as the person's own (a suggestion leaves them)."""
@@ -147,13 +149,14 @@ def build(lab: Lab, data) -> ModelTab:
     last, found = gr.State(None), gr.JSON(None, visible=False)
     suggested, filled = [data.path, data.options, task, model, method, yours, last], [found, why_md, last]
     gr.on([data.path.change, data.options.change, task.change, method.change, model.blur, model.submit], suggest,
-          suggested, filled, trigger_mode="always_last", **PRIVATE).then(
+          suggested, filled, trigger_mode="always_last", show_progress="hidden", **PRIVATE).then(
         None, [found, yours, *(controls[k] for k in SUGGESTED)], [controls[k] for k in SUGGESTED], js=APPLY, **PRIVATE)
     redraw(partial(suggest, again=True), suggested, filled)
     preset.input(on_preset, [preset, task, yours], [method, *fields, yours], **PRIVATE)
     changes = [method.change, task.change, model.blur, model.submit, data.path.change,
                *(f.change for f in fields)]  # the estimate follows every setting, never stale
-    gr.on(changes, partial(estimate, False), inputs, plan_md, trigger_mode="always_last", **PRIVATE)
+    gr.on(changes, partial(estimate, False), inputs, plan_md, trigger_mode="always_last", show_progress="hidden",
+          **PRIVATE)  # updates of their own: no overlay over the lines while they follow the settings
     estimate_btn.click(partial(estimate, True), inputs, plan_md, **PRIVATE)
     redraw(lambda m: method_help(m, blocked), [method], help_md)
     redraw(partial(estimate, False), inputs, plan_md)
