@@ -38,8 +38,8 @@ LENGTH = {"chat": (64, 1024), "classify": (32, 512), "preference": (64, 1024)}
 """(shortest, longest) max length the rows' lengths choose between."""
 LENGTH_SAMPLE = 2000
 """Rows whose tokens are counted for the max length, drawn at random from larger data: a suggestion follows every
-change in the Model tab, and counting 45,000 chat rows took 2.7 s here (2,000: 0.18 s); the 95th percentile of 2,000 is within a few
-tokens of the whole's."""
+change in the Model tab, and counting 45,000 chat rows took 2.7 s here (2,000: 0.18 s); the 95th percentile of
+2,000 is within a few tokens of the whole's."""
 
 
 @dataclass
