@@ -42,9 +42,9 @@ def test_the_bf16_measurement_gives_the_quiet_cpus_answer_under_bursts_of_load()
         p.start()
     try:
         time.sleep(0.3)
-        found = [precision.cpu_bf16_is_faster.__wrapped__() for _ in range(24)]
+        found = [precision.cpu_bf16_is_faster.__wrapped__() for _ in range(16)]
     finally:
         stop.set()
         for p in load:
             p.join(10)
-    assert found == [ratio < 0.5] * 24
+    assert found == [ratio < 0.5] * 16

@@ -25,21 +25,28 @@ def _matmul_seconds(dtype, n: int = 256, reps: int = 3) -> float:
     return time.perf_counter() - start
 
 
-ROUNDS = 5
-"""Rounds of the bf16-vs-fp32 measurement, interleaved, each dtype's fastest counted: one round of a millisecond
-is at the mercy of whatever else the CPU does at that instant (one benchmark study measured once, and every trial of
-it trained in fp32, twice as slow, on a CPU where bf16 matmuls are 3x faster)."""
+ROUNDS, GAP_S = 7, 0.02
+"""Rounds of the bf16-vs-fp32 measurement, interleaved and GAP_S apart, each dtype's fastest counted, on one thread
+(bf16 units or their emulation are a property of each core; one thread is half as exposed to other programs as
+two): one round of a millisecond is at the mercy of whatever else the CPU does at that instant (benchmark studies
+measured once, and every trial of them trained in fp32, twice as slow, on a CPU where bf16 matmuls are 3x faster;
+under bursts of load from three other processes five rounds on two threads still said fp32 in 2 of 30 tries)."""
 
 
 @functools.lru_cache(maxsize=1)
 def cpu_bf16_is_faster() -> bool:
     import torch
 
-    bf16 = fp32 = float("inf")
-    for _ in range(ROUNDS):
-        bf16, fp32 = min(bf16, _matmul_seconds(torch.bfloat16)), min(fp32, _matmul_seconds(torch.float32))
-        if bf16 > 10 * fp32:  # emulated: ~100x slower, no need to measure it again
-            break
+    threads, bf16, fp32 = torch.get_num_threads(), float("inf"), float("inf")
+    torch.set_num_threads(1)
+    try:
+        for _ in range(ROUNDS):
+            bf16, fp32 = min(bf16, _matmul_seconds(torch.bfloat16)), min(fp32, _matmul_seconds(torch.float32))
+            if bf16 > 10 * fp32:  # emulated: ~100x slower, no need to measure it again
+                break
+            time.sleep(GAP_S)
+    finally:
+        torch.set_num_threads(threads)
     return bf16 < 0.8 * fp32
 
 
