@@ -60,6 +60,25 @@ def test_classification_report_recomputes_from_its_rows(tiny_bert):
     assert "sentiment.csv" in card and "SHA-256" in card and "| accuracy |" in card and "torch" in card
 
 
+def test_the_final_weights_are_measured_once_for_the_last_evaluation_and_the_report(tiny_bert, monkeypatch):
+    from ftlab import tasks
+
+    task, passes = tasks.get("classify"), []
+    real = task.eval_loss
+    monkeypatch.setattr(task, "eval_loss", lambda *a, **k: passes.append(1) or real(*a, **k))
+    cfg = RunConfig(task="classify", model=str(tiny_bert), method="lora")
+    cfg.data.path, cfg.train.seed = "sentiment", 7
+    cfg.train.learning_rate, cfg.train.max_steps, cfg.train.eval_every = 5e-3, 7, 3
+    run_dir = RunDir.create(cfg)
+    assert engine.run(cfg, run_dir).state == "completed"
+    evals = [m for m in run_dir.metrics() if "eval_loss" in m]
+    assert [m["step"] for m in evals] == [0, 3, 7]  # the one due at step 6 is left to the final one a step later
+    base_measured = not run_dir.status().get("base_reused_from")
+    assert len(passes) == 2 + base_measured  # steps 3 and 7 (and the base): the report measured nothing again
+    rep = json.loads((run_dir.path / "report.json").read_text())
+    assert rep["tuned"]["accuracy"] == pytest.approx(evals[-1]["eval_accuracy"])  # its rows agree with the metrics
+
+
 def test_chat_report_and_probe_timeline_recompute_from_saved_answers(tiny_llama):
     run_dir, rep = run(tiny_llama, "chat", "pirate_chat", max_new_tokens=12, report_rows=6)
     rows = rep["rows"]

@@ -30,6 +30,10 @@ class Evaluator:
         self.base = run.read_json("base.json")
         self.history: list[tuple[int, float, float]] = []
         """(step, eval loss, train loss) at each evaluation, for the overfitting warning."""
+        self.last: tuple[int, dict] | None = None
+        """(step, metrics) of the latest evaluation: the final report takes its metrics instead of measuring the
+        same weights again (every task's metrics come from the loss pass and the first `generate_rows` answers,
+        which greedy decoding repeats)."""
 
     def _answer(self, cases: tasks.Cases, limit: int | None, model, context, tick) -> list:
         s, prompts = self.s, cases.prompts[:limit]
@@ -101,6 +105,7 @@ class Evaluator:
         rows = self.task.answered(self.cfg, final=False)
         found, _, probes = self._measure(self.s.model, nullcontext, rows, "eval", step)
         self._samples(step, probes)
+        self.last = (step, found)
         return found
 
     def _samples(self, step: int, probes: list) -> None:
@@ -122,11 +127,24 @@ class Evaluator:
         """Base vs tuned on the validation split, written to report.json (and README.md, the model card)."""
         if not self.val.texts or self.base is None:
             return {}
-        found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), "report")
+        if self.last and self.last[0] == step:  # the weights the last evaluation measured: only the answers are new
+            found, answers = self.last[1], self._report_answers()
+        else:
+            found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), "report")
         result = report.build(self.cfg, self.s.labels, self.val, self.base, {"metrics": found, "answers": answers},
                               step)
         self.run.write_json("report.json", result)
         return result
+
+    def _report_answers(self) -> list:
+        """The tuned model's answers to the report's validation cases (dropout off, as in any evaluation)."""
+        s, rows = self.s, self.report_rows()
+        s.model.eval()
+        try:
+            tick = self.progress("report", len(self.val.prompts[:rows]))
+            return self._answer(self.val, rows, s.model, nullcontext, tick)
+        finally:
+            s.model.train()
 
     def fingerprint(self) -> str:
         """What the base model's evaluation depends on, hashed: its weights (names, sizes, times), the task's

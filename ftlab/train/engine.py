@@ -239,7 +239,8 @@ class Trainer:
             if step % t.log_every == 0 or step == self.total:
                 self.log_step(step, loss, grad_norm, sched.get_last_lr()[0], pace)
             train_loss = sum(self.recent) / len(self.recent) if self.recent else None
-            evaluated = step % eval_every == 0 and step < self.total and self.eval_and_log(s, step, train_loss)
+            due = step % eval_every == 0 and self.total - step >= eval_every / 2  # one due just before the end
+            evaluated = due and self.eval_and_log(s, step, train_loss)  # is left to the final evaluation
             if evaluated and self.early.update(step, evaluated):
                 self.early_stopped = True
                 e = self.early
