@@ -45,7 +45,7 @@ def optuna_study(folder, direction: str, seed: int = 42, load: bool = False):
     storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
     sampler = optuna.samplers.TPESampler(n_startup_trials=4, seed=seed, multivariate=True, group=True,
                                          warn_independent_sampling=False)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=4)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
     if load:
         return optuna.load_study(study_name="study", storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(study_name="study", storage=storage, direction=direction, sampler=sampler,

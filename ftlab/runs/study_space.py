@@ -3,8 +3,10 @@
 The space is fixed when the study is made (kept in its study.json, so a resumed study searches the same one):
 the method (LoRA and DoRA; full fine-tuning where its estimated memory fits this machine), a learning rate as a
 factor around the method's own default (ftlab.train.defaults: full training and adapters differ by 10x, so one
-range for both would waste half the trials), epochs, LoRA rank, batch size and warmup. Optuna's samplers take
-the parameters by name; `settings` turns them into the RunConfig settings a trial runs with.
+range for both would waste half the trials) scaled with the trial's batch (by the square root of its ratio to the
+defaults' batch, the scaling that suits Adam: a trial at half the batch takes smaller steps instead of diverging, one
+at twice the batch larger ones), epochs, LoRA rank, batch size and warmup. Optuna's samplers take the parameters
+by name; `settings` turns them into the RunConfig settings a trial runs with.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
     batch = int(chosen["batch_size"])
     epochs = int(math.ceil(chosen["epochs"]))
     low = max(1, min(epochs, round(cfg.train.epochs)))  # the epochs chosen for the data are about what it needs to
-    # learn: fewer rarely do, and more cost little once the pruner stops a trial that is behind at its first epoch
+    # learn: fewer rarely do, and more cost little once the pruner stops a trial that is behind at an evaluation
     base_lr = {m: defaults.learning_rate(defaults.Facts(facts.task, m, facts.rows, params=facts.params)).value
                for m in methods}
     return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [low, max(3, 2 * epochs)],
             "batch_size": sorted({max(1, batch // 2), batch, batch * 2}), "lora_r": [4, 8, 16, 32],
-            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows}
+            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows, "base_batch": batch}
 
 
 def suggest(trial, sp: dict) -> dict:
@@ -55,12 +57,19 @@ def settings(params: dict, sp: dict) -> dict:
     longer than the loss). Everything else stays as the study's config has it (max length, optimizer, data)."""
     method, batch = params["method"], int(params["batch_size"])
     per_epoch = max(1, math.ceil(sp["rows"] / batch))
-    out = {"learning_rate": float(f"{sp['base_lr'][method] * params['lr_scale']:.3g}"), "epochs": float(params["epochs"]),
+    lr = base_lr(sp, method, batch) * params["lr_scale"]
+    out = {"learning_rate": float(f"{lr:.3g}"), "epochs": float(params["epochs"]),
            "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": max(1, per_epoch // 2),
            "early_stopping_patience": 0, "eval.generate_rows": 0}
     if "lora_r" in params:
         out.update({"lora.r": params["lora_r"], "lora.alpha": 2 * params["lora_r"]})
     return out
+
+
+def base_lr(sp: dict, method: str, batch: int) -> float:
+    """The learning rate a trial's factor multiplies: the method's default, scaled by the square root of the batch's
+    ratio to the defaults' batch (a study made before the scaling has no `base_batch`: unscaled)."""
+    return sp["base_lr"][method] * math.sqrt(batch / sp.get("base_batch", batch))
 
 
 def progress(step: int, rows: int, batch: int, grad_accum: int = 1) -> int:
@@ -87,9 +96,9 @@ def first(cfg: RunConfig, sp: dict) -> dict:
 
     method = cfg.method if cfg.method in sp["methods"] else sp["methods"][0]
     low, high = sp["lr_scale"]
-    params = {"method": method, "lr_scale": min(high, max(low, cfg.train.learning_rate / sp["base_lr"][method])),
-              "epochs": min(sp["epochs"][1], max(sp["epochs"][0], round(cfg.train.epochs))),
-              "batch_size": nearest(cfg.train.batch_size, sp["batch_size"]),
+    batch = nearest(cfg.train.batch_size, sp["batch_size"])
+    params = {"method": method, "lr_scale": min(high, max(low, cfg.train.learning_rate / base_lr(sp, method, batch))),
+              "epochs": min(sp["epochs"][1], max(sp["epochs"][0], round(cfg.train.epochs))), "batch_size": batch,
               "warmup_ratio": nearest(cfg.train.warmup_ratio, sp["warmup_ratio"])}
     if method in ("lora", "dora", "qlora"):
         params["lora_r"] = nearest(cfg.lora.r, sp["lora_r"])
