@@ -140,7 +140,8 @@ class Studies:
         folder = StudyDir(study_id)
         try:
             info = folder.read()
-            study = optuna_study(folder.path, info["direction"], load=True)
+            seed = RunConfig.from_dict(info["config"]).train.seed  # the sampler is seeded by the runs' seed
+            study = optuna_study(folder.path, info["direction"], seed, load=True)
             while not self._stop[study_id].is_set():
                 left = self._left(study, info)
                 if not left:
