@@ -84,15 +84,26 @@ def test_early_stopping_ends_a_run_whose_eval_loss_stops_improving(tiny_llama):
     run = RunDir.create(cfg)
     result = engine.run(cfg, run)
     assert result.state == "completed" and result.step < 40
-    evals = [m["eval_loss"] for m in run.metrics() if "eval_loss" in m]
-    best = min(evals)
-    assert evals[-1] > best and evals[-2] > best  # the last two evaluations did not improve on the best
+    evals = {m["step"]: m["eval_loss"] for m in run.metrics() if "eval_loss" in m and m["step"] > 0}
+    best = min(evals, key=evals.get)
+    assert list(evals)[-2:] == [result.step - 1, result.step] and best < result.step - 1  # two without improving
     status = run.status()
     assert status["note"].startswith(f"stopped early at step {result.step}")
-    assert status["note_event"]["code"] == "early_stopped" and status["note_event"]["fields"]["step"] == result.step
+    assert status["note"].endswith("the run keeps that step's weights")
+    assert status["note_event"]["code"] == "early_stopped_best" and status["note_event"]["fields"]["best_step"] == best
+    # the saved adapter is the best evaluation's weights (its checkpoint, kept for this), not the last step's
+    from safetensors.torch import load_file
+
+    kept = load_file(run.path / "checkpoints" / f"step-{best:06d}" / "trainable.safetensors")
+    saved = load_file(run.adapter_dir / "adapter_model.safetensors")
+    assert saved and {n.replace(".default", "") for n in kept} == set(saved)
+    assert all(kept[n].equal(saved[n.replace(".default", "")]) for n in kept)
+    assert status["eval_loss"] == pytest.approx(evals[best])  # and what the run reports is what it keeps
+    assert run.read_json("report.json")["tuned"]["loss"] == pytest.approx(evals[best])
     i18n.use("zh")
     try:
         assert f"在第 {result.step} 步提前停止" in dashboard.progress_markdown({"run_id": run.id, **status})
+        assert "保留该步的权重" in dashboard.progress_markdown({"run_id": run.id, **status})
     finally:
         i18n.use("en")
 

@@ -30,6 +30,8 @@ class Evaluator:
         self.base = run.read_json("base.json")
         self.history: list[tuple[int, float, float]] = []
         """(step, eval loss, train loss) at each evaluation, for the overfitting warning."""
+        self.measured: dict[int, dict] = {}
+        """Step -> the metrics of the tuned model's evaluation there (early stopping goes back to its best one's)."""
         self.last: tuple[int, dict] | None = None
         """(step, metrics) of the latest evaluation: the final report takes its metrics instead of measuring the
         same weights again (every task's metrics come from the loss pass and the first `generate_rows` answers,
@@ -105,7 +107,7 @@ class Evaluator:
         rows = self.task.answered(self.cfg, final=False)
         found, _, probes = self._measure(self.s.model, nullcontext, rows, "eval", step)
         self._samples(step, probes)
-        self.last = (step, found)
+        self.last, self.measured[step] = (step, found), found
         return found
 
     def _samples(self, step: int, probes: list) -> None:

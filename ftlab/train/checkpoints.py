@@ -38,8 +38,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save(run_path: Path, step: int, model, state: dict) -> Path:
-    """Write a checkpoint of `model`'s trainable parameters and `state` (optimizer, scheduler, rng...)."""
+def save(run_path: Path, step: int, model, state: dict, keep: int | None = None) -> Path:
+    """Write a checkpoint of `model`'s trainable parameters and `state` (optimizer, scheduler, rng...); the KEEP
+    newest stay, and the one at step `keep` (early stopping's best so far) too."""
     import torch
     from safetensors.torch import save_file
 
@@ -56,7 +57,8 @@ def save(run_path: Path, step: int, model, state: dict) -> Path:
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     for old in sorted(folder(run_path).glob("step-??????"))[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
+        if keep is None or old.name != f"step-{keep:06d}":
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -77,6 +79,19 @@ def _check(path: Path) -> str:
     return ""
 
 
+def weights_at(run_path: Path, step: int) -> dict | None:
+    """The trainable weights of the checkpoint at `step` (None: there is none, or it is damaged)."""
+    from safetensors.torch import load_file
+
+    path = folder(run_path) / f"step-{step:06d}"
+    if not path.is_dir() or _check(path):
+        return None
+    try:
+        return load_file(path / "trainable.safetensors")
+    except Exception:  # noqa: BLE001 - unreadable: the run keeps the weights it has
+        return None
+
+
 def latest(run_path: Path) -> Restored | None:
     """The newest usable checkpoint, loaded; damaged ones are skipped and named in `skipped`."""
     import torch
@@ -94,3 +109,16 @@ def latest(run_path: Path) -> Restored | None:
                 problem = f"unreadable ({exc.__class__.__name__}: {exc})"
         skipped.append(f"{path.name}: {problem}")
     return Restored(0, {}, {}, skipped) if skipped else None
+
+
+def load_weights(model, weights: dict) -> None:
+    """Copy checkpointed trainable weights into `model` (a ValueError when they are not its trainable ones)."""
+    import torch
+
+    params = dict(model.named_parameters())
+    missing = set(weights) ^ {n for n, p in params.items() if p.requires_grad}
+    if missing:
+        raise ValueError(f"the checkpoint does not fit this model and method ({len(missing)} parameters differ)")
+    with torch.no_grad():
+        for name, value in weights.items():
+            params[name].copy_(value.to(params[name].device))

@@ -18,8 +18,8 @@ from typing import Callable
 from ftlab import data as data_mod
 from ftlab import methods, modeling, tasks
 from ftlab.eval import model_card
-from ftlab.train import (checkpoints, early_stopping, heap, memory, optim, parallel, precision, recompute,
-                         run_setup)
+from ftlab.train import (checkpoints, early_stopping, failures, heap, memory, optim, parallel, precision,
+                         recompute, run_setup)
 from ftlab.config import RunConfig
 from ftlab.events import Event
 from ftlab.eval.evaluator import Evaluator
@@ -144,7 +144,7 @@ class Trainer:
         self.phase("checkpoint")
         state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
                  "early": self.early.state()}
-        checkpoints.save(self.run.path, step, s.model, state)
+        checkpoints.save(self.run.path, step, s.model, state, self.early.best_step if self.early.patience else None)
         self.phase("training")
 
     def restore(self, s: Setup, opt, sched) -> int:
@@ -153,13 +153,7 @@ class Trainer:
 
         if not self.restored or not self.restored.step:
             return 0
-        params = dict(s.model.named_parameters())
-        missing = set(self.restored.weights) ^ {n for n, p in params.items() if p.requires_grad}
-        if missing:
-            raise ValueError(f"the checkpoint does not fit this model and method ({len(missing)} parameters differ)")
-        with torch.no_grad():
-            for name, value in self.restored.weights.items():
-                params[name].copy_(value.to(params[name].device))
+        checkpoints.load_weights(s.model, self.restored.weights)
         opt.load_state_dict(self.restored.state["optimizer"])
         sched.load_state_dict(self.restored.state["scheduler"])
         torch.set_rng_state(self.restored.state["rng"])
@@ -222,6 +216,23 @@ class Trainer:
             self.eval_and_log(s, step)  # a stopped run's eval loss is its saved weights', not an older one
         return step
 
+    def back_to_best(self, s: Setup, step: int) -> bool:
+        """Put back the weights of early stopping's best evaluation (its checkpoint, kept for this), so that the run
+        saves and reports those and not the ones `patience` evaluations past it; False when there is no such
+        checkpoint (checkpoints at other steps than the evaluations) and the last weights stay."""
+        best = self.early.best_step
+        weights = checkpoints.weights_at(self.run.path, best) if best and best != step else None
+        measured = self.evaluator.measured.get(best) or next(  # a resumed run: as its metrics file has them
+            ({k: v for k, v in m.items() if k.startswith("eval_")} for m in self.run.metrics()
+             if m.get("step") == best and self.early.metric in m), None)
+        if weights is None or measured is None:
+            return False
+        checkpoints.load_weights(s.model, weights)
+        self.evaluator.last = (step, measured)  # the report measures these weights as they were at `best`
+        if self.group.main:
+            self.run.write_status(**measured)
+        return True
+
     def loop(self, s: Setup, step: int, batches, params, opt, sched) -> int:
         """Optimizer steps from `step` until the last, a stop, a cancel or early stopping; the step reached."""
         t = self.cfg.train
@@ -242,10 +253,12 @@ class Trainer:
             due = step % eval_every == 0 and self.total - step >= eval_every / 2  # one due just before the end
             evaluated = due and self.eval_and_log(s, step, train_loss)  # is left to the final evaluation
             if evaluated and self.early.update(step, evaluated):
-                self.early_stopped = True
-                e = self.early
-                self.note = Event("early_stopped", f"stopped early at step {step}: {e.metric} has not improved for "
-                                  f"{e.patience} evaluations (best {e.best:.4f} at step {e.best_step})", step=step,
+                self.early_stopped, e = True, self.early
+                kept = self.back_to_best(s, step)
+                self.note = Event("early_stopped_best" if kept else "early_stopped",
+                                  f"stopped early at step {step}: {e.metric} has not improved for {e.patience} "
+                                  f"evaluations (best {e.best:.4f} at step {e.best_step})"
+                                  + ("; the run keeps that step's weights" if kept else ""), step=step,
                                   metric=e.metric, patience=e.patience, best=f"{e.best:.4f}", best_step=e.best_step)
                 break
             if t.time_limit_min and time.time() - self.started > 60 * t.time_limit_min and step < self.total:
@@ -301,9 +314,9 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         expected = memory.is_oom(exc) or isinstance(exc, (data_mod.DataError, modeling.ModelNotFound, ValueError,
                                                             FloatingPointError))
         log.warning("run %s failed: %s", run_dir.id, exc, exc_info=not expected)  # tracebacks for surprises only
-        message = _explain(exc, cfg)
+        message = failures.explain(exc, cfg)
         run_dir.write_status(state="failed", phase="done", error=message, finished=time.time(),
-                             **_error_code(exc, cfg))
+                             **failures.error_code(exc, cfg))
         return RunResult("failed", run_dir.status().get("step", 0), message)
     finally:
         trainer = s = None  # the trainer's evaluator holds the model too: both go before the heap is trimmed
@@ -376,26 +389,3 @@ def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
         code, text = code + "_skipping", text + "; skipped damaged checkpoints: " + skipped
     run_dir.write_status(resumed=Event(code, text, step=step, skipped=skipped), step=step)
     return restored
-
-
-def _error_code(exc: Exception, cfg: RunConfig) -> dict:
-    """The failure as a code with fields, which the UI writes in the person's language (`error` stays English)."""
-    if memory.is_oom(exc):
-        return {"error_code": "oom", "error_fields": {"batch_size": cfg.train.batch_size,
-                                                      "smaller": max(1, cfg.train.batch_size // 2)}}
-    if isinstance(exc, data_mod.DataError):
-        problems = [{"code": getattr(p, "code", None), "fields": getattr(p, "fields", None), "text": str(p)}
-                    for p in exc.problems[:50]]
-        return {"error_code": "data", "error_fields": {"problems": problems}}
-    return {"error_code": None, "error_fields": None}
-
-
-def _explain(exc: Exception, cfg: RunConfig) -> str:
-    if memory.is_oom(exc):
-        smaller = max(1, cfg.train.batch_size // 2)
-        return (f"out of memory at batch size {cfg.train.batch_size}: try {smaller} or gradient checkpointing "
-                "(or a shorter max length)")
-    if isinstance(exc, data_mod.DataError):
-        return "data problems:\n" + str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
