@@ -48,6 +48,7 @@ def test_folder_without_safetensors_is_refused(tmp_path):
 
 
 
+@pytest.mark.slow  # builds models in several threads (3 s): the quick lane stays under two minutes
 def test_models_built_in_parallel_threads_are_whole_and_seeded(tiny_llama, tiny_bert):
     """Training runs, a chat and an estimate build models at the same time in different threads; each must get
     real weights (none left on the meta device) and the same seeded adapter and head as when built alone."""

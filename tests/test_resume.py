@@ -116,6 +116,7 @@ def test_every_optimizer_trains(tiny_llama, optimizer):
     assert all(math.isfinite(v) for v in losses(run).values())
 
 
+@pytest.mark.slow  # trains several tiny runs (2.5 s): the quick lane stays under two minutes
 def test_schedules_follow_their_shape(tiny_llama):
     shapes = {}
     for name in ("linear", "cosine", "constant"):
