@@ -36,6 +36,18 @@ def test_an_exported_adapter_imports_as_a_run_that_answers_the_same(exported, ti
     assert imported in {r["run_id"] for r in Lab().runs() if r["has_weights"]}
 
 
+def test_a_runs_tokenizer_is_the_one_saved_with_its_weights_else_its_base_models(exported, tiny_llama):
+    from ftlab import modeling
+
+    run = RunDir(exported[0])
+    assert run.tokenizer_dir() == run.adapter_dir and (run.adapter_dir / "tokenizer_config.json").is_file()
+    (run.adapter_dir / "tokenizer_config.json").rename(run.adapter_dir / "tokenizer_config.json.away")
+    try:  # weights without a tokenizer beside them (an adapter from elsewhere): the base model's is the run's
+        assert run.tokenizer_dir() == modeling.resolve(str(tiny_llama)).path
+    finally:
+        (run.adapter_dir / "tokenizer_config.json.away").rename(run.adapter_dir / "tokenizer_config.json")
+
+
 def rezip(source: str, target, extra: dict) -> str:
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as out:
         for item in src.infolist():

@@ -45,8 +45,7 @@ def chat_costs(run_id: str, kinds: tuple[str, ...] = ("f16", "q8_0", "q4_k_m")) 
 
     cfg, fmt, rows = _validation(run_id)
     run = RunDir(run_id)
-    tok = modeling.load_tokenizer(run.weights_dir() if (run.weights_dir() / "tokenizer.json").is_file()
-                                  else modeling.resolve(cfg.model_ref()).path)
+    tok = modeling.load_tokenizer(run.tokenizer_dir())
     task = tasks.get(cfg.task)
     examples = [e for r in rows for e in task.encode(tok, fmt, r, cfg.train.max_length, {}, False)]
     prompts = [encode_prompt(tok, fmt, r) for r in rows[:PROMPTS]]

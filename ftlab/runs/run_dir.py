@@ -181,6 +181,15 @@ class RunDir:
                 return folder
         return None
 
+    def tokenizer_dir(self) -> Path:
+        """Where the run's tokenizer is: beside its weights (saved with them), else its base model's folder."""
+        from ftlab import modeling
+
+        weights = self.weights_dir()
+        if weights is not None and (weights / "tokenizer_config.json").is_file():
+            return weights
+        return modeling.resolve(self.config().model_ref()).path
+
 
 def _duration(status: dict) -> float | None:
     if not status.get("started"):

@@ -76,9 +76,7 @@ def load(run_id: str, kind: str) -> Served:
         raise ValueError(f"run {run_id} has no export 'gguf-{kind}': export it first (Export tab, or python -m "
                          f"ftlab export {run_id} --format gguf --quant {kind})")
     run = RunDir(run_id)
-    weights = run.weights_dir()
-    tok = modeling.load_tokenizer(weights if (weights / "tokenizer_config.json").is_file()
-                                  else modeling.resolve(run.config().model_ref()).path)
+    tok = modeling.load_tokenizer(run.tokenizer_dir())
     eos = {tok.eos_token_id, *gguf_export.eos_ids(path.parent, tok)}
     return Served("chat", llama_runtime.Pool(path, CONTEXTS, max(2048, run.config().train.max_length)), tok, eos)
 
