@@ -260,3 +260,5 @@ def test_eta_counts_the_evaluations_still_due(tiny_llama):
     trainer.eval_seconds[25], trainer.train_started = 2.0, now - 32  # 30 steps in 30 s, plus one 2 s evaluation
     assert trainer.eta(30, now) == (pytest.approx(70 * 1.0 + 4 * 2.0), False)
     assert trainer.eta(100, now) == (pytest.approx(2 * 2.0), False)  # the last step done: final evaluation, report
+    trainer.total = 101  # the evaluation due at step 100 is left to the final one at 101: still 50, 75, final, report
+    assert trainer.eta(30, now) == (pytest.approx(71 * 1.0 + 4 * 2.0), False)

@@ -106,7 +106,8 @@ class Trainer:
         if not mid:
             return training, bool(self.evaluator_due)
         per_eval = sum(mid) / len(mid)
-        due = max(0, (self.total - 1) // self.eval_every - step // self.eval_every) + 1 + 1  # the final one, the report
+        last_mid = int((self.total - self.eval_every / 2) // self.eval_every)  # see `loop`: none just before the end
+        due = max(0, last_mid - step // self.eval_every) + 1 + 1  # the final one, the report
         return training + per_eval * due, False
 
     def optimizer(self, s: Setup):
