@@ -52,6 +52,7 @@ def test_a_stopped_run_resumes_to_the_losses_of_an_uninterrupted_one(tiny_llama)
     assert all(math.isclose(got[s], expected[s], rel_tol=1e-4) for s in expected), (got, expected)
 
 
+@pytest.mark.slow  # trains, damages and resumes (2-4 s): the quick lane stays under two minutes
 def test_a_damaged_checkpoint_is_skipped_and_named(tiny_llama):
     cfg = config(tiny_llama, max_steps=4, save_every=1)
     run = stopped_at(cfg, 3)

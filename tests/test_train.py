@@ -60,6 +60,7 @@ def test_qlora_trains_4bit_adapter_and_leaves_base_untouched(tiny_llama):
     assert methods.trainable_parameters(s.model) == methods.trainable_parameters(engine.setup(chat_config(tiny_llama)).model)
 
 
+@pytest.mark.slow  # trains and saves every weight (3-5 s): the quick lane stays under two minutes
 def test_full_fine_tuning_saves_safetensors_model(tiny_llama):
     cfg = chat_config(tiny_llama, "full", max_steps=3, learning_rate=1e-3)
     run = RunDir.create(cfg)
