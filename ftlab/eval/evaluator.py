@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 from ftlab import methods, modeling, paths, tasks
 from ftlab.eval import report, scoring
@@ -65,16 +65,13 @@ class Evaluator:
         s = self.s
         total = len(s.val) + len(self.val.prompts[:rows]) + len(self.probes.prompts)
         tick = self.progress(phase, total, step)
-        s.model.eval()
-        try:
+        with self._evaluating():
             with context():
                 loss, predicted, weight = self.task.eval_loss(model, s.val, s.tokenizer.pad_token_id,
                                                               self.cfg.train.batch_size, s.device,
                                                               s.autocast_context, tick, cfg=self.cfg)
             answers = self._answer(self.val, rows, model, context, tick)
             probes = self._answer(self.probes, None, model, context, tick)
-        finally:
-            s.model.train()
         found = self.task.scores(predicted, answers, self.val.references, s.labels, loss, weight, self.cfg)
         return found, answers, probes
 
@@ -140,13 +137,19 @@ class Evaluator:
 
     def _report_answers(self) -> list:
         """The tuned model's answers to the report's validation cases (dropout off, as in any evaluation)."""
-        s, rows = self.s, self.report_rows()
-        s.model.eval()
+        rows = self.report_rows()
+        tick = self.progress("report", len(self.val.prompts[:rows]))
+        with self._evaluating():
+            return self._answer(self.val, rows, self.s.model, nullcontext, tick)
+
+    @contextmanager
+    def _evaluating(self):
+        """The model in eval mode (dropout off) for a measurement, in training mode again after it."""
+        self.s.model.eval()
         try:
-            tick = self.progress("report", len(self.val.prompts[:rows]))
-            return self._answer(self.val, rows, s.model, nullcontext, tick)
+            yield
         finally:
-            s.model.train()
+            self.s.model.train()
 
     def fingerprint(self) -> str:
         """What the base model's evaluation depends on, hashed: its weights (names, sizes, times), the task's
