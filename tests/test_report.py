@@ -61,13 +61,18 @@ def test_classification_report_recomputes_from_its_rows(tiny_bert):
 
 
 def test_the_final_weights_are_measured_once_for_the_last_evaluation_and_the_report(tiny_bert, monkeypatch):
-    from ftlab import tasks
+    from contextlib import nullcontext
 
-    task, passes = tasks.get("classify"), []
-    real = task.eval_loss
+    from ftlab import tasks
+    from ftlab.serve.model_server import load_pair
+
+    task, passes, asked = tasks.get("classify"), [], []
+    real, real_answer = task.eval_loss, task.answer
     monkeypatch.setattr(task, "eval_loss", lambda *a, **k: passes.append(1) or real(*a, **k))
+    monkeypatch.setattr(task, "answer", lambda m, t, prompts, *a, **k: asked.append(len(prompts))
+                        or real_answer(m, t, prompts, *a, **k))
     cfg = RunConfig(task="classify", model=str(tiny_bert), method="lora")
-    cfg.data.path, cfg.train.seed = "sentiment", 7
+    cfg.data.path, cfg.train.seed, cfg.train.precision = "sentiment", 7, "fp32"
     cfg.train.learning_rate, cfg.train.max_steps, cfg.train.eval_every = 5e-3, 7, 3
     run_dir = RunDir.create(cfg)
     assert engine.run(cfg, run_dir).state == "completed"
@@ -75,8 +80,15 @@ def test_the_final_weights_are_measured_once_for_the_last_evaluation_and_the_rep
     assert [m["step"] for m in evals] == [0, 3, 7]  # the one due at step 6 is left to the final one a step later
     base_measured = not run_dir.status().get("base_reused_from")
     assert len(passes) == 2 + base_measured  # steps 3 and 7 (and the base): the report measured nothing again
+    assert asked == [3] * (2 + base_measured)  # the loss pass answered every row: a second pass asks the probes only
     rep = json.loads((run_dir.path / "report.json").read_text())
     assert rep["tuned"]["accuracy"] == pytest.approx(evals[-1]["eval_accuracy"])  # its rows agree with the metrics
+    pair = load_pair(run_dir.id, "classify")  # the saved model, as serving asks it text by text
+    with pair.tuned_context():
+        served = real_answer(pair.tuned, pair.tokenizer, [(r["text"], None) for r in rep["rows"]], cfg, "cpu",
+                             nullcontext)
+    assert [(r["tuned"], r["tuned_p"]) for r in rep["rows"]] == \
+        [(rep["labels"][label], pytest.approx(p, abs=1e-4)) for label, p in served]
 
 
 def test_chat_report_and_probe_timeline_recompute_from_saved_answers(tiny_llama):

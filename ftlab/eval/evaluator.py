@@ -36,6 +36,8 @@ class Evaluator:
         """(step, metrics) of the latest evaluation: the final report takes its metrics instead of measuring the
         same weights again (every task's metrics come from the loss pass and the first `generate_rows` answers,
         which greedy decoding repeats)."""
+        self.answers: dict[int, list] = {}
+        """Step -> every validation case's answer as the loss pass there gave them (`Task.answers_in_loss`)."""
 
     def _answer(self, cases: tasks.Cases, limit: int | None, model, context, tick) -> list:
         s, prompts = self.s, cases.prompts[:limit]
@@ -61,17 +63,20 @@ class Evaluator:
 
     def _measure(self, model, context, rows: int | None, phase: str, step: int | None = None) -> tuple[dict, list, list]:
         """(metrics, answers to `rows` validation cases, probe answers) of `model` in `context`; the run's status
-        says `phase` and counts the rows done."""
-        s = self.s
-        total = len(s.val) + len(self.val.prompts[:rows]) + len(self.probes.prompts)
+        says `phase` and counts the rows done. A task whose loss pass answers every case (a classifier) is asked
+        once; those answers are kept for the report (`answers`)."""
+        s, in_loss = self.s, self.task.answers_in_loss
+        total = len(s.val) + (0 if in_loss else len(self.val.prompts[:rows])) + len(self.probes.prompts)
         tick = self.progress(phase, total, step)
         with self._evaluating():
             with context():
                 loss, predicted, weight = self.task.eval_loss(model, s.val, s.tokenizer.pad_token_id,
                                                               self.cfg.train.batch_size, s.device,
                                                               s.autocast_context, tick, cfg=self.cfg)
-            answers = self._answer(self.val, rows, model, context, tick)
+            answers = predicted[:rows] if in_loss else self._answer(self.val, rows, model, context, tick)
             probes = self._answer(self.probes, None, model, context, tick)
+        if in_loss and step:
+            self.answers[step] = predicted
         found = self.task.scores(predicted, answers, self.val.references, s.labels, loss, weight, self.cfg)
         return found, answers, probes
 
@@ -99,8 +104,10 @@ class Evaluator:
         self._samples(0, self.base["probes"])
         return self.base["metrics"]
 
-    def evaluate(self, step: int) -> dict:
-        """The tuned model's metrics now; its probe answers go to samples.jsonl beside the base's."""
+    def evaluate(self, step: int, keep: int | None = None) -> dict:
+        """The tuned model's metrics now; its probe answers go to samples.jsonl beside the base's. Of the answers
+        kept from earlier evaluations only `keep`'s stay (early stopping's best: the run may go back to it)."""
+        self.answers = {at: found for at, found in self.answers.items() if at == keep}
         rows = self.task.answered(self.cfg, final=False)
         found, _, probes = self._measure(self.s.model, nullcontext, rows, "eval", step)
         self._samples(step, probes)
@@ -127,13 +134,21 @@ class Evaluator:
         if not self.val.texts or self.base is None:
             return {}
         if self.last and self.last[0] == step:  # the weights the last evaluation measured: only the answers are new
-            found, answers = self.last[1], self._report_answers()
+            known = self.answers.get(step)
+            found, answers = self.last[1], known[:self.report_rows()] if known else self._report_answers()
         else:
             found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), "report")
         result = report.build(self.cfg, self.s.labels, self.val, self.base, {"metrics": found, "answers": answers},
                               step)
         self.run.write_json("report.json", result)
         return result
+
+    def went_back(self, step: int, best: int, measured: dict) -> None:
+        """The weights at `step` are those the evaluation at `best` measured (`measured`) again: the report takes
+        that evaluation (early stopping's best weights)."""
+        self.last = (step, measured)
+        if best in self.answers:
+            self.answers[step] = self.answers[best]
 
     def _report_answers(self) -> list:
         """The tuned model's answers to the report's validation cases (dropout off, as in any evaluation)."""

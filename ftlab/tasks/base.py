@@ -48,6 +48,9 @@ class Task:
     """Which try-out panel and API answer with it: "chat" (replies) or "classify" (labels with probabilities)."""
     formats: tuple = ()
     """Data formats this task brings (ftlab.data.formats.Format); the built-in ones are declared there."""
+    answers_in_loss = False
+    """Its loss pass answers every validation case (`eval_loss`'s predictions are the answers, in the cases'
+    order): an evaluation asks the model no second time."""
     settings: tuple[str, ...] = ()
     """The RunConfig sections of its own it reads (ftlab.tasks.settings: `preference`), checked for its runs."""
 

@@ -18,6 +18,7 @@ class Classify(Task):
     labelled = True
     key_metric = "eval_accuracy"
     try_out = "classify"
+    answers_in_loss = True
 
     def encode(self, tok, fmt, row, max_length, label_index, train_on_prompt):
         from ftlab.data import encode
@@ -38,23 +39,28 @@ class Classify(Task):
         return [(p, None) for p in probes]
 
     def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=nobody, cfg=None):
-        """Rows in their order, which the predictions follow: (mean loss per row, predicted label ids, rows)."""
+        """Rows in length order (less padding; the mean is the same): (mean loss per row, each row's answer (label
+        id, probability) in the rows' own order, rows)."""
         import torch
 
         from ftlab.data import encode
 
-        total, weight, predicted = 0.0, 0, []
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i]["input_ids"]))
+        total, answers = 0.0, [None] * len(examples)
         with torch.no_grad(), autocast():
-            for i in range(0, len(examples), batch_size):
-                batch = {k: v.to(device) for k, v in encode.collate(examples[i : i + batch_size], pad_id).items()}
-                progress(len(batch["input_ids"]))
+            for i in range(0, len(order), batch_size):
+                at = order[i : i + batch_size]
+                batch = {k: v.to(device) for k, v in encode.collate([examples[j] for j in at], pad_id).items()}
+                progress(len(at))
                 out = model(**batch)
-                total, weight = total + float(out.loss) * len(batch["labels"]), weight + len(batch["labels"])
-                predicted += out.logits.argmax(-1).tolist()
-        return total / max(weight, 1), predicted, weight
+                total += float(out.loss) * len(at)
+                best = torch.softmax(out.logits.float(), -1).max(-1)
+                for j, label, p in zip(at, best.indices.tolist(), best.values.tolist()):
+                    answers[j] = (label, p)
+        return total / max(len(examples), 1), answers, len(examples)
 
     def answered(self, cfg, final):
-        return None if final else 0  # the loss pass predicts every row; the report keeps probabilities too
+        return None if final else 0  # the report shows every row: the loss pass answers them all
 
     def answer(self, model, tok, prompts, cfg, device, autocast, progress=nobody, batch_size: int = 16):
         """(label id, probability) of each (text, text_pair), read as training read it."""
@@ -77,7 +83,7 @@ class Classify(Task):
         return out
 
     def scores(self, predictions, answers, references, labels, loss, weight, cfg):
-        got = metrics.classification(list(predictions), references[: len(predictions)], len(labels))
+        got = metrics.classification([p[0] for p in predictions], references[: len(predictions)], len(labels))
         return {"eval_loss": loss, **{f"eval_{k}": v for k, v in got.items() if k != "confusion_matrix"}}
 
     def shown(self, answer, labels):

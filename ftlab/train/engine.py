@@ -122,7 +122,7 @@ class Trainer:
         if not s.val:
             return {}
         began = time.time()
-        result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step)
+        result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step, self.early.best_step)
         self.eval_seconds[step] = time.time() - began
         warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
         if self.group.main:
@@ -229,7 +229,7 @@ class Trainer:
         if weights is None or measured is None:
             return False
         checkpoints.load_weights(s.model, weights)
-        self.evaluator.last = (step, measured)  # the report measures these weights as they were at `best`
+        self.evaluator.went_back(step, best, measured)  # the report takes these weights as measured at `best`
         if self.group.main:
             self.run.write_status(**measured)
         return True
