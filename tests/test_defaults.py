@@ -111,3 +111,20 @@ def test_large_data_counts_the_tokens_of_a_sample_and_says_so(tmp_path, tiny_lla
     assert found["settings"]["max_length"] == whole.value  # the sample's 95th percentile is the whole's
     assert abs(found["facts"]["tokens"] - sum(every)) < 0.05 * sum(every)
     assert int(why["fields"]["cut"].replace(",", "")) == pytest.approx(whole.why.fields["cut"], abs=40)
+
+
+def test_start_takes_a_suggestion_still_on_its_way_into_the_fields_not_typed_into(tiny_llama):
+    """Start clicked a moment after picking data: the page's fields still hold the last suggestion's values (or the
+    task's), and Start trains what the page is about to show."""
+    from ftlab.app.lab import Lab
+    from ftlab.app.ui import model_tab
+
+    lab, keys = Lab(), ["epochs", "learning_rate", "batch_size", "max_length", "lora.r", "max_steps"]
+    found = lab.suggest("chat", "pirate_chat", str(tiny_llama), "lora")["settings"]
+    stale = ["chat", str(tiny_llama), "lora", 1.0, 0.5, 64, 32, 2, 7]
+    given = model_tab.settled(lab, keys, "pirate_chat", None, stale, ["learning_rate"], None)
+    assert given[:3] == stale[:3] and given[4] == 0.5  # the task, model, method and what was typed stay
+    assert given[3] == found["epochs"] != 1.0 and given[6] == found["max_length"] and given[7] == found["lora.r"]
+    assert given[5] == found["batch_size"] and given[8] == 7  # a setting no suggestion fills stays
+    asked = ["pirate_chat", None, "chat", str(tiny_llama), "lora"]
+    assert model_tab.settled(lab, keys, "pirate_chat", None, stale, [], asked) == stale  # it had landed: as given

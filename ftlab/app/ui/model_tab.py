@@ -36,6 +36,24 @@ def typed_js(key: str) -> str:
     return f"(yours) => [[...new Set([...(yours || []), {json.dumps(key)}])].sort()]"
 
 
+def settled(lab: Lab, keys: list[str], data_path, options, chosen: list, typed, last) -> list:
+    """The fields' values as Start takes them (`chosen`: task, model, method, then one per key): when the suggestion
+    for this data, task, model and method has not reached the page yet (asked a moment before Start, `last` is what
+    the page was last suggested for), its values replace those of the suggested fields the person has not typed into,
+    as the page is about to."""
+    task_v, model_v, method_v, *values = chosen
+    asked = [data_path, options, task_v, model_v.strip(), method_v]
+    if not data_path or asked == last:
+        return chosen
+    try:
+        found = lab.suggest(task_v, data_path, model_v.strip(), method_v, options or {})["settings"]
+    except Exception:  # noqa: BLE001 - no suggestion for these: the fields stay as they are (the tab says why)
+        return chosen
+    mine = set(typed or [])
+    return [task_v, model_v, method_v, *(found[k] if k in SUGGESTED and k in found and k not in mine else v
+                                         for k, v in zip(keys, values))]
+
+
 @dataclass
 class ModelTab:
     inputs: list
@@ -44,6 +62,11 @@ class ModelTab:
     """(data_path, options, task, model, method, *settings) -> RunConfig"""
     estimate: tuple
     """(fn, inputs, output): the parameters and memory line, drawn when the page opens."""
+    pending: list
+    """The page's own record of its suggestion (the fields typed into, what it was last suggested for): `settled`
+    reads them."""
+    settled: object
+    """(data_path, options, [task, model, method, *settings], typed, last) -> those settings as Start takes them"""
 
 
 def method_help(name: str, blocked: list[str]) -> str:
@@ -160,4 +183,5 @@ def build(lab: Lab, data) -> ModelTab:
     estimate_btn.click(partial(estimate, True), inputs, plan_md, **PRIVATE)
     redraw(lambda m: method_help(m, blocked), [method], help_md)
     redraw(partial(estimate, False), inputs, plan_md)
-    return ModelTab(inputs[2:], config, (partial(estimate, False), inputs, plan_md))
+    return ModelTab(inputs[2:], config, (partial(estimate, False), inputs, plan_md), [yours, last],
+                    partial(settled, lab, keys))

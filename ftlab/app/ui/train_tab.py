@@ -71,22 +71,27 @@ def build(lab: Lab, data, setup) -> TrainTab:
         return t("train.will_train", model=model_v, method=t(f"method.{method_v}.label"),
                  data=data_path.rsplit("/", 1)[-1], length=length)
 
-    def on_start(data_path, source, options, *settings):
+    def ready(data_path, options, given):
+        """The config Start (or Auto-tune) trains: the fields as given, with a suggestion still on its way in them."""
+        *settings, typed, last = given
+        return setup.config(data_path, options, *setup.settled(data_path, options, settings, typed, last))
+
+    def on_start(data_path, source, options, *given):
         if not data_path:
             raise gr.Error(missing_data(data_path, source), title=t("banner.not_yet"))
         try:
-            return lab.start(setup.config(data_path, options, *settings).to_dict())
+            return lab.start(ready(data_path, options, given).to_dict())
         except Busy as exc:
             raise gr.Error(str(exc), title=t("banner.busy")) from None
         except ValueError as exc:
             raise gr.Error(t("train.fix_settings", problem=str(exc)), title=t("banner.settings")) from None
 
-    def on_auto(trials, minutes, data_path, source, options, *settings):
+    def on_auto(trials, minutes, data_path, source, options, *given):
         """Start an auto-tune study from these settings; its id (the Auto-tune tab then shows it)."""
         if not data_path:
             raise gr.Error(missing_data(data_path, source), title=t("banner.not_yet"))
         try:
-            return lab.tune(setup.config(data_path, options, *settings).to_dict(), trials or 12, minutes or 0)
+            return lab.tune(ready(data_path, options, given).to_dict(), trials or 12, minutes or 0)
         except Busy as exc:
             raise gr.Error(str(exc), title=t("banner.busy")) from None
         except ValueError as exc:
@@ -126,8 +131,8 @@ def build(lab: Lab, data, setup) -> TrainTab:
           trigger_mode="always_last",
           **PRIVATE)
     redraw(what, inputs, summary)
-    start.click(on_start, inputs, run_id, **PRIVATE)
-    auto.click(on_auto, [auto_trials, auto_minutes, *inputs], study, **PRIVATE)
+    start.click(on_start, inputs + setup.pending, run_id, **PRIVATE)
+    auto.click(on_auto, [auto_trials, auto_minutes, *inputs, *setup.pending], study, **PRIVATE)
     def signal(action):
         """A Stop or Cancel handler: it asks the run, and returns nothing (the event has no outputs)."""
         def handler(rid) -> None:
