@@ -135,17 +135,6 @@ def _from_bundle(ref: str, dest: Path) -> Path | None:
     return dest
 
 
-def bundled_gguf(ref: str) -> Path | None:
-    """The GGUF file a bundled model ships as while it is not converted yet (what a suggestion reads its size and
-    tokenizer from, so that it converts nothing); None for any other model, or once converted."""
-    ref = (ref or "").strip()
-    if ref not in BUNDLED or not BUNDLED[ref][1] or _has_weights(cache_folder(ref)):
-        return None
-    pkg = _package_dir(BUNDLED[ref][0])
-    found = pkg / BUNDLED[ref][1] if pkg else None
-    return found if found and found.is_file() else None
-
-
 def _from_hub(ref: str) -> Path | None:
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return None

@@ -128,21 +128,3 @@ def test_start_takes_a_suggestion_still_on_its_way_into_the_fields_not_typed_int
     assert given[5] == found["batch_size"] and given[8] == 7  # a setting no suggestion fills stays
     asked = ["pirate_chat", None, "chat", str(tiny_llama), "lora"]
     assert model_tab.settled(lab, keys, "pirate_chat", None, stale, [], asked) == stale  # it had landed: as given
-
-
-def test_a_bundled_model_not_converted_yet_is_suggested_for_from_its_gguf_as_once_converted(smol_dir, monkeypatch,
-                                                                                          tmp_path):
-    """A fresh machine: the suggestion reads SmolLM2's size and tokenizer from the GGUF file it ships as (nothing is
-    converted for it) and chooses what it chooses once the model is converted."""
-    from ftlab import modeling
-    from ftlab.app.lab import Lab
-
-    ref = "HuggingFaceTB/SmolLM2-135M-Instruct"
-    converted = Lab().suggest("chat", "pirate_chat", ref, "lora")  # the session's home holds it converted
-    monkeypatch.setenv("FTLAB_HOME", str(tmp_path))
-    fresh = Lab().suggest("chat", "pirate_chat", ref, "lora")
-    assert not modeling.cache_folder(ref).exists()  # nothing converted
-    assert fresh["facts"]["params"] == converted["facts"]["params"] == defaults.parameters(str(smol_dir))
-    assert fresh["facts"]["tokens"] == converted["facts"]["tokens"] > 0
-    assert fresh["settings"] == converted["settings"] and fresh["settings"]["lora.r"] == 8
-    assert "rank_unknown" not in {w["code"] for w in fresh["why"]}

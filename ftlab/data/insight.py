@@ -9,7 +9,6 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from pathlib import Path
 
 from ftlab import data, modeling
 from ftlab.data import encode
@@ -95,15 +94,6 @@ def analyse(path: str, model_ref: str, max_length: int, options: dict | None = N
 
 
 LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def gguf_tokenizer(path: str):
-    """The tokenizer a GGUF file holds (a bundled model not converted yet; ~6 s once, then kept)."""
-    from transformers import AutoTokenizer
-
-    file = Path(path)
-    return AutoTokenizer.from_pretrained(file.parent, gguf_file=file.name)
 
 
 @lru_cache(maxsize=4)

@@ -153,33 +153,23 @@ def max_length(f: Facts) -> Choice:
 
 def facts(cfg) -> Facts:
     """What the rules read, for a RunConfig: its training rows and their token lengths (when the model's tokenizer
-    is on this machine: nothing is downloaded for a suggestion), and the model's size. A bundled model not converted
-    yet is read from the GGUF file it ships as (its tensors' shapes, its tokenizer): nothing is converted either."""
+    is on this machine: nothing is downloaded for a suggestion), and the model's size."""
     from ftlab import data, modeling
     from ftlab.data import insight
 
     splits = data.load_splits(cfg.data, cfg.train.seed)
     found = Facts(cfg.task, cfg.method, len(splits.train), len(splits.val))
-    gguf = modeling.bundled_gguf(cfg.model_ref())
     try:
-        path = None if gguf else modeling.resolve(cfg.model_ref(), fetch=False).path
+        path = modeling.resolve(cfg.model_ref(), fetch=False).path
     except modeling.ModelNotFound:
         return found
-    found.params = gguf_parameters(gguf) if gguf else parameters(str(path), cfg.trust_remote_code)
+    found.params = parameters(str(path), cfg.trust_remote_code)
     rows = splits.train if len(splits.train) <= LENGTH_SAMPLE else \
         random.Random(cfg.train.seed).sample(splits.train, LENGTH_SAMPLE)
     train = dataclasses.replace(splits.dataset, rows=rows)
     with insight.LOCK:
-        tok = insight.gguf_tokenizer(str(gguf)) if gguf else insight.tokenizer(str(path))
-        found.lengths = insight.token_lengths(train, tok)
+        found.lengths = insight.token_lengths(train, insight.tokenizer(str(path)))
     return found
-
-
-def gguf_parameters(path) -> int:
-    """A GGUF model's parameter count, from its tensors' shapes (the header alone: nothing is dequantised)."""
-    from gguf import GGUFReader
-
-    return int(sum(int(t.n_elements) for t in GGUFReader(str(path)).tensors))
 
 
 def parameters(path: str, trust_remote_code: bool = False) -> int:
