@@ -107,7 +107,7 @@ class Evaluator:
     def evaluate(self, step: int, keep: int | None = None) -> dict:
         """The tuned model's metrics now; its probe answers go to samples.jsonl beside the base's. Of the answers
         kept from earlier evaluations only `keep`'s stay (early stopping's best: the run may go back to it)."""
-        self.answers = {at: found for at, found in self.answers.items() if at == keep}
+        self.answers = {at: kept for at, kept in self.answers.items() if at == keep}
         rows = self.task.answered(self.cfg, final=False)
         found, _, probes = self._measure(self.s.model, nullcontext, rows, "eval", step)
         self._samples(step, probes)

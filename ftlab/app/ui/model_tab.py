@@ -36,14 +36,18 @@ def typed_js(key: str) -> str:
     return f"(yours) => [[...new Set([...(yours || []), {json.dumps(key)}])].sort()]"
 
 
+def asked_for(data_path, options, task_v, model_v, method_v) -> list:
+    """What a suggestion is for (the page keeps the last one's to know when its fields follow the choices)."""
+    return [data_path, options, task_v, model_v.strip(), method_v]
+
+
 def settled(lab: Lab, keys: list[str], data_path, options, chosen: list, typed, last) -> list:
     """The fields' values as Start takes them (`chosen`: task, model, method, then one per key): when the suggestion
     for this data, task, model and method has not reached the page yet (asked a moment before Start, `last` is what
     the page was last suggested for), its values replace those of the suggested fields the person has not typed into,
     as the page is about to."""
     task_v, model_v, method_v, *values = chosen
-    asked = [data_path, options, task_v, model_v.strip(), method_v]
-    if not data_path or asked == last:
+    if not data_path or asked_for(data_path, options, task_v, model_v, method_v) == last:
         return chosen
     try:
         found = lab.suggest(task_v, data_path, model_v.strip(), method_v, options or {})["settings"]
@@ -128,7 +132,7 @@ def build(lab: Lab, data) -> ModelTab:
         """The settings chosen for this data, model and method (Lab.suggest), for the page to fill in (APPLY), and
         why; nothing when none of these changed (leaving the model box for the epochs must not put back a
         suggestion over what is being typed there)."""
-        asked = [data_path, options, task_v, model_v.strip(), method_v]
+        asked = asked_for(data_path, options, task_v, model_v, method_v)
         if not data_path or (asked == last and not again):
             return [None, gr.update() if data_path else "", asked]
         try:
