@@ -17,7 +17,7 @@ import yaml
 
 from ftlab import checks
 from ftlab.methods.settings import FreezeConfig, LoraConfig, PromptConfig, QuantConfig
-from ftlab.tasks.settings import PreferenceConfig
+from ftlab.tasks.settings import ClassifyConfig, PreferenceConfig
 
 
 @dataclass
@@ -122,6 +122,8 @@ class RunConfig:
     prompt: PromptConfig = field(default_factory=PromptConfig)
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
     """Task `preference` only: its loss and beta (ftlab.tasks.settings)."""
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    """Task `classify` only: how its new head starts (ftlab.tasks.settings)."""
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -258,7 +260,7 @@ class RunConfig:
 
 SETTINGS = ("lora", "freeze", "quant", "prompt")
 """The RunConfig sections that are methods' settings (ftlab.methods.settings.SECTIONS)."""
-SECTIONS = ("data", *SETTINGS, "preference", "train", "eval")
+SECTIONS = ("data", *SETTINGS, "preference", "classify", "train", "eval")
 """The RunConfig fields that are sections of settings."""
 INT_MAX = 2**31 - 1
 LIMITS = {"train.seed": (0, 2**32 - 1), "train.max_steps": (0, 10_000_000), "train.epochs": (0, 10_000),

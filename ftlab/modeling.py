@@ -202,6 +202,16 @@ def first_use(ref: str) -> bool:
     return bool(ref in BUNDLED and BUNDLED[ref][1] and not _has_weights(cache_folder(ref)))
 
 
+def weight_files(ref: str) -> list:
+    """(name, size, modification time) of the model's safetensors files: what says its weights changed (a cache key's
+    part); empty when the model is not here."""
+    try:
+        folder = resolve(ref, fetch=False).path
+        return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.safetensors"))
+    except (ModelNotFound, OSError):
+        return []
+
+
 PLAIN_CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}### System:\n{{ message['content'] }}\n\n"

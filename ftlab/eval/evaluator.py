@@ -15,6 +15,7 @@ import time
 from contextlib import contextmanager, nullcontext
 
 from ftlab import methods, modeling, paths, tasks
+from ftlab.tasks import head_probe
 from ftlab.eval import report, scoring
 from ftlab.train import precision
 from ftlab.config import RunConfig
@@ -168,16 +169,12 @@ class Evaluator:
 
     def fingerprint(self) -> str:
         """What the base model's evaluation depends on, hashed: its weights (names, sizes, times), the task's
-        labels, head seed and own settings (a preference loss and its beta), the run started from, quantization,
-        precision and device, the evaluation settings, and the validation rows
-        and probes as tokenized (so the data, its split and max_length are in it)."""
+        labels, head seed, the head it starts from (a linear probe's fit) and own settings (a preference loss and its
+        beta), the run started from, quantization, precision and device, the evaluation settings, and the validation
+        rows and probes as tokenized (so the data, its split and max_length are in it)."""
         cfg, s = self.cfg, self.s
-        try:
-            folder = modeling.resolve(cfg.model_ref(), fetch=False).path
-            weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.safetensors"))
-        except (modeling.ModelNotFound, OSError):
-            weights = []
-        facts = {"model": cfg.model_ref(), "weights": weights, "task": cfg.task, "labels": s.labels,
+        facts = {"model": cfg.model_ref(), "weights": modeling.weight_files(cfg.model_ref()), "task": cfg.task,
+                 "labels": s.labels, "head": head_probe.digest(s.model, len(s.labels)),
                  "seed": cfg.train.seed if self.task.labelled else None,
                  "quant": methods.get(cfg.method).load_facts(cfg), "start_from": cfg.start_from,
                  "task_settings": {name: vars(getattr(cfg, name)) for name in self.task.settings},

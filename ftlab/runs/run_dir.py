@@ -22,7 +22,8 @@ ACTIVE_STATES = {"queued", "running", "stopping"}
 RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
 
-PHASES = ("loading", "reference", "base_eval", "base_reused", "training", "eval", "checkpoint", "saving", "report", "done")
+PHASES = ("loading", "reference", "head_probe", "base_eval", "base_reused", "training", "eval", "checkpoint", "saving",
+          "report", "done")
 """What a live run's status says it is doing (`phase`; `phase_step` for an evaluation, `first_use` while a
 bundled model is converted): codes, which the UI names in the person's language."""
 

@@ -19,6 +19,7 @@ class Classify(Task):
     key_metric = "eval_accuracy"
     try_out = "classify"
     answers_in_loss = True
+    settings = ("classify",)
 
     def encode(self, tok, fmt, row, max_length, label_index, train_on_prompt):
         from ftlab.data import encode
@@ -37,6 +38,23 @@ class Classify(Task):
 
     def probe_prompts(self, probes):
         return [(p, None) for p in probes]
+
+    def prepare_phase(self, cfg) -> str:
+        return "head_probe" if self._probed(cfg) else ""
+
+    def prepare(self, model, examples: list[list], cfg, device: str, autocast, pad_id: int, reference,
+                progress=nobody) -> list[list]:
+        """The new head started as a linear probe on the training rows (ftlab.tasks.head_probe) when the settings say
+        `classify.head_init: probe` and the run does not go on from another (whose head is trained already)."""
+        if self._probed(cfg):
+            from ftlab.tasks import head_probe
+
+            head_probe.start(model, examples[0], cfg, device, autocast, pad_id, reference, progress)
+        return examples
+
+    @staticmethod
+    def _probed(cfg) -> bool:
+        return cfg.classify.head_init == "probe" and not cfg.start_from
 
     def eval_loss(self, model, examples, pad_id, batch_size, device, autocast, progress=nobody, cfg=None):
         """Rows in length order (less padding; the mean is the same): (mean loss per row, each row's answer (label

@@ -29,7 +29,8 @@ ROWS = [
      "prompt.virtual_tokens": (gr.Number, 20, {"precision": 0}),
      "eval.max_new_tokens": (gr.Number, 48, {"precision": 0})},
     {"preference.loss": (gr.Dropdown, "orpo", {"choices": ["orpo", "dpo", "ipo", "kto"], "elem_id": "preference-loss"}),
-     "preference.beta": (gr.Number, 0.1, {"step": 0.05, "elem_id": "preference-beta"})},
+     "preference.beta": (gr.Number, 0.1, {"step": 0.05, "elem_id": "preference-beta"}),
+     "classify.head_init": (gr.Dropdown, "random", {"choices": ["random", "probe"], "elem_id": "head-init"})},
     {"eval.probes": (gr.Textbox, "", {"lines": 3, "elem_id": "probe-prompts"}),
      "trust_remote_code": (gr.Checkbox, False, {"elem_id": "trust-remote-code"})},
 ]
