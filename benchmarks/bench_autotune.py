@@ -10,7 +10,8 @@ grid and the study are timed in one precision whatever a single measurement says
 Scored: the validation accuracy each run ends with (what its saved weights score); time: wall seconds of each
 run (the study: from its start to its end).
 
-Run: .venv/bin/python benchmarks/bench_autotune.py [defaults grid auto]   (a fresh FTLAB_HOME; ~40 min here)
+Run: .venv/bin/python benchmarks/bench_autotune.py [defaults grid auto]   (a fresh FTLAB_HOME; ~40 min here;
+FTLAB_BENCH_TAG=x keeps the results as `defaults_x`... beside earlier ones)
 """
 
 from __future__ import annotations
@@ -89,11 +90,13 @@ def auto(the_lab) -> list[dict]:
 def main(parts: list[str]) -> None:
     the_lab = lab()
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    tag = os.environ.get("FTLAB_BENCH_TAG", "")  # kept beside earlier results: `grid_<tag>`
     for part in parts or ["defaults", "grid", "auto"]:
-        results[part] = globals()[part](the_lab)
-        results[part + "_machine"] = f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
+        name = f"{part}_{tag}" if tag else part
+        results[name] = globals()[part](the_lab)
+        results[name + "_machine"] = f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
         OUT.write_text(json.dumps(results, indent=1))
-        print(part, json.dumps(results[part], indent=1), flush=True)
+        print(name, json.dumps(results[name], indent=1), flush=True)
 
 
 if __name__ == "__main__":
