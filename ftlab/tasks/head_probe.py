@@ -44,20 +44,19 @@ def digest(model, n_labels: int) -> str:
     return h.hexdigest()[:16]
 
 
-def start(model, examples: list, cfg, device: str, autocast, pad_id: int, reference, progress) -> str:
-    """Set the head of `model` to the probe fitted on `examples` (a sample of them), seen through `reference`
-    ((model, context): the base as the method sees it); "fitted", "reused" (kept from an earlier run), or "" (no
-    head found, or nothing to fit)."""
+def start(model, examples: list, cfg, device: str, autocast, pad_id: int, reference, progress) -> None:
+    """Set the head of `model` to the probe fitted on `examples` (a sample of them; the fit kept from an earlier run
+    when there is one), seen through `reference` ((model, context): the base as the method sees it). Nothing to do
+    without a head or with rows of one label."""
     import torch
 
     layers = head_layers(model, getattr(model.config, "num_labels", 0))
     if not layers or len({e["label"] for e in examples}) < 2:
-        return ""
+        return
     rows = random.Random(cfg.train.seed).sample(examples, min(SAMPLE, len(examples)))
     path = paths.home() / "head_probes" / f"{key(cfg, rows, device, autocast)}.safetensors"
     found = _load(path)
-    reused = found is not None
-    if not reused:
+    if found is None:
         feats = features(reference, layers, rows, pad_id, device, autocast, progress)
         found = fit(feats, torch.tensor([e["label"] for e in rows]), layers[0].out_features,
                     bias=layers[0].bias is not None)
@@ -68,7 +67,6 @@ def start(model, examples: list, cfg, device: str, autocast, pad_id: int, refere
             layer.weight.copy_(found["weight"].to(layer.weight.dtype))
             if layer.bias is not None:
                 layer.bias.copy_(found["bias"].to(layer.bias.dtype))
-    return "reused" if reused else "fitted"
 
 
 def features(reference, layers: list, rows: list, pad_id: int, device: str, autocast, progress):
@@ -109,14 +107,13 @@ def fit(feats, labels, n_labels: int, bias: bool = True) -> dict:
     head's weight and bias (zeros for a head without one, as a decoder's `score` is)."""
     import torch
 
-    x = feats
-    w = torch.zeros(n_labels, x.shape[1], requires_grad=True)  # zeros: the fit draws nothing from the run's
+    w = torch.zeros(n_labels, feats.shape[1], requires_grad=True)  # zeros: the fit draws nothing from the run's
     b = torch.zeros(n_labels, requires_grad=bias)  # random stream, so a fitted and a reused probe train alike
     opt = torch.optim.LBFGS([w, b] if bias else [w], max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ w.T + b, labels) + L2 * w.pow(2).sum()
+        loss = torch.nn.functional.cross_entropy(feats @ w.T + b, labels) + L2 * w.pow(2).sum()
         loss.backward()
         return loss
 
