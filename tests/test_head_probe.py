@@ -4,6 +4,9 @@ and a second run on the same base and data reuses the fit and trains exactly as 
 
 from __future__ import annotations
 
+import json
+from contextlib import nullcontext
+
 import pytest
 
 from ftlab import paths
@@ -32,8 +35,8 @@ def test_the_probe_is_the_softmax_regression_scikit_learn_fits():
     assert 0.8 < (ours.argmax(1) == y.numpy()).mean() < 1.0
 
 
-def run_with(model: str, **settings) -> RunDir:
-    cfg = RunConfig(task="classify", model=model, method="lora")
+def run_with(model: str, method: str = "lora", **settings) -> RunDir:
+    cfg = RunConfig(task="classify", model=model, method=method)
     cfg.data.path = "sentiment"
     cfg.train.max_steps, cfg.train.precision, cfg.train.batch_size = 2, "fp32", 8
     for key, value in settings.items():
@@ -79,3 +82,25 @@ def test_runs_on_other_training_rows_fit_their_own_probe_and_measure_their_own_b
     second = run_with(str(tiny_bert), **{**probe, "data.path": str(other)})
     assert second.status().get("base_reused_from") is None  # same validation rows, another probe: measured again
     assert first.read_json("base.json")["metrics"] != second.read_json("base.json")["metrics"]
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])  # a shared base with the adapter attached; a run's own base
+def test_a_probed_run_is_served_with_the_base_its_report_measured(tiny_bert, method):
+    from ftlab import tasks
+    from ftlab.serve.model_server import load_pair
+
+    run = run_with(str(tiny_bert), method, **{"classify.head_init": "probe", "learning_rate": 5e-3, "max_steps": 4})
+    plain = run_with(str(tiny_bert), method, **{"learning_rate": 5e-3, "max_steps": 4})
+    rep = json.loads((run.path / "report.json").read_text())
+    texts = [(r["text"], None) for r in rep["rows"]]
+    cfg, answer = run.config(), tasks.get("classify").answer
+
+    def served_base(run_id: str) -> list:
+        pair = load_pair(run_id, "classify")
+        with pair.base_context():
+            return answer(pair.base, pair.tokenizer, texts, cfg, "cpu", nullcontext)
+
+    probed = served_base(run.id)
+    assert [(r["base"], r["base_p"]) for r in rep["rows"]] == \
+        [(rep["labels"][label], pytest.approx(p, abs=1e-4)) for label, p in probed]  # the Compare tab's base is the
+    assert served_base(plain.id) != probed  # report's; a run with a random head is served with that one

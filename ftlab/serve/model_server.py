@@ -17,6 +17,7 @@ from pathlib import Path
 from ftlab import modeling, tasks
 from ftlab.data import encode
 from ftlab.serve import generation, gguf_serving
+from ftlab.tasks import head_probe
 from ftlab.train import memory
 from ftlab.config import RunConfig
 from ftlab.serve.shared_base import (NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own,
@@ -112,21 +113,22 @@ class ModelServer:
             if not shares_base(cfg):
                 pair = self._entry(("run", run_id), cfg, lambda: load_own(run_id, cfg, weights, labels))
             else:
-                base = self._base(cfg, labels, adapter_family(weights))
+                base = self._base(cfg, labels, adapter_family(weights), head_probe.kept(RunDir(run_id).path))
                 if run_id not in base.adapters:
                     base.attach(run_id, weights)
                 pair = base.pair(run_id)
             pair.max_length = cfg.train.max_length  # a classifier reads texts as its run was trained on them
             return pair
 
-    def _base(self, cfg: RunConfig, labels: list, family: str = "") -> SharedBase:
-        """The loaded base for `cfg` that takes adapters of `family` (any loaded one when family is empty)."""
-        key = base_key(cfg, labels)
+    def _base(self, cfg: RunConfig, labels: list, family: str = "", head: Path | None = None) -> SharedBase:
+        """The loaded base for `cfg` that takes adapters of `family` (any loaded one when family is empty); `head`:
+        the linear probe its classifier head started as."""
+        key = base_key(cfg, labels, head)
         for k in (key, key + (family,)):
             if k in self._loaded and (not family or self._loaded[k].accepts(family)):
                 return self._entry(k, cfg, None)
         key = key if key not in self._loaded else key + (family,)
-        return self._entry(key, cfg, lambda: SharedBase(cfg.task, *load_base(cfg, labels), labels))
+        return self._entry(key, cfg, lambda: SharedBase(cfg.task, *load_base(cfg, labels, head), labels))
 
     def _entry(self, key: tuple, cfg: RunConfig, load):
         if key in self._loaded:

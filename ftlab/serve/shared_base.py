@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ftlab import methods, modeling, tasks
 from ftlab.config import RunConfig
+from ftlab.runs.run_dir import RunDir
+from ftlab.tasks import head_probe
 
 
 class NotReady(Exception):
@@ -42,24 +44,31 @@ class Pair:
     """Where a classifier's texts are cut: the run's train.max_length (see encode.classification_inputs)."""
 
 
-def load_base(cfg: RunConfig, labels: list):
-    """(model, tokenizer) of the base model a run starts from, quantized as its method loads it."""
+def load_base(cfg: RunConfig, labels: list, head: Path | None = None):
+    """(model, tokenizer) of the base model a run starts from, quantized as its method loads it; `head`: the
+    linear probe its classifier head started as (ftlab.tasks.head_probe.kept), else the head its seed draws."""
     import torch
 
     method = methods.get(cfg.method)
     where = modeling.resolve(cfg.model_ref()).path
     model = tasks.get(cfg.task).load_model(where, labels=labels, quantization=method.quantization(cfg, torch.float32),
                                 seed=cfg.train.seed, trust_remote_code=cfg.trust_remote_code)
+    if head is not None:
+        head_probe.apply(model, head_probe.load(head))
     return model, modeling.load_tokenizer(where, cfg.trust_remote_code)
 
 
-def base_key(cfg: RunConfig, labels: list) -> tuple:
+def base_key(cfg: RunConfig, labels: list, head: Path | None = None) -> tuple:
     """Runs with equal keys start from identical base weights and can share one loaded copy: the same model, task
-    and quantization and, for classification, the same labels and seed (the new head is drawn from the seed)."""
+    and quantization and, for classification, the same labels and seed (the new head is drawn from the seed) or
+    the same linear probe (`head`, compared by content)."""
+    import hashlib
+
     import torch
 
     quant = methods.get(cfg.method).quantization(cfg, torch.float32)
-    head = (tuple(labels), cfg.train.seed) if tasks.get(cfg.task).labelled else ()
+    probe = hashlib.sha256(head.read_bytes()).hexdigest() if head is not None else ""
+    head = (tuple(labels), cfg.train.seed, probe) if tasks.get(cfg.task).labelled else ()
     return (str(modeling.resolve(cfg.model_ref()).path), cfg.task, quant.to_json_string() if quant else "",
             cfg.trust_remote_code, head)
 
@@ -131,7 +140,7 @@ def load_own(run_id: str, cfg: RunConfig, weights: Path, labels: list) -> Pair:
     from peft import PeftModel
 
     with modeling.building:  # see ftlab.modeling
-        base, tok = load_base(cfg, labels)
+        base, tok = load_base(cfg, labels, head_probe.kept(RunDir(run_id).path))
         if methods.get(cfg.method).prompt_learning:
             model = PeftModel.from_pretrained(base, weights)
             pair = Pair(cfg.task, tok, model.get_base_model(), model, lambda: methods.saved_heads_off(model),

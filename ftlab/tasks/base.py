@@ -83,6 +83,9 @@ class Task:
         starts and `reference` ((model, context) as the method sees its reference): unchanged here."""
         return examples
 
+    def keep(self, cfg, s, run_path) -> None:
+        """What the run's folder keeps beside its saved weights, from its Setup `s`: nothing here."""
+
     # training
     def loss(self, model, batch: dict, forward=None, cfg=None):
         """The mean loss of a batch (what `units` counts it over); `forward` is the model as wrapped for data

@@ -52,6 +52,13 @@ class Classify(Task):
             head_probe.start(model, examples[0], cfg, device, autocast, pad_id, reference, progress)
         return examples
 
+    def keep(self, cfg, s, run_path) -> None:
+        """A probed run's fit, so that its base is served with the head its evaluation of the base had."""
+        if self._probed(cfg):
+            from ftlab.tasks import head_probe
+
+            head_probe.keep(cfg, s.train, s.device, s.autocast_context, run_path)
+
     @staticmethod
     def _probed(cfg) -> bool:
         return cfg.classify.head_init == "probe" and not cfg.start_from

@@ -18,11 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 
 from ftlab import modeling, paths
 
 SAMPLE = 2000
 """At most this many training rows (drawn with the run's seed) are read for the probe."""
+BASE_HEAD = "base_head.safetensors"
+"""A probed run's fit, in its folder: the head its base answers with when served."""
 L2 = 1e-3
 """The probe's L2 penalty on its weights, beside the mean loss over rows (so it weighs alike whatever their number)."""
 
@@ -53,8 +56,8 @@ def start(model, examples: list, cfg, device: str, autocast, pad_id: int, refere
     layers = head_layers(model, getattr(model.config, "num_labels", 0))
     if not layers or len({e["label"] for e in examples}) < 2:
         return
-    rows = random.Random(cfg.train.seed).sample(examples, min(SAMPLE, len(examples)))
-    path = paths.home() / "head_probes" / f"{key(cfg, rows, device, autocast)}.safetensors"
+    rows = sample(cfg, examples)
+    path = cached(cfg, rows, device, autocast)
     found = _load(path)
     if found is None:
         feats = features(reference, layers, rows, pad_id, device, autocast, progress)
@@ -62,11 +65,48 @@ def start(model, examples: list, cfg, device: str, autocast, pad_id: int, refere
                     bias=layers[0].bias is not None)
         path.parent.mkdir(parents=True, exist_ok=True)
         _save(path, found)
+    apply(model, found)
+
+
+def apply(model, found: dict) -> None:
+    """Put a fit ({"weight", "bias"}) into every copy of the model's head."""
+    import torch
+
     with torch.no_grad():
-        for layer in layers:
+        for layer in head_layers(model, getattr(model.config, "num_labels", 0)):
             layer.weight.copy_(found["weight"].to(layer.weight.dtype))
             if layer.bias is not None:
                 layer.bias.copy_(found["bias"].to(layer.bias.dtype))
+
+
+def sample(cfg, examples: list) -> list:
+    """The training rows the probe reads: at most `SAMPLE`, drawn with the run's seed."""
+    return random.Random(cfg.train.seed).sample(examples, min(SAMPLE, len(examples)))
+
+
+def cached(cfg, rows: list, device: str, autocast):
+    """Where the fit on `rows` is kept."""
+    return paths.home() / "head_probes" / f"{key(cfg, rows, device, autocast)}.safetensors"
+
+
+def keep(cfg, examples: list, device: str, autocast, run_path) -> None:
+    """Copy the run's fit into its folder (`BASE_HEAD`), so that serving its base answers as the run's evaluation of
+    the base did."""
+    found = cached(cfg, sample(cfg, examples), device, autocast)
+    if found.is_file():
+        shutil.copyfile(found, run_path / BASE_HEAD)
+
+
+def kept(run_path):
+    """The fit a run's base started from (a path), or None (a random head)."""
+    path = run_path / BASE_HEAD
+    return path if path.is_file() else None
+
+
+def load(path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
 
 
 def features(reference, layers: list, rows: list, pad_id: int, device: str, autocast, progress):
@@ -136,11 +176,7 @@ def key(cfg, rows: list, device: str, autocast) -> str:
 
 
 def _load(path):
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        return None
-    return load_file(str(path))
+    return load(path) if path.is_file() else None
 
 
 def _save(path, found: dict) -> None:

@@ -307,6 +307,7 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         trainer.phase("saving")
         if group.main:
             save(s, run_dir, methods.get(cfg.method).adapter)
+            trainer.task.keep(cfg, s, run_dir.path)
             model_card.write(run_dir, cfg, s, trainer.evaluator.final_report(step) if s.val else {})
         state = "stopped" if step < trainer.total and not trainer.early_stopped else "completed"
         trainer.status(step, state=state, phase="done", finished=time.time(), note=trainer.note or None)
