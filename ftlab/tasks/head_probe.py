@@ -58,7 +58,7 @@ def start(model, examples: list, cfg, device: str, autocast, pad_id: int, refere
         return
     rows = sample(cfg, examples)
     path = cached(cfg, rows, device, autocast)
-    found = _load(path)
+    found = load(path) if path.is_file() else None
     if found is None:
         feats = features(reference, layers, rows, pad_id, device, autocast, progress)
         found = fit(feats, torch.tensor([e["label"] for e in rows]), layers[0].out_features,
@@ -173,10 +173,6 @@ def key(cfg, rows: list, device: str, autocast) -> str:
              "max_length": cfg.train.max_length, "precision": dtype, "device": device, "l2": L2,
              "rows": [[list(map(int, e["input_ids"])), int(e["label"])] for e in rows]}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _load(path):
-    return load(path) if path.is_file() else None
 
 
 def _save(path, found: dict) -> None:
