@@ -86,6 +86,30 @@ def test_stop_ends_the_run_within_a_few_steps_and_the_adapter_reloads(tiny_llama
     assert all(isinstance(reply[k], str) and reply[k] for k in ("base", "tuned")), reply  # generated, if only newlines
 
 
+def test_a_running_run_evaluates_when_asked_and_goes_on(tiny_llama):
+    """What an auto-tune study asks of a trial at each rung of its clock: one evaluation after the current step,
+    off the run's own schedule (every 2,500 steps here), and the run trains on."""
+    jobs, run_id = running_job(tiny_llama, steps_done=2)
+    asked_at = jobs.snapshot(run_id)["step"]
+    assert jobs.measure(run_id)
+    deadline = time.time() + 60
+    while not [m for m in RunDir(run_id).metrics() if "eval_loss" in m and m["step"] > 0]:
+        assert time.time() < deadline, "no evaluation after measure()"
+        time.sleep(0.05)
+    [measured] = [m for m in RunDir(run_id).metrics() if "eval_loss" in m and m["step"] > 0]
+    assert asked_at < measured["step"] <= asked_at + 5 and measured["step"] % 2500
+    while jobs.snapshot(run_id)["step"] < measured["step"] + 3:  # it trains on, and asks once are not repeated
+        assert time.time() < deadline
+        time.sleep(0.05)
+    status = RunDir(run_id).status()
+    assert 0 < status["trained"] <= status["elapsed"]  # the study's clock: seconds since training began
+    jobs.stop(run_id)
+    assert jobs.wait(run_id, timeout=120)["state"] == "stopped"
+    evaluated = [m["step"] for m in RunDir(run_id).metrics() if "eval_loss" in m]
+    assert evaluated == [0, measured["step"], RunDir(run_id).status()["step"]]  # base, asked, the stopped weights
+    assert not jobs.measure(run_id) and not jobs.measure("no-such-run")  # nothing runs: nothing to ask
+
+
 @pytest.mark.slow  # heavier than the edit-test loop needs; make test runs it
 def test_a_second_start_waits_in_the_queue_then_runs_and_a_third_can_be_taken_out(tiny_llama):
     jobs = JobManager()

@@ -35,6 +35,7 @@ class Job:
     """A queued resume: the state to go back to if it is taken out of the queue."""
     stop: threading.Event = field(default_factory=threading.Event)
     cancel: threading.Event = field(default_factory=threading.Event)
+    measure: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     result: engine.RunResult | None = None
     owner: str | None = None
@@ -103,7 +104,8 @@ class JobManager:
                     self._lock.wait()
                 job = self._active = self._waiting.popleft()
             try:
-                job.result = engine.run(job.cfg, job.run, job.stop, resume=job.resume, cancel=job.cancel)
+                job.result = engine.run(job.cfg, job.run, job.stop, resume=job.resume, cancel=job.cancel,
+                                        measure=job.measure)
                 self._on_finish(job)
             finally:
                 with self._lock:
@@ -118,6 +120,16 @@ class JobManager:
     def cancel(self, run_id: str) -> bool:
         """Take a waiting job out of the queue, or end the running one at once without saving it."""
         return self._signal(run_id, "cancel", "taken out of the queue")
+
+    def measure(self, run_id: str) -> bool:
+        """Ask the running job to evaluate after its current step (an auto-tune study compares its trials at equal
+        times). False if it is not running."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None or job is not self._active or job.done.is_set():
+                return False
+            job.measure.set()
+            return True
 
     def _signal(self, run_id: str, event: str, why_waiting: str) -> bool:
         """Set the running job's `event` (stop or cancel); a waiting job leaves the queue. False if not live."""

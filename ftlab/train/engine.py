@@ -20,6 +20,7 @@ from ftlab import methods, modeling, tasks
 from ftlab.eval import model_card
 from ftlab.train import (checkpoints, early_stopping, failures, heap, memory, optim, parallel, precision,
                          recompute, run_setup)
+from ftlab.train.pace import Pace
 from ftlab.config import RunConfig
 from ftlab.events import Event
 from ftlab.eval.evaluator import Evaluator
@@ -36,37 +37,20 @@ class RunResult:
     error: str = ""
 
 
-class Pace:
-    """Tokens and rows per second of the training steps since the last log (evaluations not counted), and the
-    share of the computed positions that were padding."""
-
-    def __init__(self):
-        self.tokens, self.rows, self.seconds, self.positions = 0, 0, 0.0, 0
-
-    def add(self, tokens: int, rows: int, seconds: float, positions: int = 0) -> None:
-        self.tokens, self.rows, self.seconds = self.tokens + tokens, self.rows + rows, self.seconds + seconds
-        self.positions += positions or tokens
-
-    def rates(self) -> dict:
-        seconds = max(self.seconds, 1e-9)
-        out = {"tokens_per_s": self.tokens / seconds, "samples_per_s": self.rows / seconds,
-               "padding": 1 - self.tokens / max(self.positions, 1)}
-        self.__init__()
-        return out
-
-
 class Trainer:
     """One run's training loop; `run()` is the public entry point."""
 
     def __init__(self, cfg: RunConfig, run: RunDir, stop: threading.Event, on_event: Callable | None,
                  restored: checkpoints.Restored | None = None, cancel: threading.Event | None = None,
-                 group: parallel.Group | None = None):
+                 group: parallel.Group | None = None, measure: threading.Event | None = None):
         self.cfg, self.run, self.stop, self.on_event = cfg, run, stop, on_event or (lambda e: None)
         self.task = tasks.get(cfg.task)
         self.group = group or parallel.Group()
         self.forward = None
         """The model the training step calls: wrapped for gradient averaging in a data-parallel group."""
         self.restored, self.cancel = restored, cancel or threading.Event()
+        self.measure = measure or threading.Event()
+        """Set from outside (an auto-tune study comparing its trials at equal times): evaluate after this step."""
         self.total, self.per_epoch = 0, 1
         self.started = self.train_started = time.time()
         self.early = early_stopping.EarlyStopping(cfg.train.early_stopping_metric, cfg.train.early_stopping_patience,
@@ -91,7 +75,8 @@ class Trainer:
         now = time.time()
         eta, without_evals = self.eta(step, now)
         self.run.write_status(step=step, total_steps=self.total, elapsed=now - self.started, eta=eta,
-                              eta_without_evals=without_evals, eta_at=now, **fields)
+                              eta_without_evals=without_evals, eta_at=now, trained=now - self.train_started,
+                              **fields)
 
     def eta(self, step: int, now: float) -> tuple[float | None, bool]:
         """(seconds left, whether evaluations still due are left out of them). Seconds left: the steps to go at
@@ -252,7 +237,9 @@ class Trainer:
                 self.log_step(step, loss, grad_norm, sched.get_last_lr()[0], pace)
             train_loss = sum(self.recent) / len(self.recent) if self.recent else None
             due = step % eval_every == 0 and self.total - step >= eval_every / 2  # one due just before the end
-            evaluated = due and self.eval_and_log(s, step, train_loss)  # is left to the final evaluation
+            due = (due or self.measure.is_set()) and step < self.total  # is left to the final evaluation
+            self.measure.clear()
+            evaluated = due and self.eval_and_log(s, step, train_loss)
             if evaluated and self.early.update(step, evaluated):
                 self.early_stopped, e = True, self.early
                 kept = self.back_to_best(s, step)
@@ -275,15 +262,17 @@ class Trainer:
 
 def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
         on_event: Callable[[dict], None] | None = None, resume: bool = False,
-        cancel: threading.Event | None = None, group: parallel.Group | None = None) -> RunResult:
+        cancel: threading.Event | None = None, group: parallel.Group | None = None,
+        measure: threading.Event | None = None) -> RunResult:
     """Train `cfg` into `run_dir` (going on from its last usable checkpoint when `resume`); never raises:
     failures end as state `failed` with a message. `stop` saves and ends; `cancel` ends without saving.
-    In a data-parallel `group` (accelerate launch) only the main process writes the run directory."""
+    `measure`: evaluate after the current step (and clear it). In a data-parallel `group` (accelerate launch) only
+    the main process writes the run directory."""
     group = group or parallel.Group()
     run_dir = run_dir if group.main else ReadOnlyRun(run_dir.id)
     stop = stop or threading.Event()
     restored = _restored(run_dir) if resume else None
-    trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group)
+    trainer = Trainer(cfg, run_dir, stop, on_event, restored, cancel, group, measure)
     s = None
     try:
         run_dir.write_status(state="running", started=time.time(), error="", error_code=None, error_fields=None,
