@@ -1,5 +1,6 @@
-"""Auto-tune: a study's trials are normal runs in the queue, the pruner ends a trial that falls clearly behind,
-a shared server holds a whole study to one run's budget, and a study survives a SIGKILL of the app."""
+"""Auto-tune: a study's trials are normal runs in the queue, the pruner ends a trial that falls clearly behind at
+equal training time, a shared server holds a whole study to one run's budget, and a study survives a SIGKILL of the
+app."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 from ftlab.app import owners
 from ftlab.app.lab import Lab
-from ftlab.runs import study_space
+from ftlab.runs import study_clock, study_space
 from ftlab.runs.run_dir import RunDir
+from ftlab.runs.study import StudyDir
 from ftlab.train import defaults
 
 pytestmark = pytest.mark.slow  # each trains several tiny runs
@@ -52,21 +54,28 @@ def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_bes
     assert len(lab.study(study_id)["trials"]) == 3
 
 
-def test_pruning_stops_a_trial_that_is_clearly_worse(tiny_llama):
+def test_pruning_stops_a_trial_that_is_clearly_worse_at_equal_training_time(tiny_llama):
     lab = Lab()
-    cfg = lab.checked(config(lab, tiny_llama))
+    cfg = lab.checked(lab.build_config("chat", "pirate_chat", str(tiny_llama), "lora",
+                                       **{**QUICK, "max_rows": 160}).to_dict())  # 128 rows: 96 steps a trial
     sp = study_space.space(cfg, defaults.facts(cfg), fits_full=True)
-    good = {"method": "full", "lr_scale": 5.0, "epochs": 3, "batch_size": 4, "warmup_ratio": 0.0}
-    tried = [good, {**good, "lr_scale": 4.0}, {**good, "lr_scale": 0.2}]  # the third learns ~20x slower
-    study_id = lab.studies.start(cfg, sp, trials=3, minutes=0, enqueue=tried)
+    trial = {"method": "full", "epochs": 3, "batch_size": 4, "warmup_ratio": 0.0}
+    tried = [{**trial, "lr_scale": 1.0}, {**trial, "lr_scale": 5.0}, {**trial, "lr_scale": 0.2}]
+    study_id = lab.studies.start(cfg, sp, trials=3, minutes=0, enqueue=tried)  # the third learns ~5x slower
     assert lab.studies.wait(study_id, 600)["state"] == "done"
     first, second, third = lab.study(study_id)["trials"]
     assert first["state"] == second["state"] == "complete" and third["state"] == "pruned"
+    rung = StudyDir(study_id).read()["first_rung"]  # a sixth of the first trial's expected seconds (in tenths)
+    trained = RunDir(first["run_id"]).status()["trained"]
+    assert 0 < rung <= trained * study_clock.UNIT
     at, loss = third["curve"][-1]
-    assert loss > max(dict(first["curve"])[at], dict(second["curve"])[at])  # behind both where it was stopped
+    assert round(at * study_clock.UNIT) in {rung * study_clock.FACTOR ** k for k in range(6)}  # at a rung
+    assert loss > max(dict(first["curve"])[at], dict(second["curve"])[at])  # behind both there, at equal times
     status = RunDir(third["run_id"]).status()
     assert status["state"] == "cancelled" and "pruned" in status["note"]
     assert status["step"] < status["total_steps"]  # it did not run to the end
+    evaluated = [m["step"] for m in RunDir(first["run_id"]).metrics() if "eval_loss" in m]
+    assert len(evaluated) == len(first["curve"]) + 1  # the base, then only what the study asked for, and the last
 
 
 def test_a_shared_server_holds_a_whole_study_to_the_budget_of_one_run(tiny_llama):

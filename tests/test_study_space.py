@@ -1,14 +1,16 @@
 """What an auto-tune study searches: a trial's learning rate is its factor times the method's default, scaled with
-the batch it trains at, and the study's first trial is the config's own settings."""
+the batch it trains at, and the study's first trial is the config's own settings; when it compares its trials: at
+rungs of their training time."""
 
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
 from ftlab.config import RunConfig
-from ftlab.runs import study_space
+from ftlab.runs import study_clock, study_space
 from ftlab.train import defaults
 
 
@@ -52,3 +54,45 @@ def test_a_study_made_before_the_batch_scaling_keeps_its_unscaled_learning_rates
     del sp["base_batch"]  # as a study.json written before it has it
     assert study_space.settings(params(sp, batch_size=32), sp)["learning_rate"] == pytest.approx(
         sp["base_lr"]["lora"], rel=1e-3)
+
+
+def test_a_trial_evaluates_only_when_the_study_asks_and_a_classifier_starts_from_a_probe():
+    cfg, sp = made()
+    found = study_space.settings(params(sp, epochs=3, batch_size=32), sp)
+    per_epoch = math.ceil(2000 / 32)
+    assert found["eval_every"] >= 3 * per_epoch  # none of its own before the last: the study asks at its rungs
+    assert found["save_every"] == per_epoch // 2  # a killed app still resumes it from half an epoch at most back
+    assert found["classify.head_init"] == "probe" and found["early_stopping_patience"] == 0
+    chat = RunConfig(task="chat", model="m", method="lora")
+    chat_space = study_space.space(chat, defaults.Facts("chat", "lora", rows=200), fits_full=True)
+    assert "classify.head_init" not in study_space.settings(params(chat_space, batch_size=4), chat_space)
+
+
+def test_a_trials_clock_counts_the_seconds_it_has_trained_in_its_process():
+    now = time.time()
+    assert study_clock.clock({"state": "running", "started": now - 30}) == 0  # not training yet
+    live = {"state": "running", "started": now - 30, "trained": 12.0, "eta_at": now - 2}
+    assert 13.9 < study_clock.clock(live) < 14.5  # goes on between the run's status writes (its evaluations too)
+    assert study_clock.clock({**live, "state": "completed"}) == 12.0
+    left_by_a_killed_process = {**live, "started": now - 1}  # resumed: the status still says the old process's
+    assert study_clock.clock(left_by_a_killed_process) == 0
+
+
+def test_rungs_start_at_a_sixth_of_the_first_trials_expected_time_and_triple():
+    assert study_clock.first_rung({"state": "running"}, 3.0) is None  # no ETA yet
+    assert study_clock.first_rung({"state": "running", "eta": 57.0}, 3.0) == 100  # (3 + 57) s / 6 = 10 s
+    assert study_clock.first_rung({"state": "completed"}, 1.2) == 2  # it ended before it had an ETA
+    assert [study_clock.next_rung(100, reached) for reached in (0, 99, 100, 150, 300, 900)] == \
+        [100, 100, 300, 300, 900, 2700]
+
+
+def test_a_trial_goes_on_while_in_the_best_third_at_a_rung_or_within_the_metrics_noise_of_it():
+    noise = study_clock.margin("eval_accuracy", 0.89, 500)
+    assert noise == pytest.approx(2 * math.sqrt(2 * 0.89 * 0.11 / 500)) and 0.039 < noise < 0.04  # two SE: 4 points
+    assert study_clock.margin("eval_loss", 1.3, 500) == 0  # a loss: no margin
+    assert not study_clock.behind(0.5, [], maximize=True)  # the first trial at a rung goes on
+    assert not study_clock.behind(0.855, [0.89], True, noise) and study_clock.behind(0.84, [0.89], True, noise)
+    assert study_clock.behind(0.85, [0.9, 0.8, 0.7], True, noise)  # four measured: only the best goes on
+    six = [0.9, 0.88, 0.8, 0.75, 0.7]  # six measured: the best two go on, so the bar is the second best
+    assert not study_clock.behind(0.845, six, True, noise) and study_clock.behind(0.83, six, True, noise)
+    assert study_clock.behind(1.05, [1.0], maximize=False) and not study_clock.behind(0.99, [1.0], maximize=False)

@@ -1,15 +1,15 @@
-"""Auto-tune studies: an Optuna search (multivariate TPE sampler, median pruner on the validation metric) whose
-trials are normal runs in the training queue; the first trial is the config's own settings.
+"""Auto-tune studies: an Optuna search (multivariate TPE sampler, successive halving on the validation metric at
+equal training times, see study_clock) whose trials are normal runs in the training queue; the first trial is the
+config's own settings.
 
 A study lives in `$FTLAB_HOME/studies/<id>/`: `study.json` (the base config, the budget, the search space, its
 state, the best run) and `journal.log`, Optuna's append-only journal of trials, parameters and the metric each
-reported at every evaluation. Both survive a killed app: `Studies.resume_unfinished` (at start-up) resumes a
+reported at every rung of its clock. Both survive a killed app: `Studies.resume_unfinished` (at start-up) resumes a
 trial's interrupted run from its checkpoint and goes on with the study where it was.
 
-Each trial is queued with `submit` (the app's own checks and a shared server's budgets apply), watched through
-its run's metrics (reported to Optuna in quarter epochs, see study_space.progress) and cancelled when the pruner
-says it has fallen behind the others. The study's budget: trials, minutes of training, and (a shared server)
-steps, so a search there costs no more than one run may.
+Each trial is queued with `submit` (the app's own checks and a shared server's budgets apply), asked to evaluate at
+each rung of its clock, and cancelled when the pruner says it has fallen behind the others there. The study's
+budget: trials, minutes of training, and (a shared server) steps, so a search there costs no more than one run may.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import time
 
 from ftlab import paths
 from ftlab.config import RunConfig
-from ftlab.runs import study_space
+from ftlab.runs import study_clock, study_space
 from ftlab.runs.jobs import Busy
 from ftlab.runs.run_dir import RUN_ID, OwnerKey, RunDir, owner_key, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
-POLL_S = 1.0
+POLL_S = 0.25
+"""How often a study looks at its running trial (a rung is asked for within this of its time)."""
 BUSY_RETRY_S = 5.0
 """How long a study waits before it tries again to queue a trial the queue had no room for."""
 FINISHED = ("completed", "stopped", "failed", "cancelled")
@@ -45,7 +46,7 @@ def optuna_study(folder, direction: str, seed: int = 42, load: bool = False):
     storage = JournalStorage(JournalFileBackend(str(folder / "journal.log")))
     sampler = optuna.samplers.TPESampler(n_startup_trials=4, seed=seed, multivariate=True, group=True,
                                          warn_independent_sampling=False)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+    pruner = optuna.pruners.NopPruner()  # the study prunes at its rungs itself (study_clock)
     if load:
         return optuna.load_study(study_name="study", storage=storage, sampler=sampler, pruner=pruner)
     return optuna.create_study(study_name="study", storage=storage, direction=direction, sampler=sampler,
@@ -219,33 +220,36 @@ class Studies:
                 raise
 
     def _follow(self, study, trial, run_id: str, info: dict, study_id: str) -> None:
-        """Report the run's validation metric to Optuna as it evaluates; cancel it when the pruner says so; tell
-        Optuna its final value when it ends."""
+        """Ask the run to evaluate at each rung of its clock, report what it measured to Optuna (at the rung's
+        step), cancel it when the pruner says it fell behind there, and tell Optuna its final value when it ends."""
         import optuna
 
-        metric, run, seen, stopping = info["metric"], RunDir(run_id), 0, False
-        reported = {step for t in study.get_trials(deepcopy=False) if t.number == trial.number
-                    for step in t.intermediate_values}  # a resumed trial has reported these already
-        cfg = run.config()
+        metric, run, stopping, asked = info["metric"], RunDir(run_id), False, None
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)  # resumed: so far
+        done, reached = set(frozen.user_attrs.get("measured", [])), max(frozen.intermediate_values, default=0)
+        offset = reached / study_clock.UNIT  # its clock goes on from its last rung
         while True:
             snap = self.jobs.snapshot(run_id)
+            now = offset + study_clock.clock(snap)
             evals = [m for m in snap.get("metrics", []) if metric in m and m.get("step", 0) > 0]
-            rows = snap.get("n_train") or info["space"]["rows"]
-            for m in evals[seen:]:
-                at = study_space.progress(m["step"], rows, cfg.train.batch_size, cfg.train.grad_accum)
-                if at in reported:  # two evaluations in one quarter epoch (the last one, say): the first counts
-                    continue
-                reported.add(at)
-                trial.report(m[metric], at)
-                if trial.should_prune() and snap.get("state") not in FINISHED:
+            for m in (m for m in evals if m["step"] not in done):
+                rung, reached, asked = asked, max(asked or round(now * study_clock.UNIT), reached + 1), None
+                done.add(m["step"])
+                trial.set_user_attr("measured", sorted(done))
+                trial.report(m[metric], reached)
+                if rung and self._behind(study, trial, rung, m[metric], info, snap) and \
+                        snap.get("state") not in FINISHED:
                     self.jobs.cancel(run_id)
                     self.jobs.wait(run_id, 60)
                     run.write_status(note=f"pruned by {study_id}: its {metric} fell behind the other trials")
                     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                     return
-            seen = len(evals)
             if snap.get("state") in FINISHED or snap.get("state") == "interrupted":
                 break
+            rung = self._rung(info, snap, now - offset)
+            due = study_clock.next_rung(rung, reached) if rung else None
+            if due and asked is None and now * study_clock.UNIT >= due and self.jobs.measure(run_id):
+                asked = due
             if self._stop[study_id].is_set() and not stopping:
                 stopping = self.jobs.stop(run_id) or True
             time.sleep(POLL_S)
@@ -253,6 +257,28 @@ class Studies:
             study.tell(trial, evals[-1][metric])
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    @staticmethod
+    def _rung(info: dict, snap: dict, trained: float) -> int | None:
+        """The study's first rung (steps), fixed from the first trial it follows once that trial has an ETA."""
+        if not info.get("first_rung"):
+            found = study_clock.first_rung(snap, trained)
+            if found:
+                info["first_rung"] = found
+                StudyDir(info["id"]).update(first_rung=found)
+        return info.get("first_rung")
+
+    @staticmethod
+    def _behind(study, trial, rung: int, value: float, info: dict, snap: dict) -> bool:
+        """Keep the trial's value at `rung` (a user attribute) and say whether it is behind the trials measured
+        there before it (study_clock.behind, with the metric's noise as the margin)."""
+        key = f"rung_{rung}"
+        others = [t.user_attrs[key] for t in study.get_trials(deepcopy=False)
+                  if key in t.user_attrs and t.number != trial.number]
+        trial.set_user_attr(key, value)
+        maximize = info["direction"] == "maximize"
+        bar = max(others, default=value) if maximize else min(others, default=value)
+        return study_clock.behind(value, others, maximize, study_clock.margin(info["metric"], bar, snap.get("n_val")))
 
     def _finish(self, folder: StudyDir, study, state: str) -> None:
         import optuna

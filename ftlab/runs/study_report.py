@@ -1,4 +1,4 @@
-"""What a study shows: its trials (run, state, settings, value, minutes, the metric at each evaluation), which
+"""What a study shows: its trials (run, state, settings, value, minutes, the metric at each rung of its clock), which
 parameters mattered (Optuna's PED-ANOVA importance, which needs no extra package), and the best trial."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 from ftlab.runs.run_dir import RunDir
+from ftlab.runs import study_clock
 from ftlab.runs.study import StudyDir, optuna_study
 
 
@@ -27,7 +28,7 @@ def snapshot(study_id: str) -> dict:
 def trial_row(t) -> dict:
     run_id = t.user_attrs.get("run_id")
     status = RunDir(run_id).status() if run_id and RunDir(run_id).exists() else {}
-    curve = [[step / 4, value] for step, value in sorted(t.intermediate_values.items())]
+    curve = [[step / study_clock.UNIT, value] for step, value in sorted(t.intermediate_values.items())]
     return {"number": t.number + 1, "run_id": run_id, "state": t.state.name.lower(), "value": t.value,
             "last": curve[-1][1] if curve else None, "params": dict(t.params), "settings": t.user_attrs.get("settings", {}),
             "minutes": round(status.get("elapsed", 0) / 60, 2), "steps": status.get("step", 0), "curve": curve}

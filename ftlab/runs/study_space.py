@@ -35,7 +35,8 @@ def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
                for m in methods}
     return {"methods": methods, "base_lr": base_lr, "lr_scale": [0.2, 5.0], "epochs": [low, max(3, 2 * epochs)],
             "batch_size": sorted({max(1, batch // 2), batch, batch * 2}), "lora_r": [4, 8, 16, 32],
-            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows, "base_batch": batch}
+            "warmup_ratio": [0.0, 0.05, 0.1], "rows": facts.rows, "base_batch": batch,
+            **({"head_init": "probe"} if cfg.task == "classify" else {})}
 
 
 def suggest(trial, sp: dict) -> dict:
@@ -51,16 +52,21 @@ def suggest(trial, sp: dict) -> dict:
 
 
 def settings(params: dict, sp: dict) -> dict:
-    """The RunConfig settings of a trial: its parameters, an evaluation every half epoch (what the pruner
-    compares trials on), no early stopping of its own (the pruner ends a trial that falls behind), and no replies
-    generated at its evaluations (the study reads its loss or accuracy only; a chat model's replies on a CPU take
-    longer than the loss). Everything else stays as the study's config has it (max length, optimizer, data)."""
+    """The RunConfig settings of a trial: its parameters, no evaluations of its own before the last (the study asks
+    for one at each rung of its clock, see study_clock), a checkpoint every half epoch (a killed app resumes it),
+    no early stopping of its own (the pruner ends a trial that falls behind), no replies generated at its
+    evaluations (the study reads its loss or accuracy only; a chat model's replies on a CPU take longer than the
+    loss), and a classifier's head started as a linear probe (a random head sits at chance until the body has
+    moved, so an early rung would compare chance with chance). Everything else stays as the study's config has it
+    (max length, optimizer, data)."""
     method, batch = params["method"], int(params["batch_size"])
     per_epoch = max(1, math.ceil(sp["rows"] / batch))
     lr = base_lr(sp, method, batch) * params["lr_scale"]
     out = {"learning_rate": float(f"{lr:.3g}"), "epochs": float(params["epochs"]),
-           "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": max(1, per_epoch // 2),
-           "early_stopping_patience": 0, "eval.generate_rows": 0}
+           "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": per_epoch * int(params["epochs"]),
+           "save_every": max(1, per_epoch // 2), "early_stopping_patience": 0, "eval.generate_rows": 0}
+    if sp.get("head_init"):
+        out["classify.head_init"] = sp["head_init"]
     if "lora_r" in params:
         out.update({"lora.r": params["lora_r"], "lora.alpha": 2 * params["lora_r"]})
     return out
@@ -70,13 +76,6 @@ def base_lr(sp: dict, method: str, batch: int) -> float:
     """The learning rate a trial's factor multiplies: the method's default, scaled by the square root of the batch's
     ratio to the defaults' batch (a study made before the scaling has no `base_batch`: unscaled)."""
     return sp["base_lr"][method] * math.sqrt(batch / sp.get("base_batch", batch))
-
-
-def progress(step: int, rows: int, batch: int, grad_accum: int = 1) -> int:
-    """A trial's progress at optimizer step `step`, in quarter epochs: the step the pruner compares trials at,
-    alike for trials of any batch size."""
-    per_epoch = max(1, math.ceil(math.ceil(rows / batch) / grad_accum))
-    return max(1, round(4 * step / per_epoch))
 
 
 def fits_full(cfg: RunConfig, cap_gb: float | None = None) -> bool:

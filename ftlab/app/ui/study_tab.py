@@ -66,8 +66,8 @@ def trials_table(found: dict) -> pd.DataFrame:
 
 
 def curves(found: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"epoch": x, "value": y, "trial": f"#{tr_['number']}"} for tr_ in found["trials"]
-                         for x, y in tr_["curve"]], columns=["epoch", "value", "trial"])
+    return pd.DataFrame([{"seconds": x, "value": y, "trial": f"#{tr_['number']}"} for tr_ in found["trials"]
+                         for x, y in tr_["curve"]], columns=["seconds", "value", "trial"])
 
 
 def importance(found: dict) -> pd.DataFrame:
@@ -86,7 +86,7 @@ def build(lab: Lab) -> StudyTab:
         compare = tr("study.compare", gr.Button, variant="primary", interactive=False, elem_id="study-compare")
     table = tr("study.trials", gr.Dataframe, interactive=False, elem_id="study-trials", wrap=True)
     with gr.Row():
-        plot = tr("study.curves", gr.LinePlot, x="epoch", y="value", color="trial", elem_id="study-curves")
+        plot = tr("study.curves", gr.LinePlot, x="seconds", y="value", color="trial", elem_id="study-curves")
         bars = tr("study.importance", gr.BarPlot, x="parameter", y="importance", y_lim=[0, 1],
                   elem_id="study-importance")
     best = gr.State(None)
