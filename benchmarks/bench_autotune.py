@@ -4,7 +4,7 @@ rows; quality/sentiment_val.csv, 500 rows) with all-MiniLM-L6-v2 (bundled), on t
 - defaults: the settings the app starts this data, model and LoRA with (Lab.suggest), nothing overridden.
 - grid: method {lora, full} x learning rate {0.4x, 1x, 2.5x the method's default} x epochs {1, 3}: 12 runs, the
   other settings the defaults' (batch, max length), no early stopping.
-- auto: Lab.tune from the defaults' config, 12 trials, no time limit (TPE + successive halving).
+- auto: Lab.tune from the defaults' config, 12 trials, no time limit (TPE; successive halving at equal training times).
 Every run trains in bf16 (`precision: bf16`, what `auto` measures as this CPU's faster one): pinned, so that the
 grid and the study are timed in one precision whatever a single measurement says.
 Scored: the validation accuracy each run ends with (what its saved weights score); time: wall seconds of each
@@ -82,9 +82,20 @@ def auto(the_lab) -> list[dict]:
     seconds = time.time() - started
     trials = [{"trial": t["number"], "state": t["state"], "accuracy": round(100 * t["value"], 2) if t["value"] else None,
                "last": round(100 * t["last"], 2) if t["last"] else None, "minutes": t["minutes"], **t["settings"],
-               "method": t["params"].get("method")} for t in snap["trials"]]
+               "method": t["params"].get("method"), "curve": curve(t["run_id"])} for t in snap["trials"]]
     return [{"study": study_id, "seconds": round(seconds, 1), "best": round(100 * snap["best_value"], 2),
              "importance": snap["importance"], "trials": trials}]
+
+
+def curve(run_id: str) -> list:
+    """A trial's evaluations: [epoch, accuracy %, seconds since its run started]."""
+    from ftlab.runs.run_dir import RunDir
+
+    if not run_id or not RunDir(run_id).exists():
+        return []
+    per_epoch = RunDir(run_id).status().get("total_steps", 1) / max(RunDir(run_id).config().train.epochs, 1e-9)
+    return [[round(m["step"] / per_epoch, 2), round(100 * m["eval_accuracy"], 1), round(m["time"], 1)]
+            for m in RunDir(run_id).metrics() if "eval_accuracy" in m]
 
 
 def main(parts: list[str]) -> None:
