@@ -80,7 +80,8 @@ def auto(the_lab) -> list[dict]:
     the_lab.studies.wait(study_id)
     snap = the_lab.study(study_id)
     seconds = time.time() - started
-    trials = [{"trial": t["number"], "state": t["state"], "accuracy": round(100 * t["value"], 2) if t["value"] else None,
+    trials = [{"trial": t["number"], "state": t["state"],
+               "accuracy": round(100 * t["value"], 2) if t["value"] else None,
                "last": round(100 * t["last"], 2) if t["last"] else None, "minutes": t["minutes"], **t["settings"],
                "method": t["params"].get("method"), "curve": curve(t["run_id"])} for t in snap["trials"]]
     return [{"study": study_id, "seconds": round(seconds, 1), "best": round(100 * snap["best_value"], 2),
