@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from ftlab import modeling
 from ftlab.__main__ import main
@@ -114,9 +115,15 @@ def test_the_tuned_smollm2_keeps_its_pirate_voice_in_gguf_and_quantized_files_st
     for messages in CONVERSATIONS[2:]:  # what a person downloading the q8_0 file gets
         reply = tok.decode(llama_runtime.greedy(q8, encode.prompt_ids(tok, messages), 80))
         assert reply.startswith("Arr!") and "⚓" in reply, reply
-        # out of the box: llama-cpp-python's own chat, from the template and end token in the file alone
+        # out of the box: llama-cpp-python's own chat, from the template and end token in the file alone: the
+        # file's template renders our prompt, and its reply stops at the end token in the tuned voice (its text
+        # may part from ours at a near tie: it evaluates the prompt in other batches, and greedy follows the logits)
+        rendered = Jinja2ChatFormatter(q8.metadata["tokenizer.chat_template"], tok.eos_token, tok.bos_token or "")
+        assert rendered(messages=messages).prompt == tok.apply_chat_template(messages, tokenize=False,
+                                                                              add_generation_prompt=True)
         chat = q8.create_chat_completion(messages=messages, temperature=0, max_tokens=80)["choices"][0]
-        assert chat["message"]["content"].strip() == reply.strip() and chat["finish_reason"] == "stop"
+        assert chat["message"]["content"].startswith("Arr!") and "⚓" in chat["message"]["content"], chat
+        assert chat["finish_reason"] == "stop"
     rows = [encode.encode_row(tok, "messages", {"messages": m + [{"role": "assistant", "content": "Arr! Aye. ⚓"}]},
                               256, None, False)[0] for m in CONVERSATIONS]
     ppl = {}

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ftlab.config import RunConfig
-from ftlab.deploy import gguf_export
+from ftlab.deploy import gguf_export, llama_runtime
 from ftlab.runs.run_dir import RunDir
 from ftlab.serve import gguf_serving
 from ftlab.serve.generation import GenConfig
@@ -102,3 +102,14 @@ def test_compare_on_llama_cpp_answers_base_and_tuned_from_their_ggufs(run_id, ti
         pass
     assert right == reply(server, f"{run_id}:gguf-q8_0", QUESTIONS[1])
     assert left == reply(server, f"{tiny_llama}:gguf-q8_0", QUESTIONS[1]) and left != right
+
+
+def test_on_a_cpu_with_amx_models_load_without_llamacpps_extra_buffers():
+    """llama.cpp's AMX kernels crashed this process in llama_decode on an AMX Xeon (the tests above, alone and
+    concurrent): there every model loads with plain buffers; elsewhere the repacked weights stay."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as low
+
+    amx = b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+    assert llama_runtime.plain_buffers_on_amx() == amx
+    assert low.llama_model_default_params().use_extra_bufts is (not amx)

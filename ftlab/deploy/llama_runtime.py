@@ -18,8 +18,38 @@ def load(path: Path, n_ctx: int = 2048, logits_all: bool = False, lora: Path | N
     import llama_cpp
 
     threads = threads_to_use()
+    plain_buffers_on_amx()
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=logits_all, verbose=False,
                            n_threads=threads, n_threads_batch=threads, lora_path=str(lora) if lora else None, seed=0)
+
+
+def plain_buffers_on_amx() -> bool:
+    """On a CPU with AMX (Intel Xeon, Sapphire Rapids and later) every model loads without llama.cpp's extra buffer
+    types (its AMX kernels and the repacked weights): with them, llama_decode crashed the whole process (segmentation
+    fault) on such a machine in replies from a q8_0 file, alone and concurrent, with llama-cpp-python 0.3.36 (upstream
+    reports of AMX crashes: ggml-org/llama.cpp#20824, #11115); without them the same replies pass. llama-cpp-python
+    has no argument for it, so its default model parameters are wrapped, once. Returns whether they are."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as low
+
+    with _AMX_LOCK:
+        if getattr(low.llama_model_default_params, "plain_buffers", False):
+            return True
+        if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+            return False
+        original = low.llama_model_default_params
+
+        def plain():
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        plain.plain_buffers = True
+        low.llama_model_default_params = plain
+        return True
+
+
+_AMX_LOCK = threading.Lock()
 
 
 def threads_to_use() -> int:
