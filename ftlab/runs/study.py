@@ -8,7 +8,7 @@ reported at every rung of its clock. Both survive a killed app: `Studies.resume_
 trial's interrupted run from its checkpoint and goes on with the study where it was.
 
 Each trial is queued with `submit` (the app's own checks and a shared server's budgets apply), asked to evaluate at
-each rung of its clock, and cancelled when the pruner says it has fallen behind the others there. The study's
+each rung of its clock, and cancelled when it is clearly behind the others there (study_clock). The study's
 budget: trials, minutes of training, and (a shared server) steps, so a search there costs no more than one run may.
 """
 
@@ -221,7 +221,7 @@ class Studies:
 
     def _follow(self, study, trial, run_id: str, info: dict, study_id: str) -> None:
         """Ask the run to evaluate at each rung of its clock, report what it measured to Optuna (at the rung's
-        step), cancel it when the pruner says it fell behind there, and tell Optuna its final value when it ends."""
+        step), cancel it when it is clearly behind there, and tell Optuna its final value when it ends."""
         import optuna
 
         metric, run, stopping, asked = info["metric"], RunDir(run_id), False, None

@@ -5,9 +5,9 @@ the run's status (`trained`, written at each logged step, and `eta_at`, when it 
 the first trial's expected training time (the first trial is the config's own settings, what the person would run
 anyway), then three times the one before (1/6, 1/2, 3/2, 9/2 of it). At a rung the study asks the run to evaluate
 (JobManager.measure) and a trial goes on only while it is in the best third of the trials measured there, or behind
-that by no more than two standard errors of the metric (asynchronous successive halving with time as the resource, as Ray
-Tune's ASHA can; written here because Optuna's pruner has no margin for noise, and without one it stopped every
-trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot tell).
+that by no more than two standard errors of the metric (asynchronous successive halving with time as the resource,
+as Ray Tune's ASHA can; written here because Optuna's pruner has no margin for noise, and without one it stopped
+every trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot tell).
 
 Why time: compared at equal epochs, a trial whose method or batch costs more per epoch trained far longer before its
 first comparison (DoRA at batch 8: 60 s to half an epoch of the sentiment set, where LoRA at 16 takes 9 s) and, ahead
@@ -44,7 +44,7 @@ def first_rung(snap: dict, trained: float) -> int | None:
     """The first rung, in steps, from the first trial's snapshot and clock: a sixth of its expected training time
     (what it has trained plus its ETA); None while it has no ETA yet."""
     eta = snap.get("eta")
-    if eta is None and snap.get("state") in LIVE or not trained:
+    if (eta is None and snap.get("state") in LIVE) or not trained:
         return None
     return max(1, round(UNIT * (trained + (eta or 0)) / SHARE))
 
