@@ -86,12 +86,6 @@ def test_rungs_start_at_a_sixth_of_the_first_trials_expected_time_and_triple():
         [100, 100, 300, 300, 900, 2700]
 
 
-def test_a_rung_is_a_trials_last_when_its_run_ends_before_the_next():
-    assert study_clock.last(300, {"eta": 50.0}, 30.0)  # ends at 80 s, the next rung is at 90 s
-    assert not study_clock.last(300, {"eta": 70.0}, 30.0)  # ends at 100 s: it meets the rung at 90 s first
-    assert not study_clock.last(300, {}, 30.0)  # no ETA yet: not known to be its last
-
-
 def test_a_trial_goes_on_while_in_the_best_third_at_a_rung_or_within_the_metrics_noise_of_it():
     noise = study_clock.margin("eval_accuracy", 0.89, 500)
     assert noise == pytest.approx(2 * math.sqrt(2 * 0.89 * 0.11 / 500)) and 0.039 < noise < 0.04  # two SE: 4 points
@@ -102,18 +96,3 @@ def test_a_trial_goes_on_while_in_the_best_third_at_a_rung_or_within_the_metrics
     six = [0.9, 0.88, 0.8, 0.75, 0.7]  # six measured: the best two go on, so the bar is the second best
     assert not study_clock.behind(0.845, six, True, noise) and study_clock.behind(0.83, six, True, noise)
     assert study_clock.behind(1.05, [1.0], maximize=False) and not study_clock.behind(0.99, [1.0], maximize=False)
-
-
-def test_at_its_last_rung_a_trial_goes_on_only_in_the_best_third_with_no_margin():
-    import optuna
-
-    from ftlab.runs.study import Studies
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize")
-    study.ask().set_user_attr("rung_300", 0.90)
-    trial = study.ask()
-    info, snap = {"direction": "maximize", "metric": "eval_accuracy"}, {"n_val": 500}
-    assert not Studies._behind(study, trial, 300, 0.88, info, snap)  # 2 points behind: within the noise, goes on
-    assert Studies._behind(study, trial, 300, 0.88, info, snap, last=True)  # its last rung: behind is behind
-    assert trial.user_attrs["rung_300"] == 0.88

@@ -237,8 +237,8 @@ class Studies:
                 done.add(m["step"])
                 trial.set_user_attr("measured", sorted(done))
                 trial.report(m[metric], reached)
-                if rung and self._behind(study, trial, rung, m[metric], info, snap, study_clock.last(
-                        rung, snap, now - offset)) and snap.get("state") not in FINISHED:
+                if rung and self._behind(study, trial, rung, m[metric], info, snap) and \
+                        snap.get("state") not in FINISHED:
                     self.jobs.cancel(run_id)
                     self.jobs.wait(run_id, 60)
                     run.write_status(note=f"pruned by {study_id}: its {metric} fell behind the other trials")
@@ -269,17 +269,16 @@ class Studies:
         return info.get("first_rung")
 
     @staticmethod
-    def _behind(study, trial, rung: int, value: float, info: dict, snap: dict, last: bool = False) -> bool:
+    def _behind(study, trial, rung: int, value: float, info: dict, snap: dict) -> bool:
         """Keep the trial's value at `rung` (a user attribute) and say whether it is behind the trials measured
-        there before it (study_clock.behind, with the metric's noise as the margin, none at its `last` rung)."""
+        there before it (study_clock.behind, with the metric's noise as the margin)."""
         key = f"rung_{rung}"
         others = [t.user_attrs[key] for t in study.get_trials(deepcopy=False)
                   if key in t.user_attrs and t.number != trial.number]
         trial.set_user_attr(key, value)
         maximize = info["direction"] == "maximize"
         bar = max(others, default=value) if maximize else min(others, default=value)
-        noise = 0.0 if last else study_clock.margin(info["metric"], bar, snap.get("n_val"))
-        return study_clock.behind(value, others, maximize, noise)
+        return study_clock.behind(value, others, maximize, study_clock.margin(info["metric"], bar, snap.get("n_val")))
 
     def _finish(self, folder: StudyDir, study, state: str) -> None:
         import optuna

@@ -7,9 +7,7 @@ anyway), then three times the one before (1/6, 1/2, 3/2, 9/2 of it). At a rung t
 (JobManager.measure) and a trial goes on only while it is in the best third of the trials measured there, or behind
 that by no more than two standard errors of the metric (asynchronous successive halving with time as the resource,
 as Ray Tune's ASHA can; written here because Optuna's pruner has no margin for noise, and without one it stopped
-every trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot tell). At a
-trial's last rung (its run ends before the next) the margin is gone: the rest of its run is the dearest stretch of
-it, with no later rung to correct the call, so only a trial in the best third there runs to its end.
+every trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot tell).
 
 Why time: compared at equal epochs, a trial whose method or batch costs more per epoch trained far longer before its
 first comparison (DoRA at batch 8: 60 s to half an epoch of the sentiment set, where LoRA at 16 takes 9 s) and, ahead
@@ -57,13 +55,6 @@ def next_rung(first: int, reached: int) -> int:
     while rung <= reached:
         rung *= FACTOR
     return rung
-
-
-def last(rung: int, snap: dict, trained: float) -> bool:
-    """Whether `rung` (steps) is the run's last: its expected end (`trained` seconds plus its ETA) comes before the
-    next rung. A run without an ETA is not at its last rung."""
-    eta = snap.get("eta")
-    return eta is not None and UNIT * (trained + eta) <= rung * FACTOR
 
 
 def margin(metric: str, bar: float, n_val: int) -> float:
