@@ -81,6 +81,9 @@ def test_a_trials_clock_counts_the_seconds_it_has_trained_in_its_process():
 def test_rungs_start_at_a_sixth_of_the_first_trials_expected_time_and_triple():
     assert study_clock.first_rung({"state": "running"}, 3.0) is None  # no ETA yet
     assert study_clock.first_rung({"state": "running", "eta": 57.0}, 3.0) == 100  # (3 + 57) s / 6 = 10 s
+    early = {"state": "running", "eta": 97.0, "step": 4, "total_steps": 100}
+    assert study_clock.first_rung(early, 3.0) is None  # 4 of 100 steps: the pace of its first steps is no guide
+    assert study_clock.first_rung({**early, "eta": 57.0, "step": 5}, 3.0) == 100
     assert study_clock.first_rung({"state": "completed"}, 1.2) == 2  # it ended before it had an ETA
     assert [study_clock.next_rung(100, reached) for reached in (0, 99, 100, 150, 300, 900)] == \
         [100, 100, 300, 300, 900, 2700]
