@@ -6,7 +6,7 @@ from __future__ import annotations
 from ftlab import i18n, methods
 from ftlab.app import texts
 from ftlab.app.lab import Lab
-from ftlab.app.ui.model_tab import own_settings
+from ftlab.app.ui.model_tab import own_settings, task_settings
 from ftlab.config import RunConfig
 
 
@@ -45,3 +45,12 @@ def test_the_model_tab_shows_a_methods_settings_only_while_it_is_chosen():
     assert visible == {"lora": ["lora.alpha", "lora.r"], "qlora": ["lora.alpha", "lora.r", "quant.bits"], "full": [],
                        "prefix": ["prompt.virtual_tokens"]}
     assert "eval.max_new_tokens" not in shown("lora") and "max_steps" not in shown("full")  # everyone's stay
+
+
+def test_the_model_tab_shows_the_reply_length_only_for_tasks_that_answer_in_replies():
+    controls = {key: key for key in ("eval.max_new_tokens", "eval.probes", "classify.head_init", "preference.beta")}
+    shown = own_settings(task_settings(), controls)
+    visible = {name: sorted(c for c, on in shown(name).items() if on) for name in ("chat", "classify", "preference")}
+    assert visible == {"chat": ["eval.max_new_tokens"], "classify": ["classify.head_init"],
+                       "preference": ["eval.max_new_tokens", "preference.beta"]}
+    assert "eval.probes" not in shown("classify")  # a classifier's probes are classified: everyone's, always shown

@@ -80,10 +80,24 @@ def method_help(name: str, blocked: list[str]) -> str:
 
 def own_settings(owners: list[dict], controls: dict):
     """method (or task) name -> {control: whether it shows}: a method's own settings (`lora.r` for LoRA,
-    `quant.bits` for QLoRA) or a task's (`preference.beta`) show for those that read them, hidden for the others."""
+    `quant.bits` for QLoRA) or a task's (`preference.beta`) show for those that read them, hidden for the others.
+    An owner names whole sections (`lora`) or single settings (`eval.max_new_tokens`)."""
     sections = {m["name"]: set(m["settings"]) for m in owners}
-    owned = {key: control for key, control in controls.items() if key.split(".")[0] in set().union(*sections.values())}
-    return lambda name: {control: key.split(".")[0] in sections.get(name, ()) for key, control in owned.items()}
+    every = set().union(*sections.values())
+
+    def reads(key: str, names: set) -> bool:
+        return key in names or key.split(".")[0] in names
+
+    owned = {key: control for key, control in controls.items() if reads(key, every)}
+    return lambda name: {control: reads(key, sections.get(name, set())) for key, control in owned.items()}
+
+
+def task_settings() -> list[dict]:
+    """Each task's own settings for the page: its sections, and the length of the replies its evaluations generate
+    for a task that answers in replies (a classifier generates none)."""
+    return [{"name": name, "settings": [*tasks.get(name).settings,
+                                        *(["eval.max_new_tokens"] if tasks.get(name).try_out == "chat" else [])]}
+            for name in tasks.names()]
 
 
 def build(lab: Lab, data) -> ModelTab:
@@ -104,8 +118,8 @@ def build(lab: Lab, data) -> ModelTab:
         max_len = tr("model.max_length", gr.Number, tasks.get("chat").defaults["max_length"], precision=0,
                      elem_id="max-length")
     lora = next(m["settings"] for m in methods_info if m["name"] == "lora")
-    tasks_info = [{"name": name, "settings": list(tasks.get(name).settings)} for name in tasks.names()]
-    owned = {s for m in methods_info + tasks_info for s in m["settings"]}
+    tasks_info = task_settings()
+    owned = {s for m in methods_info + tasks_info for s in m["settings"] if "." not in s}
     advanced = settings_panel(hidden=owned - set(lora) - set(tasks.get("chat").settings))
     with gr.Row():
         plan_md = gr.Markdown("", elem_id="plan")
