@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from ftlab import i18n
-from ftlab.app.ui import dashboard
+from ftlab.app.ui import dashboard, results_tab
 from ftlab.train import engine
 from ftlab.train import checkpoints
 from ftlab.config import RunConfig
@@ -101,6 +101,9 @@ def test_early_stopping_ends_a_run_whose_eval_loss_stops_improving(tiny_llama):
     assert all(kept[n].equal(saved[n.replace(".default", "")]) for n in kept)
     assert status["eval_loss"] == pytest.approx(evals[best])  # and what the run reports is what it keeps
     assert run.read_json("report.json")["tuned"]["loss"] == pytest.approx(evals[best])
+    report = run.read_json("report.json")
+    assert (report["step"], report["weights_of"]) == (result.step, best)  # the Results tab says whose weights
+    assert f"Early stopping kept the weights of step {best}" in results_tab.summary(report)
     i18n.use("zh")
     try:
         assert f"在第 {result.step} 步提前停止" in dashboard.progress_markdown({"run_id": run.id, **status})

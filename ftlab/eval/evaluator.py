@@ -37,6 +37,8 @@ class Evaluator:
         """(step, metrics) of the latest evaluation: the final report takes its metrics instead of measuring the
         same weights again (every task's metrics come from the loss pass and the first `generate_rows` answers,
         which greedy decoding repeats)."""
+        self.weights_of: int | None = None
+        """The step whose weights the run went back to (early stopping's best), when it did."""
         self.answers: dict[int, list] = {}
         """Step -> every validation case's answer as the loss pass there gave them (`Task.answers_in_loss`)."""
 
@@ -140,14 +142,14 @@ class Evaluator:
         else:
             found, answers, _ = self._measure(self.s.model, nullcontext, self.report_rows(), "report")
         result = report.build(self.cfg, self.s.labels, self.val, self.base, {"metrics": found, "answers": answers},
-                              step)
+                              step, self.weights_of)
         self.run.write_json("report.json", result)
         return result
 
     def went_back(self, step: int, best: int, measured: dict) -> None:
         """The weights at `step` are those the evaluation at `best` measured (`measured`) again: the report takes
         that evaluation (early stopping's best weights)."""
-        self.last = (step, measured)
+        self.last, self.weights_of = (step, measured), best
         if best in self.answers:
             self.answers[step] = self.answers[best]
 

@@ -29,13 +29,15 @@ def _delta(base: dict, tuned: dict) -> dict:
             if k in tuned and isinstance(base[k], (int, float)) and isinstance(tuned[k], (int, float))}
 
 
-def build(cfg: RunConfig, labels: list[str], val: Cases, base: dict, tuned: dict, step: int) -> dict:
+def build(cfg: RunConfig, labels: list[str], val: Cases, base: dict, tuned: dict, step: int,
+          weights_of: int | None = None) -> dict:
     """The report from the base and tuned {"metrics", "answers"} on the validation cases: the task compares the
-    answers (its metrics, one row per case, and what else it shows); the losses come from the evaluations."""
+    answers (its metrics, one row per case, and what else it shows); the losses come from the evaluations.
+    `weights_of`: the step whose weights the run kept, when it went back to an earlier one (early stopping)."""
     compared = tasks.get(cfg.task).compare(labels, val, base["answers"], tuned["answers"])
     b, t, rows = compared.pop("base"), compared.pop("tuned"), compared.pop("rows")
     base_side, tuned_side = _side(base["metrics"], b), _side(tuned["metrics"], t)
-    return {"task": cfg.task, "step": step, "rows_compared": len(rows), "labels": labels, "base": base_side,
+    return {"task": cfg.task, "step": step, "weights_of": weights_of or step, "rows_compared": len(rows), "labels": labels, "base": base_side,
             "tuned": tuned_side, "delta": _delta(base_side, tuned_side), "rows": rows, **compared}
 
 

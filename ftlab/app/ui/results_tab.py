@@ -43,6 +43,8 @@ def summary(rep: dict) -> str:
     if not rep:
         return t("results.no_report")
     text = t("results.summary", rows=rep["rows_compared"], step=rep["step"])
+    if rep.get("weights_of", rep["step"]) != rep["step"]:
+        text += t("results.weights_of", best=rep["weights_of"])
     if rep.get("changes"):
         c = rep["changes"]
         text += t("results.changes", fixed=c["fixed"], broken=c["broken"], unchanged=c["unchanged"])
