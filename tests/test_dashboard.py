@@ -29,3 +29,19 @@ def test_the_eta_counts_down_between_the_steps_that_write_it():
     assert "ETA" not in dashboard.progress_markdown({**snap, "state": "completed"})
     assert "ETA 120 s of training, plus the evaluations still due" in dashboard.progress_markdown(
         {**snap, "step": 2, "eta_without_evals": True})
+
+
+def test_the_export_panel_of_an_app_with_no_runs_offers_no_format_and_warns_of_none(tmp_path, monkeypatch):
+    import warnings
+
+    import gradio as gr
+
+    from ftlab.app.lab import Lab
+    from ftlab.app.ui import export_panel
+
+    monkeypatch.setenv("FTLAB_HOME", str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught, gr.Blocks():
+        warnings.simplefilter("always")
+        fmt = export_panel.build(Lab(), [])
+    assert fmt.value is None and not fmt.choices
+    assert not [w for w in caught if "safetensors" in str(w.message)]  # a value outside the choices: Gradio warns
