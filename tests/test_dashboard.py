@@ -42,6 +42,6 @@ def test_the_export_panel_of_an_app_with_no_runs_offers_no_format_and_warns_of_n
     monkeypatch.setenv("FTLAB_HOME", str(tmp_path))
     with warnings.catch_warnings(record=True) as caught, gr.Blocks():
         warnings.simplefilter("always")
-        fmt = export_panel.build(Lab(), [])
-    assert fmt.value is None and not fmt.choices
+        run = export_panel.build(Lab(), [])
+    assert run.value is None and not run.choices
     assert not [w for w in caught if "safetensors" in str(w.message)]  # a value outside the choices: Gradio warns
