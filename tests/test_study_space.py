@@ -99,3 +99,19 @@ def test_a_trial_goes_on_while_in_the_best_third_at_a_rung_or_within_the_metrics
     six = [0.9, 0.88, 0.8, 0.75, 0.7]  # six measured: the best two go on, so the bar is the second best
     assert not study_clock.behind(0.845, six, True, noise) and study_clock.behind(0.83, six, True, noise)
     assert study_clock.behind(1.05, [1.0], maximize=False) and not study_clock.behind(0.99, [1.0], maximize=False)
+
+
+def test_a_trial_that_ended_before_a_rung_is_there_with_its_final_value():
+    import optuna
+
+    from ftlab.runs.study import Studies
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    ended = study.ask()
+    ended.set_user_attr("ended", 400)  # 40 s of training, 90 %
+    study.tell(ended, 0.90)
+    info, snap = {"direction": "maximize", "metric": "eval_accuracy"}, {"n_val": 500}
+    assert not Studies._behind(study, study.ask(), 300, 0.80, info, snap)  # it had not ended by 30 s: first there
+    assert Studies._behind(study, study.ask(), 900, 0.80, info, snap)  # by 90 s it had: 10 points behind it
+    assert not Studies._behind(study, study.ask(), 900, 0.87, info, snap)  # within the noise of it (4 points)

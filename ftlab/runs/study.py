@@ -171,7 +171,8 @@ class Studies:
         steps = budget["steps"] - sum(s.get("step", 0) for s in spent) if budget["steps"] else 0
         if (budget["minutes"] and minutes <= 0.05 and not running) or (budget["steps"] and steps <= 0 and not running):
             return {}
-        return {"minutes": max(minutes, 0.05) if budget["minutes"] else 0, "steps": max(steps, 1) if budget["steps"] else 0}
+        return {"minutes": max(minutes, 0.05) if budget["minutes"] else 0,
+                "steps": max(steps, 1) if budget["steps"] else 0}
 
     def _next(self, study, info: dict, owner: str | None, left: dict):
         """The trial to follow and its run: one a killed app left running (its run resumed), else a new one."""
@@ -254,6 +255,7 @@ class Studies:
                 stopping = self.jobs.stop(run_id) or True
             time.sleep(POLL_S)
         if snap["state"] in ("completed", "stopped") and evals:
+            trial.set_user_attr("ended", round(now * study_clock.UNIT))  # on its clock: see _behind
             study.tell(trial, evals[-1][metric])
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -271,10 +273,12 @@ class Studies:
     @staticmethod
     def _behind(study, trial, rung: int, value: float, info: dict, snap: dict) -> bool:
         """Keep the trial's value at `rung` (a user attribute) and say whether it is behind the trials measured
-        there before it (study_clock.behind, with the metric's noise as the margin)."""
+        there before it and those that had ended by then (study_clock.behind, with the metric's noise as the
+        margin)."""
         key = f"rung_{rung}"
-        others = [t.user_attrs[key] for t in study.get_trials(deepcopy=False)
-                  if key in t.user_attrs and t.number != trial.number]
+        others = [t.user_attrs[key] if key in t.user_attrs else t.value for t in study.get_trials(deepcopy=False)
+                  if t.number != trial.number and (key in t.user_attrs or t.user_attrs.get("ended", rung + 1) <= rung)]
+        # a trial that ended before this rung is there with what it ended at: it needed no more time for it
         trial.set_user_attr(key, value)
         maximize = info["direction"] == "maximize"
         bar = max(others, default=value) if maximize else min(others, default=value)

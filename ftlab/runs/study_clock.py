@@ -4,10 +4,11 @@ A trial's clock is the seconds its run has trained, its evaluations included (wh
 the run's status (`trained`, written at each logged step, and `eta_at`, when it was written). The rungs: a sixth of
 the first trial's expected training time (the first trial is the config's own settings, what the person would run
 anyway), then three times the one before (1/6, 1/2, 3/2, 9/2 of it). At a rung the study asks the run to evaluate
-(JobManager.measure) and a trial goes on only while it is in the best third of the trials measured there, or behind
-that by no more than two standard errors of the metric (asynchronous successive halving with time as the resource,
-as Ray Tune's ASHA can; written here because Optuna's pruner has no margin for noise, and without one it stopped
-every trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot tell).
+(JobManager.measure) and a trial goes on only while it is in the best third of the trials measured there (those that
+had ended before it count with their final values), or behind that by no more than two standard errors of the metric
+(asynchronous successive halving with time as the resource, as Ray Tune's ASHA can; written here because Optuna's
+pruner has no margin for noise, and without one it stopped every trial that was behind the first at a sixth of its
+time, on differences 500 validation rows cannot tell).
 
 Why time: compared at equal epochs, a trial whose method or batch costs more per epoch trained far longer before its
 first comparison (DoRA at batch 8: 60 s to half an epoch of the sentiment set, where LoRA at 16 takes 9 s) and, ahead
