@@ -37,8 +37,9 @@ def build(cfg: RunConfig, labels: list[str], val: Cases, base: dict, tuned: dict
     compared = tasks.get(cfg.task).compare(labels, val, base["answers"], tuned["answers"])
     b, t, rows = compared.pop("base"), compared.pop("tuned"), compared.pop("rows")
     base_side, tuned_side = _side(base["metrics"], b), _side(tuned["metrics"], t)
-    return {"task": cfg.task, "step": step, "weights_of": weights_of or step, "rows_compared": len(rows), "labels": labels, "base": base_side,
-            "tuned": tuned_side, "delta": _delta(base_side, tuned_side), "rows": rows, **compared}
+    return {"task": cfg.task, "step": step, "weights_of": weights_of or step, "rows_compared": len(rows),
+            "labels": labels, "base": base_side, "tuned": tuned_side, "delta": _delta(base_side, tuned_side),
+            "rows": rows, **compared}
 
 
 def metrics_table(result: dict, digits: int = 4) -> list[dict]:
