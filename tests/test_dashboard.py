@@ -31,7 +31,7 @@ def test_the_eta_counts_down_between_the_steps_that_write_it():
         {**snap, "step": 2, "eta_without_evals": True})
 
 
-def test_the_export_panel_of_an_app_with_no_runs_offers_no_format_and_warns_of_none(tmp_path, monkeypatch):
+def test_the_export_panel_of_an_app_with_no_runs_offers_safetensors_and_warns_of_nothing(tmp_path, monkeypatch):
     import warnings
 
     import gradio as gr
@@ -40,8 +40,10 @@ def test_the_export_panel_of_an_app_with_no_runs_offers_no_format_and_warns_of_n
     from ftlab.app.ui import export_panel
 
     monkeypatch.setenv("FTLAB_HOME", str(tmp_path))
-    with warnings.catch_warnings(record=True) as caught, gr.Blocks():
+    with warnings.catch_warnings(record=True) as caught, gr.Blocks() as demo:
         warnings.simplefilter("always")
         run = export_panel.build(Lab(), [])
     assert run.value is None and not run.choices
+    fmt = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "export-format")
+    assert fmt.value == "safetensors" and [v for _, v in fmt.choices] == ["safetensors"]  # no change when a run comes
     assert not [w for w in caught if "safetensors" in str(w.message)]  # a value outside the choices: Gradio warns

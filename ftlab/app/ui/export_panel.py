@@ -16,8 +16,8 @@ from ftlab.app.ui.translate import redraw, t, tr
 def build(lab: Lab, runs: list[str]) -> gr.Dropdown:
     tr("export.about", gr.Markdown)
     run = tr("export.run", gr.Dropdown, choices=runs, value=runs[0] if runs else None, elem_id="export-run")
-    fmt = tr("export.format", gr.Dropdown, choices=formats_of(lab, runs[0] if runs else None),
-             value="safetensors" if runs else None, elem_id="export-format")
+    fmt = tr("export.format", gr.Dropdown, choices=formats_of(lab, runs[0] if runs else None), value="safetensors",
+             elem_id="export-format")
     merge = tr("export.merge", gr.Checkbox, False, elem_id="export-merge")
     with gr.Row():
         make_zip = tr("export.zip", gr.Button, variant="primary", elem_id="export-zip")
@@ -62,8 +62,9 @@ def build(lab: Lab, runs: list[str]) -> gr.Dropdown:
 
     make_zip.click(zip_it, [run, fmt, merge], [download, result], **PRIVATE)
     measure.click(measure_it, run, costs, **PRIVATE)
-    run.change(lambda rid: (gr.update(choices=formats_of(lab, rid), value="safetensors" if rid else None), ""), run,
-               [fmt, costs], **PRIVATE)  # no run: no formats, and no value outside them (Gradio warns of one)
+    # the value stays safetensors, so the first run arriving changes no setting (that would hide a zip made at once)
+    run.change(lambda rid: (gr.update(choices=formats_of(lab, rid), value="safetensors"), ""), run, [fmt, costs],
+               **PRIVATE)
     fmt.change(lambda f: gr.update(visible=f == "safetensors"), fmt, merge, **PRIVATE)
     # another run or setting: the zip made before is not of it, so it goes
     gr.on([run.change, fmt.change, merge.change], lambda: (gr.update(value=None, visible=False), ""), None,
@@ -74,8 +75,10 @@ def build(lab: Lab, runs: list[str]) -> gr.Dropdown:
 
 
 def formats_of(lab: Lab, run_id: str | None) -> list[tuple[str, str]]:
-    """The formats the run exports as, named in the caller's language."""
-    return [(t(f"export.fmt_{f.replace('-', '_')}"), f) for f in lab.export_formats(run_id)] if run_id else []
+    """The formats the run exports as, named in the caller's language; with no run, safetensors alone (every run
+    exports as it), so the choice never holds a value outside its choices."""
+    return [(t(f"export.fmt_{f.replace('-', '_')}"), f) for f in (lab.export_formats(run_id) if run_id else
+                                                                    ["safetensors"])]
 
 
 def costs_table(rows: list[dict]) -> str:
