@@ -1,6 +1,7 @@
 """Running out of memory, for real: a child process caps its address space, so a too-large batch fails inside the
 training step's own allocation. The run fails with a message naming the batch size to try, the memory comes back
-and the next run in the same process completes; auto batch size finds a batch that fits."""
+and the next run in the same process completes; auto batch size finds a batch that fits, and a first step that
+still runs out of memory halves the batch again."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ def config(batch, auto=False):
 engine.setup(config(1))  # load everything once, then cap what the process may add: about 1.5 GB
 used = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (used + 1_500_000_000, resource.RLIM_INFINITY))
+probe = engine.batch_fit.fit
 results = {}
-for name, cfg in (("too_big", config(160)), ("after", config(2)), ("auto", config(160, auto=True))):
+for name, cfg in (("too_big", config(160)), ("after", config(2)), ("auto", config(160, auto=True)),
+                  ("unprobed", config(160, auto=True))):
+    engine.batch_fit.fit = probe if name == "auto" else (lambda cfg, s, run_dir: None)  # the first step must halve
     run = RunDir.create(cfg)
     result = engine.run(cfg, run)
     saved = RunDir(run.id).config().train
@@ -70,3 +74,13 @@ def test_auto_batch_size_finds_a_batch_that_fits(outcome):
     assert 1 <= size < 160 and size * accum >= 160
     assert auto["status"]["auto_batch"].startswith(f"auto batch size: {size} (asked 160)")
     assert auto["saved"] == {"batch_size": size, "grad_accum": accum}  # what a resume or a rerun will use
+
+
+@pytest.mark.slow
+def test_a_first_step_out_of_memory_with_auto_batch_size_halves_the_batch_and_trains(outcome):
+    unprobed = outcome["unprobed"]  # the probe left out: the first training step itself runs out of memory at 160
+    assert unprobed["state"] == "completed", unprobed["error"]
+    size, accum = unprobed["status"]["batch_size"], unprobed["status"]["grad_accum"]
+    assert size < 160 and size * accum == 160
+    assert unprobed["status"]["auto_batch"] == f"auto batch size: {size} (asked 160), gradient accumulation {accum}"
+    assert unprobed["saved"] == {"batch_size": size, "grad_accum": accum}

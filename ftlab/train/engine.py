@@ -18,7 +18,7 @@ from typing import Callable
 from ftlab import data as data_mod
 from ftlab import methods, modeling, tasks
 from ftlab.eval import model_card
-from ftlab.train import (checkpoints, early_stopping, failures, heap, memory, optim, parallel, precision,
+from ftlab.train import (batch_fit, checkpoints, early_stopping, failures, heap, memory, optim, parallel, precision,
                          recompute, run_setup)
 from ftlab.train.pace import Pace
 from ftlab.config import RunConfig
@@ -62,6 +62,9 @@ class Trainer:
         self.evaluator_due = False
         """Whether this run evaluates (it has validation rows)."""
         self.stats: dict[str, list] = {}
+        self.evaluator: Evaluator | None = None
+        self.steps_done = 0
+        """Optimizer steps this process has taken (a first step out of memory can still try a smaller batch)."""
         """The task's stats of each batch since the last metrics record: name -> [(units, value)]."""
 
     def emit(self, record: dict) -> None:
@@ -192,10 +195,11 @@ class Trainer:
         for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
             next(batches)
         s.model.train()
-        self.evaluator = Evaluator(self.cfg, self.run, s)
-        self.evaluator_due = bool(s.val)
-        if not step and s.val:
-            self.eval_and_log(s, 0)
+        if self.evaluator is None:  # a second try at a smaller batch keeps the base model's evaluation
+            self.evaluator = Evaluator(self.cfg, self.run, s)
+            self.evaluator_due = bool(s.val)
+            if not step and s.val:
+                self.eval_and_log(s, 0)
         with heap.for_training(self.policy.budget, s.device) or nullcontext():
             step = self.loop(s, step, batches, params, opt, sched)
         if step == self.total or (self.stop.is_set() and not self.cancel.is_set()):
@@ -228,7 +232,7 @@ class Trainer:
         while step < self.total and not self.cancel.is_set():
             began = time.time()
             loss, grad_norm, n_tokens, n_rows, n_positions = self.step(s, batches, params, opt, sched)
-            step = step + 1
+            step, self.steps_done = step + 1, self.steps_done + 1
             pace.add(n_tokens, n_rows, time.time() - began, n_positions)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss} at step {step}: the run stopped there; lower the "
@@ -281,15 +285,17 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
                              start_from=cfg.start_from or None, data_name=Path(cfg.data.path).name)
         s = setup(cfg, str(group.accelerator.device) if group.distributed else None)
         _prepare(trainer, s)
+        asked = cfg.train.batch_size
         if cfg.train.auto_batch_size and not restored:
-            _fit_batch_size(cfg, s, run_dir)
+            batch_fit.fit(cfg, s, run_dir)
         trainer.total, trainer.per_epoch = run_setup.total_steps(cfg, len(s.train), group.world)
         trainable, total = methods.trainable_parameters(s.model)
         run_dir.write_status(phase="training", phase_started=time.time(), total_steps=trainer.total,
                              trainable_params=trainable,
                              total_params=total, n_train=len(s.train), n_val=len(s.val), labels=s.labels,
                              precision=precision.describe(s.autocast), device=s.device, processes=group.world)
-        step = trainer.train(s)
+        fitting = cfg.train.auto_batch_size and not restored and not group.distributed
+        step = batch_fit.train(trainer, s, run_dir, asked) if fitting else trainer.train(s)
         if trainer.cancel.is_set():
             trainer.status(step, state="cancelled", phase="done", finished=time.time())
             return RunResult("cancelled", step)
@@ -339,33 +345,6 @@ def _prepare(trainer: Trainer, s: Setup) -> None:
                                       s.tokenizer.pad_token_id, methods.get(cfg.method).reference_view(s.model), tick)
     finally:
         s.model.train()
-
-
-def _fit_batch_size(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
-    """Find the largest batch (from the configured one, halving) whose longest rows train without running out of
-    memory; keep the effective batch with gradient accumulation."""
-    longest = sorted(s.train, key=lambda e: len(e["input_ids"]), reverse=True)
-    policy = recompute.Policy.for_run(s.model, cfg.train, s.device)
-
-    def try_batch(size: int) -> None:  # as the run will train it: the same loss, the same layers recomputed
-        batch = run_setup.tensors(s, longest[:size])
-        policy.prepare(*batch["attention_mask"].shape, tasks.get(cfg.task).scored_tokens(batch))
-        try:
-            with s.autocast_context():
-                batch_loss(cfg, s.model, batch).backward()
-        finally:
-            s.model.zero_grad(set_to_none=True)
-
-    asked = cfg.train.batch_size
-    size = memory.largest_batch(try_batch, min(asked, len(longest)))
-    policy.off()
-    if size < asked:
-        cfg.train.grad_accum *= -(-asked // size)
-        cfg.train.batch_size = size
-        run_dir.save_config(cfg)  # a resume skips the fit: it must find the batch that ran, not the one asked
-    run_dir.write_status(note=None, batch_size=size, grad_accum=cfg.train.grad_accum,
-                         auto_batch=f"auto batch size: {size} (asked {asked}), gradient accumulation "
-                                    f"{cfg.train.grad_accum}")
 
 
 def _restored(run_dir: RunDir) -> checkpoints.Restored | None:
