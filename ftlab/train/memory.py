@@ -14,7 +14,10 @@ def is_oom(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
         return True
     text = str(exc)
-    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+    # oneDNN (the CPU's matmuls) says "could not create a primitive" when it cannot allocate what a primitive needs:
+    # seen under a memory cap at large batches, where the allocator's own message says the same of smaller ones
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower()
+                                              or text.startswith("could not create a primitive"))
 
 
 def release() -> None:
