@@ -100,7 +100,7 @@ def cmd_tune(path: str, trials: int, minutes: float, resume: str = "") -> int:
             print("config problems:\n" + "\n".join(f"- {p}" for p in problems), file=sys.stderr)
             return 2
         sp = study_space.space(cfg, defaults.facts(cfg), study_space.fits_full(cfg))
-        study_id = studies.start(cfg, sp, trials, minutes, enqueue=[study_space.first(cfg, sp)])
+        study_id = studies.start(cfg, sp, trials, minutes, enqueue=study_space.opening(cfg, sp))
     print(f"study {study_id} -> {StudyDir(study_id).path}", flush=True)
     shown = set()
     while studies.wait(study_id, 5).get("state") == "running" or study_id in Studies._threads:

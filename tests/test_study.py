@@ -34,6 +34,8 @@ def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_bes
     trials = found["trials"]
     assert [t["number"] for t in trials] == [1, 2, 3]
     assert trials[0]["settings"]["learning_rate"] == 2e-4 and trials[0]["params"]["epochs"] == 3  # the config's own
+    assert [t["settings"]["learning_rate"] for t in trials[1:]] == pytest.approx([2e-4 * 5 ** .5, 2e-4 / 5 ** .5],
+                                                                                rel=1e-2)  # then a step up, a step down
     assert all(t["state"] in ("complete", "pruned") for t in trials) and trials[0]["state"] == "complete"
     for t in trials:  # each a run of the queue, named for its study, with the trial's own settings
         run = RunDir(t["run_id"])

@@ -49,6 +49,17 @@ def test_the_first_trial_is_the_configs_own_settings_whatever_its_batch():
         assert found["epochs"] == cfg.train.epochs and found["lora.r"] == cfg.lora.r
 
 
+def test_the_study_opens_on_a_line_of_learning_rates_through_the_configs_own_settings():
+    cfg, sp = made()
+    cfg.train.learning_rate = 7e-4
+    trials = [study_space.settings(p, sp) for p in study_space.opening(cfg, sp)]
+    assert [t["learning_rate"] for t in trials] == pytest.approx([7e-4, 7e-4 * 5 ** 0.5, 7e-4 / 5 ** 0.5], rel=1e-2)
+    assert all({**t, "learning_rate": 0} == {**trials[0], "learning_rate": 0} for t in trials)  # nothing else moves
+    cfg.train.learning_rate = sp["base_lr"]["lora"] * sp["lr_scale"][1]  # at the top of the range: no step up
+    assert [study_space.settings(p, sp)["learning_rate"] for p in study_space.opening(cfg, sp)] == pytest.approx(
+        [cfg.train.learning_rate, cfg.train.learning_rate / 5 ** 0.5], rel=1e-2)
+
+
 def test_a_study_made_before_the_batch_scaling_keeps_its_unscaled_learning_rates():
     _, sp = made()
     del sp["base_batch"]  # as a study.json written before it has it

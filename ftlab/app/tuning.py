@@ -40,7 +40,7 @@ class Tuning:
             minutes = min(minutes or self.limits["minutes"], self.limits["minutes"])
             steps = self.limits["steps"]
         sp = study_space.space(cfg, defaults.facts(cfg), study_space.fits_full(cfg, self.limits.get("memory_gb")))
-        return self.studies.start(cfg, sp, trials, minutes, self.owner(), steps, enqueue=[study_space.first(cfg, sp)])
+        return self.studies.start(cfg, sp, trials, minutes, self.owner(), steps, enqueue=study_space.opening(cfg, sp))
 
     def studies_list(self) -> list[dict]:
         """The caller's studies, newest first: id, state, budget, best run."""

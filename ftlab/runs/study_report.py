@@ -18,7 +18,10 @@ def snapshot(study_id: str) -> dict:
     if not info:
         raise ValueError(f"no study {study_id}")
     study = optuna_study(folder.path, info["direction"], load=True)
-    trials = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+    import optuna
+
+    waiting = optuna.trial.TrialState.WAITING  # the opening's trials a spent budget never started: not trials
+    trials = [trial_row(t) for t in study.get_trials(deepcopy=False) if t.state != waiting]
     cfg = info.pop("config")  # its paths stay on the server: what it tunes, by name
     base = {"task": cfg["task"], "model": cfg["model"], "method": cfg["method"],
             "data": Path(cfg["data"]["path"]).name}

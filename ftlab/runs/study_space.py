@@ -19,6 +19,9 @@ from ftlab.train import defaults
 
 SEARCHED = ("lora", "dora", "full")
 """Methods a study tries (with the person's own, when it is another)."""
+LR_STEP = math.sqrt(5)
+"""The opening's step of learning rate: from the middle of the searched factors (0.2-5) halfway to either end, on
+a log scale."""
 
 
 def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
@@ -102,3 +105,14 @@ def first(cfg: RunConfig, sp: dict) -> dict:
     if method in ("lora", "dora", "qlora"):
         params["lora_r"] = nearest(cfg.lora.r, sp["lora_r"])
     return params
+
+
+def opening(cfg: RunConfig, sp: dict) -> list[dict]:
+    """The study's first trials: the config's own settings (`first`), then the same at a learning rate LR_STEP up
+    and LR_STEP down. The learning rate is what decides most (its importance 0.9 and more in every study in
+    benchmarks/RESULTS.md), and a sampler's first proposals are random: the search starts from a line through
+    settings known to be sound instead, so the sampler's model has the learning rate's slope from its fourth trial."""
+    base = first(cfg, sp)
+    low, high = sp["lr_scale"]
+    steps = [{**base, "lr_scale": min(high, max(low, base["lr_scale"] * f))} for f in (LR_STEP, 1 / LR_STEP)]
+    return [base, *(p for p in steps if not math.isclose(p["lr_scale"], base["lr_scale"]))]
