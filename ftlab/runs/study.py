@@ -1,6 +1,6 @@
 """Auto-tune studies: an Optuna search (multivariate TPE sampler, successive halving on the validation metric at
-equal training times, see study_clock) whose trials are normal runs in the training queue; the first trial is the
-config's own settings.
+equal training times, see study_clock) whose trials are normal runs in the training queue; the first trials are the
+config's own settings and the same a learning-rate step up and down (study_space.opening).
 
 A study lives in `$FTLAB_HOME/studies/<id>/`: `study.json` (the base config, the budget, the search space, its
 state, the best run) and `journal.log`, Optuna's append-only journal of trials, parameters and the metric each

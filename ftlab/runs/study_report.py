@@ -20,8 +20,9 @@ def snapshot(study_id: str) -> dict:
     study = optuna_study(folder.path, info["direction"], load=True)
     import optuna
 
-    waiting = optuna.trial.TrialState.WAITING  # the opening's trials a spent budget never started: not trials
-    trials = [trial_row(t) for t in study.get_trials(deepcopy=False) if t.state != waiting]
+    waiting = optuna.trial.TrialState.WAITING  # the opening's next trials; once the study ends, never started: gone
+    trials = [trial_row(t) for t in study.get_trials(deepcopy=False)
+              if t.state != waiting or info.get("state") == "running"]
     cfg = info.pop("config")  # its paths stay on the server: what it tunes, by name
     base = {"task": cfg["task"], "model": cfg["model"], "method": cfg["method"],
             "data": Path(cfg["data"]["path"]).name}
