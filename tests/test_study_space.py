@@ -100,15 +100,17 @@ def test_rungs_start_at_a_sixth_of_the_first_trials_expected_time_and_triple():
         [100, 100, 300, 300, 900, 2700]
 
 
-def test_a_trial_goes_on_while_in_the_best_third_at_a_rung_or_within_the_metrics_noise_of_it():
+def test_a_trial_goes_on_while_in_the_best_third_at_a_rung_or_within_the_metrics_noise_of_a_best_third_of_one():
     noise = study_clock.margin("eval_accuracy", 0.89, 500)
     assert noise == pytest.approx(2 * math.sqrt(2 * 0.89 * 0.11 / 500)) and 0.039 < noise < 0.04  # two SE: 4 points
     assert study_clock.margin("eval_loss", 1.3, 500) == 0  # a loss: no margin
     assert not study_clock.behind(0.5, [], maximize=True)  # the first trial at a rung goes on
     assert not study_clock.behind(0.855, [0.89], True, noise) and study_clock.behind(0.84, [0.89], True, noise)
     assert study_clock.behind(0.85, [0.9, 0.8, 0.7], True, noise)  # four measured: only the best goes on
-    six = [0.9, 0.88, 0.8, 0.75, 0.7]  # six measured: the best two go on, so the bar is the second best
-    assert not study_clock.behind(0.845, six, True, noise) and study_clock.behind(0.83, six, True, noise)
+    five = [0.9, 0.88, 0.8, 0.75]  # five measured: the best third is the best alone, and a trial near it goes on
+    assert not study_clock.behind(0.87, five, True, noise) and study_clock.behind(0.85, five, True, noise)
+    six = [0.9, 0.88, 0.8, 0.75, 0.7]  # six measured: the best two go on, the second best the bar, no margin
+    assert not study_clock.behind(0.88, six, True, noise) and study_clock.behind(0.875, six, True, noise)
     assert study_clock.behind(1.05, [1.0], maximize=False) and not study_clock.behind(0.99, [1.0], maximize=False)
 
 

@@ -5,10 +5,10 @@ the run's status (`trained`, written at each logged step, and `eta_at`, when it 
 the first trial's expected training time (the first trial is the config's own settings, what the person would run
 anyway), then three times the one before (1/6, 1/2, 3/2, 9/2 of it). At a rung the study asks the run to evaluate
 (JobManager.measure) and a trial goes on only while it is in the best third of the trials measured there (those that
-had ended before it count with their final values), or behind that by no more than two standard errors of the metric
-(asynchronous successive halving with time as the resource, as Ray Tune's ASHA can; written here because Optuna's
-pruner has no margin for noise, and without one it stopped every trial that was behind the first at a sixth of its
-time, on differences 500 validation rows cannot tell).
+had ended before it count with their final values), or, while that third is a single trial, behind it by no more than
+two standard errors of the metric (asynchronous successive halving with time as the resource, as Ray Tune's ASHA can;
+written here because Optuna's pruner has no margin for noise, and without one it stopped every trial that was behind
+the first at a sixth of its time, on differences 500 validation rows cannot tell).
 
 Why time: compared at equal epochs, a trial whose method or batch costs more per epoch trained far longer before its
 first comparison (DoRA at batch 8: 60 s to half an epoch of the sentiment set, where LoRA at 16 takes 9 s) and, ahead
@@ -75,9 +75,14 @@ def margin(metric: str, bar: float, n_val: int) -> float:
 
 def behind(value: float, others: list[float], maximize: bool, noise: float = 0.0) -> bool:
     """Whether a trial measured `value` at a rung where the trials before it measured `others` is out of the best
-    third there by more than `noise` (the first trial at a rung goes on)."""
+    third there (the first trial at a rung goes on). While the best third is one trial (fewer than six measured),
+    the bar is that one value, as noisy as any: a trial within `noise` of it goes on. From six, the best third holds
+    two or more, the rank among them is the bar, and the margin goes: kept there too, it let trials 2-4 points behind
+    the third best go on to their end (a minute each on the sentiment set) without one of them winning."""
     if not others:
         return False
     ranked = sorted([*others, value], reverse=maximize)
-    bar = ranked[max(len(ranked) // FACTOR, 1) - 1]  # the last value in the best third (the best, of fewer than 3)
+    kept = max(len(ranked) // FACTOR, 1)
+    bar = ranked[kept - 1]  # the last value in the best third
+    noise = noise if kept == 1 else 0.0
     return value < bar - noise if maximize else value > bar + noise
