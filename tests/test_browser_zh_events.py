@@ -26,8 +26,8 @@ def app_home(tiny_llama, tmp_path_factory) -> Path:
     """A home holding a run that failed for want of memory (batch 160 under a 1.5 GB cap)."""
     home = tmp_path_factory.mktemp("zh-events-home")
     env = {**os.environ, "FTLAB_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(tiny_llama)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(tiny_llama), "too_big"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
     assert "RESULT " in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
     return home
 
