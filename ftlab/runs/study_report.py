@@ -13,13 +13,13 @@ from ftlab.runs.study import StudyDir, optuna_study
 
 def snapshot(study_id: str) -> dict:
     """A study's budget, state, trials, importance and best run, in plain types."""
+    import optuna
+
     folder = StudyDir(study_id)
     info = folder.read()
     if not info:
         raise ValueError(f"no study {study_id}")
     study = optuna_study(folder.path, info["direction"], load=True)
-    import optuna
-
     waiting = optuna.trial.TrialState.WAITING  # the opening's next trials; once the study ends, never started: gone
     trials = [trial_row(t) for t in study.get_trials(deepcopy=False)
               if t.state != waiting or info.get("state") == "running"]

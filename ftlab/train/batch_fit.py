@@ -16,14 +16,14 @@ def fit(cfg: RunConfig, s: Setup, run_dir: RunDir) -> None:
     """Find the largest batch (from the configured one, halving) whose longest rows train without running out of
     memory; keep the effective batch with gradient accumulation."""
     longest = sorted(s.train, key=lambda e: len(e["input_ids"]), reverse=True)
-    policy = recompute.Policy.for_run(s.model, cfg.train, s.device)
+    policy, task = recompute.Policy.for_run(s.model, cfg.train, s.device), tasks.get(cfg.task)
 
     def try_batch(size: int) -> None:  # as the run will train it: the same loss, the same layers recomputed
         batch = run_setup.tensors(s, longest[:size])
-        policy.prepare(*batch["attention_mask"].shape, tasks.get(cfg.task).scored_tokens(batch))
+        policy.prepare(*batch["attention_mask"].shape, task.scored_tokens(batch))
         try:
             with s.autocast_context():
-                tasks.get(cfg.task).loss(s.model, batch, None, cfg).backward()
+                task.loss(s.model, batch, None, cfg).backward()
         finally:
             s.model.zero_grad(set_to_none=True)
 

@@ -62,10 +62,10 @@ class Trainer:
         self.evaluator_due = False
         """Whether this run evaluates (it has validation rows)."""
         self.stats: dict[str, list] = {}
+        """The task's stats of each batch since the last metrics record: name -> [(units, value)]."""
         self.evaluator: Evaluator | None = None
         self.steps_done = 0
         """Optimizer steps this process has taken (a first step out of memory can still try a smaller batch)."""
-        """The task's stats of each batch since the last metrics record: name -> [(units, value)]."""
 
     def emit(self, record: dict) -> None:
         if self.group.main:
@@ -318,11 +318,6 @@ def run(cfg: RunConfig, run_dir: RunDir, stop: threading.Event | None = None,
     finally:
         trainer = s = None  # the trainer's evaluator holds the model too: both go before the heap is trimmed
         memory.release()
-
-
-def batch_loss(cfg: RunConfig, model, tensors: dict, forward=None):
-    """The batch's loss, as the run's task computes it (`forward`: the model wrapped for data-parallel training)."""
-    return tasks.get(cfg.task).loss(model, tensors, forward, cfg)
 
 
 def _prepare(trainer: Trainer, s: Setup) -> None:
