@@ -1,9 +1,11 @@
 """The Lab's exports of a run: a zip in a format (safetensors, GGUF with an Ollama Modelfile, ONNX), the formats
-a run offers, what each costs, and an upload to the Hugging Face Hub. The run must be the caller's (`owned`)."""
+a run offers, what each costs, and an upload to the Hugging Face Hub. The run must be the caller's (`owned`).
+Exporting and measuring run torch in a thread that ends with them (the caller's may live long: ftlab.train.threads)."""
 
 from __future__ import annotations
 
 from ftlab.app.votes import owned
+from ftlab.train import threads
 
 
 class Exports:
@@ -14,7 +16,7 @@ class Exports:
         from ftlab.deploy import formats
 
         folder = self.scratch_dir("ftlab-export-")
-        return str(formats.zip_run(run_id, folder, fmt, merge))
+        return str(threads.apart(formats.zip_run, run_id, folder, fmt, merge))
 
     @owned
     def export_formats(self, run_id: str) -> list[str]:
@@ -29,7 +31,7 @@ class Exports:
         (exporting the formats not made yet); also written into its model card."""
         from ftlab.deploy import costs
 
-        return costs.measure(run_id)
+        return threads.apart(costs.measure, run_id)
 
     @owned
     def push_to_hub(self, run_id: str, repo_id: str, token: str, merge: bool = False, private: bool = True) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+from ftlab.train import threads
+
 
 MAX_NEW_TOKENS = 4096
 GREEDY_BELOW = 1e-4
@@ -93,5 +95,5 @@ def lockstep(sides: list[tuple[Decoder, object, object] | None]):
         for side in sides:
             if side and not side[0].done:
                 with side[1]:
-                    side[0].step()
+                    threads.apart(side[0].step)  # this thread may live long: see ftlab.train.threads
         yield [decode(d.tokens) if d else "" for d, _, decode in (s or (None, None, None) for s in sides)]

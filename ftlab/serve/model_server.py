@@ -18,7 +18,7 @@ from ftlab import modeling, tasks
 from ftlab.data import encode
 from ftlab.serve import generation, gguf_serving
 from ftlab.tasks import head_probe
-from ftlab.train import memory
+from ftlab.train import memory, threads
 from ftlab.config import RunConfig
 from ftlab.serve.shared_base import (NotReady, Pair, SharedBase, adapter_family, base_key, load_base, load_own,
                                      shares_base)
@@ -105,6 +105,11 @@ class ModelServer:
         self._lock = threading.Lock()
 
     def get(self, run_id: str | None, task: str = "chat", base_ref: str = "") -> Pair:
+        """The loaded pair (base, tuned) of `run_id` (loading it, in a thread that ends with the work: the caller's
+        may live long, see ftlab.train.threads), or of the base model `base_ref` alone."""
+        return threads.apart(self._get, run_id, task, base_ref)
+
+    def _get(self, run_id: str | None, task: str, base_ref: str) -> Pair:
         with self._lock:
             if not run_id:
                 cfg = RunConfig(task=task, model=base_ref or tasks.get(task).default_model, method="full")
@@ -264,7 +269,7 @@ class ModelServer:
             sent = ""
             while not decoder.done:
                 with lock:  # one step at a time: concurrent requests on the same model interleave
-                    decoder.step()
+                    threads.apart(decoder.step)  # the caller's thread may live long: see ftlab.train.threads
                 text = decode(decoder.tokens)
                 cut = min((text.find(s) for s in stop or [] if s and s in text), default=-1)
                 if cut >= 0:
@@ -361,7 +366,12 @@ def _texts(sides: list):
 
 
 def _probabilities(pair: Pair, texts: list, models: list) -> list[list[dict]]:
-    """For each (model, context) of `models`, each text's {label: probability}; the texts are tokenized once."""
+    """For each (model, context) of `models`, each text's {label: probability}; the texts are tokenized once (in a
+    thread that ends with the work: the caller's may live long, see ftlab.train.threads)."""
+    return threads.apart(_probabilities_here, pair, texts, models)
+
+
+def _probabilities_here(pair: Pair, texts: list, models: list) -> list[list[dict]]:
     import torch
 
     firsts, seconds = _split_pairs(texts)

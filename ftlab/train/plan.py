@@ -29,9 +29,12 @@ def _meta_model(cfg: RunConfig, path):
 
 def _trainable(cfg: RunConfig, model) -> tuple[int, int, int, object]:
     """(trainable, total, base) parameter counts after applying the run's method to `model`, and the model."""
+    import torch
+
     base = sum(p.numel() for p in model.parameters())
     method = methods.get(cfg.method)
-    applied = method.apply_to_estimate(model, cfg)
+    with torch.device("meta"):  # the method's new layers too: initialising them on the CPU would be work done in
+        applied = method.apply_to_estimate(model, cfg)  # this thread, see ftlab.train.threads
     trainable, total = methods.trainable_parameters(applied)
     return trainable, total, base, applied
 
