@@ -55,6 +55,9 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eval_every: int = 0
     """Evaluate every N optimizer steps (0: a few times per run)."""
+    eval_average: float = 0.0
+    """Evaluations before the last measure an exponential moving average of the trained weights, with this decay
+    per step (0: the weights as they are; an auto-tune trial: 0.9, see ftlab.train.averaging)."""
     save_every: int = 0
     """Write a checkpoint (to resume from) every N optimizer steps (0: at every evaluation)."""
     log_every: int = 1
@@ -177,9 +180,14 @@ class RunConfig:
                      "early_stopping_patience", "step_limit", "time_limit_min", "activation_budget_mb"):
             problems += checks.at_least(f"train.{name}", getattr(t, name), 0)
         problems += checks.between("train.warmup_ratio", t.warmup_ratio, 0, 0.5)
+        problems += checks.below("train.eval_average", t.eval_average, 0, 1)
         if t.epochs <= 0 and t.max_steps <= 0:
             problems.append(checks.problem("epochs_or_steps", "train.epochs / train.max_steps: one of them must be "
                                            "positive"))
+        if t.eval_average and t.early_stopping_patience:
+            problems.append(checks.problem(
+                "average_and_early_stopping", "train.eval_average / train.early_stopping_patience: early stopping goes "
+                "back to weights an evaluation measured, and averaged evaluations measure others: set one to 0"))
         problems += checks.positive("train.learning_rate", t.learning_rate)
         problems += checks.one_of("train.optimizer", t.optimizer, OPTIMIZERS)
         problems += checks.one_of("train.scheduler", t.scheduler, SCHEDULERS)

@@ -22,6 +22,9 @@ SEARCHED = ("lora", "dora", "full")
 LR_STEP = math.sqrt(5)
 """The opening's step of learning rate: from the middle of the searched factors (0.2-5) halfway to either end, on
 a log scale."""
+AVERAGE = 0.9
+"""The decay of the weight average a trial's rung evaluations measure (about its last ten steps; ftlab.train.averaging):
+one step's accuracy swings by points at a high learning rate, the average's by about one."""
 
 
 def space(cfg: RunConfig, facts: defaults.Facts, fits_full: bool) -> dict:
@@ -56,18 +59,19 @@ def suggest(trial, sp: dict) -> dict:
 
 def settings(params: dict, sp: dict) -> dict:
     """The RunConfig settings of a trial: its parameters, no evaluations of its own before the last (the study asks
-    for one at each rung of its clock, see study_clock), a checkpoint every half epoch (a killed app resumes it),
-    no early stopping of its own (the pruner ends a trial that falls behind), no replies generated at its
-    evaluations (the study reads its loss or accuracy only; a chat model's replies on a CPU take longer than the
-    loss), and a classifier's head started as a linear probe (a random head sits at chance until the body has
-    moved, so an early rung would compare chance with chance). Everything else stays as the study's config has it
-    (max length, optimizer, data)."""
+    for one at each rung of its clock, see study_clock) and those measuring the average of its last steps' weights
+    (AVERAGE), a checkpoint every half epoch (a killed app resumes it), no early stopping of its own (the pruner ends
+    a trial that falls behind), no replies generated at its evaluations (the study reads its loss or accuracy only;
+    a chat model's replies on a CPU take longer than the loss), and a classifier's head started as a linear probe (a
+    random head sits at chance until the body has moved, so an early rung would compare chance with chance).
+    Everything else stays as the study's config has it (max length, optimizer, data)."""
     method, batch = params["method"], int(params["batch_size"])
     per_epoch = max(1, math.ceil(sp["rows"] / batch))
     lr = base_lr(sp, method, batch) * params["lr_scale"]
     out = {"learning_rate": float(f"{lr:.3g}"), "epochs": float(params["epochs"]),
            "batch_size": batch, "warmup_ratio": params["warmup_ratio"], "eval_every": per_epoch * int(params["epochs"]),
-           "save_every": max(1, per_epoch // 2), "early_stopping_patience": 0, "eval.generate_rows": 0}
+           "save_every": max(1, per_epoch // 2), "early_stopping_patience": 0, "eval.generate_rows": 0,
+           "eval_average": AVERAGE}
     if sp.get("head_init"):
         out["classify.head_init"] = sp["head_init"]
     if "lora_r" in params:

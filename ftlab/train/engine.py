@@ -18,8 +18,8 @@ from typing import Callable
 from ftlab import data as data_mod
 from ftlab import methods, modeling, tasks
 from ftlab.eval import model_card
-from ftlab.train import (batch_fit, checkpoints, early_stopping, failures, heap, memory, optim, parallel, precision,
-                         recompute, run_setup)
+from ftlab.train import (averaging, batch_fit, checkpoints, early_stopping, failures, heap, memory, optim, parallel,
+                         precision, recompute, run_setup)
 from ftlab.train.pace import Pace
 from ftlab.config import RunConfig
 from ftlab.events import Event
@@ -66,6 +66,8 @@ class Trainer:
         self.evaluator: Evaluator | None = None
         self.steps_done = 0
         """Optimizer steps this process has taken (a first step out of memory can still try a smaller batch)."""
+        self.average: averaging.Average | None = None
+        """The average of the trained weights that mid-run evaluations measure (train.eval_average), if any."""
 
     def emit(self, record: dict) -> None:
         if self.group.main:
@@ -105,16 +107,19 @@ class Trainer:
         opt = optim.optimizer(t.optimizer, groups, t.learning_rate, t.weight_decay)
         return params, opt, optim.scheduler(t.scheduler, opt, int(self.total * t.warmup_ratio), self.total)
 
-    def eval_and_log(self, s: Setup, step: int, train_loss: float | None = None) -> dict:
-        """Evaluate (step 0: the base model), log the metrics, and warn of overfitting."""
+    def eval_and_log(self, s: Setup, step: int, train_loss: float | None = None, averaged: bool = False) -> dict:
+        """Evaluate (step 0: the base model; `averaged`: the average of the trained weights, see averaging), log the
+        metrics, and warn of overfitting."""
         if not s.val:
             return {}
         began = time.time()
-        result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step, self.early.best_step)
+        with self.average.applied() if averaged else nullcontext():
+            result = self.evaluator.baseline() if step == 0 else self.evaluator.evaluate(step, self.early.best_step)
         self.eval_seconds[step] = time.time() - began
         warning = self.evaluator.overfitting(step, result.get("eval_loss"), train_loss)
         if self.group.main:
-            self.emit({"step": step, "time": time.time() - self.started, **result})
+            mark = {"averaged": self.average.decay} if averaged else {}
+            self.emit({"step": step, "time": time.time() - self.started, **result, **mark})
             self.run.write_status(**result, **({"warning": warning} if warning else {}))
             self.phase("training")
         return result
@@ -195,6 +200,7 @@ class Trainer:
         for _ in range(step * t.grad_accum):  # a resumed run goes on with the batches it had not seen
             next(batches)
         s.model.train()
+        self.average = averaging.Average(params, t.eval_average) if t.eval_average else None
         if self.evaluator is None:  # a second try at a smaller batch keeps the base model's evaluation
             self.evaluator = Evaluator(self.cfg, self.run, s)
             self.evaluator_due = bool(s.val)
@@ -233,6 +239,8 @@ class Trainer:
             began = time.time()
             loss, grad_norm, n_tokens, n_rows, n_positions = self.step(s, batches, params, opt, sched)
             step, self.steps_done = step + 1, self.steps_done + 1
+            if self.average:
+                self.average.update()
             pace.add(n_tokens, n_rows, time.time() - began, n_positions)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss} at step {step}: the run stopped there; lower the "
@@ -243,7 +251,7 @@ class Trainer:
             due = step % eval_every == 0 and self.total - step >= eval_every / 2  # one due just before the end
             due = (due or self.measure.is_set()) and step < self.total  # is left to the final evaluation
             self.measure.clear()
-            evaluated = due and self.eval_and_log(s, step, train_loss)
+            evaluated = due and self.eval_and_log(s, step, train_loss, averaged=bool(self.average))
             if evaluated and self.early.update(step, evaluated):
                 self.early_stopped, e = True, self.early
                 kept = self.back_to_best(s, step)
