@@ -73,6 +73,10 @@ class Decoder:
         self.generator = torch.Generator().manual_seed(gen.seed)
 
     def step(self) -> None:
+        """Add a token, in a thread that ends with the work (the caller's may live long: see ftlab.train.threads)."""
+        threads.apart(self._step)
+
+    def _step(self) -> None:
         import torch
 
         with torch.no_grad(), self.context():
@@ -95,5 +99,5 @@ def lockstep(sides: list[tuple[Decoder, object, object] | None]):
         for side in sides:
             if side and not side[0].done:
                 with side[1]:
-                    threads.apart(side[0].step)  # this thread may live long: see ftlab.train.threads
+                    side[0].step()
         yield [decode(d.tokens) if d else "" for d, _, decode in (s or (None, None, None) for s in sides)]

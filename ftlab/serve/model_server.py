@@ -269,7 +269,7 @@ class ModelServer:
             sent = ""
             while not decoder.done:
                 with lock:  # one step at a time: concurrent requests on the same model interleave
-                    threads.apart(decoder.step)  # the caller's thread may live long: see ftlab.train.threads
+                    decoder.step()
                 text = decode(decoder.tokens)
                 cut = min((text.find(s) for s in stop or [] if s and s in text), default=-1)
                 if cut >= 0:
