@@ -238,7 +238,9 @@ class Studies:
                 done.add(m["step"])
                 trial.set_user_attr("measured", sorted(done))
                 trial.report(m[metric], reached)
-                if rung and self._behind(study, trial, rung, m[metric], info, snap) and \
+                share = m["step"] / max(snap.get("total_steps") or m["step"], 1)
+                trial.set_user_attr("shares", [*trial.user_attrs.get("shares", []), [round(share, 4), m[metric]]])
+                if rung and self._behind(study, trial, rung, m[metric], info, snap, share) and \
                         snap.get("state") not in FINISHED:
                     self.jobs.cancel(run_id)
                     self.jobs.wait(run_id, 60)
@@ -271,18 +273,20 @@ class Studies:
         return info.get("first_rung")
 
     @staticmethod
-    def _behind(study, trial, rung: int, value: float, info: dict, snap: dict) -> bool:
+    def _behind(study, trial, rung: int, value: float, info: dict, snap: dict, share: float = 0.0) -> bool:
         """Keep the trial's value at `rung` (a user attribute) and say whether it is behind the trials measured
         there before it and those that had ended by then (study_clock.behind, with the metric's noise as the
-        margin)."""
-        key = f"rung_{rung}"
-        others = [t.user_attrs[key] if key in t.user_attrs else t.value for t in study.get_trials(deepcopy=False)
-                  if t.number != trial.number and (key in t.user_attrs or t.user_attrs.get("ended", rung + 1) <= rung)]
+        margin), and not ahead of them all at `share` of its schedule (study_clock.ahead_at_share)."""
+        key, trials = f"rung_{rung}", [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
+        others = [t.user_attrs[key] if key in t.user_attrs else t.value for t in trials
+                  if key in t.user_attrs or t.user_attrs.get("ended", rung + 1) <= rung]
         # a trial that ended before this rung is there with what it ended at: it needed no more time for it
         trial.set_user_attr(key, value)
         maximize = info["direction"] == "maximize"
         bar = max(others, default=value) if maximize else min(others, default=value)
-        return study_clock.behind(value, others, maximize, study_clock.margin(info["metric"], bar, snap.get("n_val")))
+        if not study_clock.behind(value, others, maximize, study_clock.margin(info["metric"], bar, snap.get("n_val"))):
+            return False
+        return not study_clock.ahead_at_share(value, share, [t.user_attrs.get("shares") for t in trials], maximize)
 
     def _finish(self, folder: StudyDir, study, state: str) -> None:
         import optuna
