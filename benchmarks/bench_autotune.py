@@ -10,8 +10,9 @@ grid and the study are timed in one precision whatever a single measurement says
 Scored: the validation accuracy each run ends with (what its saved weights score); time: wall seconds of each
 run (the study: from its start to its end).
 
-Run: .venv/bin/python benchmarks/bench_autotune.py [defaults grid auto]   (a fresh FTLAB_HOME; ~40 min here;
-FTLAB_BENCH_TAG=x keeps the results as `defaults_x`... beside earlier ones)
+Run: .venv/bin/python benchmarks/bench_autotune.py [defaults grid auto best]   (a fresh FTLAB_HOME; ~40 min here;
+FTLAB_BENCH_TAG=x keeps the results as `defaults_x`... beside earlier ones; FTLAB_BENCH_SEED=n trains every run with
+seed n instead of 42, which seeds a study's sampler too)
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def lab():
 
 def base_settings(the_lab, method: str = "lora") -> dict:
     found = the_lab.suggest("classify", str(HERE / "sentiment_train.csv"), MODEL, method, DATA)["settings"]
-    return {**found, **DATA, "precision": "bf16"}
+    seed = os.environ.get("FTLAB_BENCH_SEED")  # another training seed (and so the study's sampler's): its own grid
+    return {**found, **DATA, "precision": "bf16", **({"seed": int(seed)} if seed else {})}
 
 
 def run(the_lab, method: str, **settings) -> dict:
@@ -71,6 +73,15 @@ def grid(the_lab) -> list[dict]:
                                                      "epochs": epochs}))
                 print(found[-1], flush=True)
     return found
+
+
+def best(the_lab) -> list[dict]:
+    """The best point of an earlier grid (FTLAB_BENCH_GRID names it, e.g. `grid_day9`) run again: with another
+    FTLAB_BENCH_SEED, to compare the defaults with the grid's best on the mean of several seeds."""
+    found = max(json.loads(OUT.read_text())[os.environ["FTLAB_BENCH_GRID"]], key=lambda r: r["accuracy"])
+    settings = {**base_settings(the_lab, found["method"]), "early_stopping_patience": 0, "eval_every": 0}
+    return [run(the_lab, found["method"], **{**settings, "learning_rate": found["learning_rate"],
+                                             "epochs": found["epochs"]})]
 
 
 def auto(the_lab) -> list[dict]:

@@ -77,9 +77,9 @@ def margin(metric: str, bar: float, n_val: int) -> float:
     """How far behind the bar a trial may be and still go on: the validation metric's own noise, Z standard errors of
     the difference of two independent accuracies on `n_val` rows (500 rows at 89 %: 2 points), so that no trial is
     stopped on a difference its validation rows cannot tell; a loss: none. Two trials are measured on the same rows,
-    so the difference's own error is smaller: on the sentiment set two trials' answers differed on 21-40 of 500 rows,
-    a standard error of 0.9-1.3 points; one unpaired standard error is about two of those. (Two unpaired ones, before
-    a trial behind at equal time could go on at equal share, let trials 2-4 points behind the best run to their end.)"""
+    so their difference's own error is smaller: on the sentiment set two trained runs' answers differed on 21-78 of
+    500 rows, a standard error of 0.9-1.8 points, and one unpaired standard error was 1.2-2 of those
+    (benchmarks/paired_noise.py). Two unpaired ones let a trial 3 points behind the best at a rung run on to its end."""
     if "accuracy" not in metric or not n_val:
         return 0.0
     p = min(max(bar, 0.0), 1.0)
