@@ -47,6 +47,11 @@ def base_settings(the_lab, method: str = "lora") -> dict:
     return {**found, **DATA, "precision": "bf16", **({"seed": int(seed)} if seed else {})}
 
 
+def grid_settings(the_lab, method: str) -> dict:
+    """A grid point's settings before its learning rate and epochs: the defaults', no early stopping."""
+    return {**base_settings(the_lab, method), "early_stopping_patience": 0, "eval_every": 0}
+
+
 def run(the_lab, method: str, **settings) -> dict:
     from ftlab.runs.run_dir import RunDir
 
@@ -66,7 +71,7 @@ def defaults(the_lab) -> list[dict]:
 def grid(the_lab) -> list[dict]:
     found = []
     for method in ("lora", "full"):
-        settings = {**base_settings(the_lab, method), "early_stopping_patience": 0, "eval_every": 0}
+        settings = grid_settings(the_lab, method)
         for scale in (0.4, 1.0, 2.5):
             for epochs in (1, 3):
                 found.append(run(the_lab, method, **{**settings, "learning_rate": settings["learning_rate"] * scale,
@@ -79,7 +84,7 @@ def best(the_lab) -> list[dict]:
     """The best point of an earlier grid (FTLAB_BENCH_GRID names it, e.g. `grid_day9`) run again: with another
     FTLAB_BENCH_SEED, to compare the defaults with the grid's best on the mean of several seeds."""
     found = max(json.loads(OUT.read_text())[os.environ["FTLAB_BENCH_GRID"]], key=lambda r: r["accuracy"])
-    settings = {**base_settings(the_lab, found["method"]), "early_stopping_patience": 0, "eval_every": 0}
+    settings = grid_settings(the_lab, found["method"])
     return [run(the_lab, found["method"], **{**settings, "learning_rate": found["learning_rate"],
                                              "epochs": found["epochs"]})]
 
