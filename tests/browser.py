@@ -62,7 +62,11 @@ def on_model_tab(page: Page, sample: str, model: Path) -> None:
     """From the Data tab: pick a bundled `sample` and go on to the Model tab with `model` (a folder) filled in and
     the settings chosen for it in their fields (what Start trains is then known, not a race with the suggestion)."""
     choose(page, "sample", re.compile(rf"^{sample}"))
+    # Next sends the data the page holds when it is pressed: before the sample is loaded, that is none (a warning)
+    expect(page.locator("#data-summary")).to_contain_text(re.match(r"\w+", sample).group())
+    wait_idle(page, "data-summary")
     page.locator("#next-model").click()
+    expect(page.locator("#tab-model")).to_be_visible()
     wait_idle(page, "model")
     box = page.locator("#model").get_by_role("textbox")
     box.fill(str(model))

@@ -62,6 +62,7 @@ def next_steps_stay_on(page: Page, run_id: str, picker: str, metric: str) -> Non
 def test_the_run_started_stays_current_and_its_phases_tick(page: Page, tiny_llama: Path, tiny_bert: Path,
                                                              app_home: Path, monkeypatch, tmp_path: Path):
     choose(page, "sample", re.compile(r"^pirate_chat: "))
+    expect(page.locator("#data-summary")).to_contain_text("pirate_chat.jsonl")  # Next sends the data loaded
     page.locator("#next-model").click()
     wait_idle(page, "model")
     page.locator("#model").get_by_role("textbox").fill(str(tiny_llama))
