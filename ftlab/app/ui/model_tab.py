@@ -21,7 +21,7 @@ from ftlab.app.ui.translate import redraw, t, tr
 
 
 SUGGESTED = ["epochs", "learning_rate", "batch_size", "max_length", "lora.r", "lora.alpha", "early_stopping_patience",
-             "early_stopping_metric", "eval_every"]
+             "early_stopping_metric", "eval_every", "classify.head_init"]
 """The settings chosen for the data, model and method (ftlab.train.defaults) that the tab fills in."""
 
 APPLY = ("(found, yours, ...now) => " + json.dumps(SUGGESTED) + ".map((k, i) => found && k in found && "
