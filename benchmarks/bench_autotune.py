@@ -12,7 +12,8 @@ run (the study: from its start to its end).
 
 Run: .venv/bin/python benchmarks/bench_autotune.py [defaults grid auto best]   (a fresh FTLAB_HOME; ~40 min here;
 FTLAB_BENCH_TAG=x keeps the results as `defaults_x`... beside earlier ones; FTLAB_BENCH_SEED=n trains every run with
-seed n instead of 42, which seeds a study's sampler too)
+seed n instead of 42, which seeds a study's sampler too; FTLAB_BENCH_MINUTES=m gives the study a budget of m minutes
+of training besides its 12 trials)
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def best(the_lab) -> list[dict]:
 def auto(the_lab) -> list[dict]:
     cfg = the_lab.build_config("classify", str(HERE / "sentiment_train.csv"), MODEL, "lora", **base_settings(the_lab))
     started = time.time()
-    study_id = the_lab.tune(cfg.to_dict(), trials=12, minutes=0)
+    minutes = float(os.environ.get("FTLAB_BENCH_MINUTES", 0))  # a budget of training minutes too (0: none)
+    study_id = the_lab.tune(cfg.to_dict(), trials=12, minutes=minutes)
     the_lab.studies.wait(study_id)
     snap = the_lab.study(study_id)
     seconds = time.time() - started

@@ -28,13 +28,14 @@ def config(lab: Lab, model) -> dict:
 
 def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_best(tiny_llama):
     lab = Lab()
-    study_id = lab.tune(config(lab, tiny_llama), trials=3, minutes=0)
+    cfg = {**config(lab, tiny_llama), "train": {**config(lab, tiny_llama)["train"], "learning_rate": 5e-4}}
+    study_id = lab.tune(cfg, trials=3, minutes=0)  # LoRA's rate for a model this small: both steps lie in the space
     assert lab.studies.wait(study_id, 600)["state"] == "done"
     found = lab.study(study_id)
     trials = found["trials"]
     assert [t["number"] for t in trials] == [1, 2, 3]
-    assert trials[0]["settings"]["learning_rate"] == 2e-4 and trials[0]["params"]["epochs"] == 3  # the config's own
-    assert [t["settings"]["learning_rate"] for t in trials[1:]] == pytest.approx([2e-4 * 5 ** .5, 2e-4 / 5 ** .5],
+    assert trials[0]["settings"]["learning_rate"] == 5e-4 and trials[0]["params"]["epochs"] == 3  # the config's own
+    assert [t["settings"]["learning_rate"] for t in trials[1:]] == pytest.approx([5e-4 * 5 ** .5, 5e-4 / 5 ** .5],
                                                                                 rel=1e-2)  # then a step up, a step down
     assert all(t["state"] in ("complete", "pruned") for t in trials) and trials[0]["state"] == "complete"
     for t in trials:  # each a run of the queue, named for its study, with the trial's own settings
@@ -67,7 +68,7 @@ def test_pruning_stops_a_trial_that_is_clearly_worse_at_equal_training_time(tiny
     assert lab.studies.wait(study_id, 600)["state"] == "done"
     first, second, third = lab.study(study_id)["trials"]
     assert first["state"] == second["state"] == "complete" and third["state"] == "pruned"
-    rung = StudyDir(study_id).read()["first_rung"]  # a sixth of the first trial's expected seconds (in tenths)
+    rung = StudyDir(study_id).read()["first_rung"]  # the first trial's seconds for a sixth of its steps (tenths)
     trained = RunDir(first["run_id"]).status()["trained"]
     assert 0 < rung <= trained * study_clock.UNIT
     at, loss = third["curve"][-1]

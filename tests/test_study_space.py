@@ -98,13 +98,14 @@ def test_a_trials_clock_counts_the_seconds_it_has_trained_in_its_process():
     assert study_clock.clock(left_by_a_killed_process) == 0
 
 
-def test_rungs_start_at_a_sixth_of_the_first_trials_expected_time_and_double():
-    assert study_clock.first_rung({"state": "running"}, 3.0) is None  # no ETA yet
-    assert study_clock.first_rung({"state": "running", "eta": 57.0}, 3.0) == 100  # (3 + 57) s / 6 = 10 s
-    early = {"state": "running", "eta": 97.0, "step": 4, "total_steps": 100}
-    assert study_clock.first_rung(early, 3.0) is None  # 4 of 100 steps: the pace of its first steps is no guide
-    assert study_clock.first_rung({**early, "eta": 57.0, "step": 5}, 3.0) == 100
-    assert study_clock.first_rung({"state": "completed"}, 1.2) == 2  # it ended before it had an ETA
+def test_rungs_start_at_the_time_the_first_trial_took_for_a_sixth_of_its_steps_and_double():
+    slow_start = {"state": "running", "step": 16, "total_steps": 100, "trained": 9.0, "eta": 200.0}
+    assert study_clock.first_rung(slow_start, 9.2) is None  # 16 of 100 steps: not there yet, whatever its ETA says
+    assert study_clock.first_rung({"state": "running", "eta": 57.0}, 3.0) is None  # no step logged yet
+    there = {**slow_start, "step": 20, "trained": 12.0}  # past a sixth: its seconds scaled to 100/6 steps, 10 s
+    assert study_clock.first_rung(there, 12.3) == 100
+    assert study_clock.first_rung({"state": "completed", "step": 12, "total_steps": 12, "trained": 6.0}, 6.0) == 10
+    assert study_clock.first_rung({"state": "completed"}, 1.2) == 2  # it ended before it logged a step
     assert [study_clock.next_rung(100, reached) for reached in (0, 99, 100, 150, 300, 900)] == \
         [100, 100, 200, 200, 400, 1600]
 

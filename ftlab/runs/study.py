@@ -264,7 +264,8 @@ class Studies:
 
     @staticmethod
     def _rung(info: dict, snap: dict, trained: float) -> int | None:
-        """The study's first rung (steps), fixed from the first trial it follows once that trial has an ETA."""
+        """The study's first rung (steps), fixed from the first trial it follows once that trial has trained a sixth of
+        its steps."""
         if not info.get("first_rung"):
             found = study_clock.first_rung(snap, trained)
             if found:
