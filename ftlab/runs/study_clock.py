@@ -1,16 +1,16 @@
 """When an auto-tune study compares its trials: at equal seconds of training, not at equal epochs.
 
 A trial's clock is the seconds its run has trained, its evaluations included (what the study pays for it), read from
-the run's status (`trained`, written at each logged step, and `eta_at`, when it was written). The rungs: the time the
-first trial took to train a sixth of its steps (the first trial is the config's own settings, what the person would
-run anyway), then twice the one before (about 1/6, 1/3, 2/3, 4/3 of its time). At a rung the study asks the run to evaluate
-(JobManager.measure) and a trial goes on only while it is in the best third of the trials measured there (those that
-had ended before it count with their final values), or behind the last of that third by no more than one standard
-error of the difference of two accuracies (asynchronous successive halving with time as the resource, as
-Ray Tune's ASHA can; written here because Optuna's pruner has no margin for noise, and without one it stopped every
-trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot tell). Rungs twice
-apart rather than three times: past its second rung a trial of the sentiment set ran to its end (the third came
-after most trials had ended), and each one that went on there cost 40-60 s.
+the run's status (`trained`, written at each logged step, and `eta_at`, when it was written). The rungs: the time
+the first trial took to train a sixth of its steps (the first trial is the config's own settings, what the person
+would run anyway), then twice the one before (about 1/6, 1/3, 2/3, 4/3 of its time). At a rung the study asks the
+run to evaluate (JobManager.measure) and a trial goes on only while it is in the best third of the trials measured
+there (those that had ended before it count with their final values), or behind the last of that third by no more
+than one standard error of the difference of two accuracies (asynchronous successive halving with time as the
+resource, as Ray Tune's ASHA can; written here because Optuna's pruner has no margin for noise, and without one it
+stopped every trial that was behind the first at a sixth of its time, on differences 500 validation rows cannot
+tell). Rungs twice apart rather than three times: past its second rung a trial of the sentiment set ran to its end
+(the third came after most trials had ended), and each one that went on there cost 40-60 s.
 
 Why time: compared at equal epochs, a trial whose method or batch costs more per epoch trained far longer before its
 first comparison (DoRA at batch 8: 60 s to half an epoch of the sentiment set, where LoRA at 16 takes 9 s) and, ahead
