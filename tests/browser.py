@@ -58,6 +58,14 @@ def wait_idle(page: Page, elem_id: str, timeout: int = STEP_TIMEOUT_MS) -> None:
     expect(page.locator(f"#{elem_id} [data-testid=status-tracker]").first).to_have_class(IDLE, timeout=timeout)
 
 
+def make_zip(page: Page) -> None:
+    """Press "Make zip" once the Export tab's change events have ended (a run chosen: its formats; a run or format
+    chosen: the zip made before cleared): pressed earlier, its message is cleared as it arrives."""
+    for elem_id in ("export-format", "export-result"):
+        wait_idle(page, elem_id)
+    page.locator("#export-zip").click()
+
+
 def on_model_tab(page: Page, sample: str, model: Path) -> None:
     """From the Data tab: pick a bundled `sample` and go on to the Model tab with `model` (a folder) filled in and
     the settings chosen for it in their fields (what Start trains is then known, not a race with the suggestion)."""

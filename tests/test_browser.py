@@ -14,8 +14,8 @@ import re
 import zipfile
 from pathlib import Path
 
-from browser import (REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, open_tab, page, shot,
-                     wait_idle)
+from browser import (REPLY_TIMEOUT_MS, TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, make_zip, open_tab, page,
+                     shot, wait_idle)
 
 __all__ = ["page"]  # the fixture, imported for pytest
 
@@ -118,7 +118,7 @@ def test_guided_flow_in_english_sample_train_compare_results_export(page: Page, 
     # 6. Export: the same run, as an adapter zip that holds safetensors weights and the model card.
     page.locator("#next-export").click()
     expect(page.locator("#export-run input[role=combobox]")).to_have_value(run_id)
-    page.locator("#export-zip").click()
+    make_zip(page)
     expect(page.locator("#export-result")).to_contain_text("Ready")
     with page.expect_download() as download:
         page.locator("#export-download").click()

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, on_model_tab, page, started
+from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, make_zip, on_model_tab, page, started
 
 __all__ = ["page"]  # the fixture, imported for pytest
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def test_a_chat_run_exports_as_gguf_with_a_modelfile_and_its_formats_are_measure
     expect(page.locator("#export-run input[role=combobox]")).to_have_value(run_id)
     choose(page, "export-format", re.compile(r"^GGUF q8_0"))
     expect(page.locator("#export-merge")).to_be_hidden()  # merging is what GGUF does anyway
-    page.locator("#export-zip").click()
+    make_zip(page)
     expect(page.locator("#export-result")).to_contain_text(f"{run_id}-gguf-q8_0.zip", timeout=TRAIN_TIMEOUT_MS)
     with page.expect_download() as download:
         page.locator("#export-download").click()

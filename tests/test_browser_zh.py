@@ -11,7 +11,8 @@ import re
 import zipfile
 from pathlib import Path
 
-from browser import TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, open_tab, page, shot, wait_idle
+from browser import (TRAIN_TIMEOUT_MS, Page, choose, expect, fill_number, make_zip, open_tab, page, shot,
+                     wait_idle)
 
 from ftlab import i18n
 
@@ -99,7 +100,7 @@ def test_guided_flow_in_chinese_classifier_from_sample_to_export(page: Page, app
     page.locator("#next-export").click()
     selected(page, "export").to_have_attribute("aria-selected", "true")
     expect(page.locator("#export-run input[role=combobox]")).to_have_value(run_id)
-    page.locator("#export-zip").click()
+    make_zip(page)
     expect(page.locator("#export-result")).to_contain_text("已就绪")
     with page.expect_download() as download:
         page.locator("#export-download").click()
