@@ -28,8 +28,9 @@ def config(lab: Lab, model) -> dict:
 
 def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_best(tiny_llama):
     lab = Lab()
-    cfg = {**config(lab, tiny_llama), "train": {**config(lab, tiny_llama)["train"], "learning_rate": 5e-4}}
-    study_id = lab.tune(cfg, trials=3, minutes=0)  # LoRA's rate for a model this small: both steps lie in the space
+    cfg = config(lab, tiny_llama)
+    cfg["train"]["learning_rate"] = 5e-4  # LoRA's rate for a model this small: both steps lie in the study's space
+    study_id = lab.tune(cfg, trials=3, minutes=0)
     assert lab.studies.wait(study_id, 600)["state"] == "done"
     found = lab.study(study_id)
     trials = found["trials"]
