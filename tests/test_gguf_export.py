@@ -153,20 +153,35 @@ def test_the_lora_adapter_as_gguf_on_the_base_gguf_answers_as_the_merged_model(t
     assert differs  # the adapter changed something: without it the base answers otherwise
 
 
-@pytest.mark.parametrize("family", ["qwen2", "mistral"])
-def test_qwen2_and_mistral_checkpoints_write_gguf_files_that_answer_as_transformers(family, smol_dir, tmp_path,
-                                                                                     monkeypatch):
-    """The other architectures GGUF export writes: Qwen2 (q/k/v biases, rows as they are) and Mistral (llama's
-    layout), each a 2-layer model built from a config with SmolLM2's tokenizer."""
+def greedy_tokens(model, ids: list[int], n: int) -> list[int]:
+    decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=n, temperature=0), {2})
+    while not decoder.done:
+        decoder.step()
+    return decoder.tokens
+
+
+LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 50000.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+"""Llama 3.1's rotary scaling, its original context shrunk to 64 so that the prompts here reach past it: of the
+eight rotary frequencies one is kept, one blended and six divided by 8."""
+
+
+@pytest.mark.parametrize("family", ["qwen2", "mistral", "llama3"])
+def test_qwen2_mistral_and_llama3_checkpoints_write_gguf_files_that_answer_as_transformers(family, smol_dir,
+                                                                                           tmp_path, monkeypatch):
+    """The other architectures GGUF export writes: Qwen2 (q/k/v biases, rows as they are), Mistral (llama's
+    layout) and Llama with Llama 3.1's rotary scaling (a rope_freqs tensor), each a 2-layer model built from a config
+    with SmolLM2's tokenizer."""
     import torch
-    from transformers import AutoModelForCausalLM, MistralConfig, Qwen2Config
+    from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 
     from ftlab.deploy import gguf_file, gguf_vocab
 
-    config = (Qwen2Config if family == "qwen2" else MistralConfig)(
-        vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False, bos_token_id=1,
-        eos_token_id=2, pad_token_id=2, rope_theta=50000.0)
+    kind = {"qwen2": Qwen2Config, "mistral": MistralConfig, "llama3": LlamaConfig}[family]
+    shape = dict(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False, bos_token_id=1,
+                 eos_token_id=2, pad_token_id=2)
+    config = kind(**shape, **({"rope_parameters": LLAMA3_ROPE} if family == "llama3" else {"rope_theta": 50000.0}))
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_config(config)
     if family == "qwen2":  # biases that matter: a zero bias would pass with any handling
@@ -187,12 +202,17 @@ def test_qwen2_and_mistral_checkpoints_write_gguf_files_that_answer_as_transform
     path = gguf_file.write(tmp_path / family, tmp_path / f"{family}.gguf", family, [2])
     llm = llama_runtime.load(path, n_ctx=512)
     model = model.eval()
+    unscaled = None
+    if family == "llama3":  # the same weights without the scaling answer otherwise: the scaling is what is checked
+        unscaled = AutoModelForCausalLM.from_config(kind(**shape, rope_theta=50000.0)).eval()
+        unscaled.load_state_dict(model.state_dict())
+    differs = False
     for messages in CONVERSATIONS:
         ids = encode.prompt_ids(tok, messages)
-        decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=16, temperature=0), {2})
-        while not decoder.done:
-            decoder.step()
-        assert llama_runtime.greedy(llm, ids, 16) == decoder.tokens, (family, messages)
+        want = greedy_tokens(model, ids, 16)
+        assert llama_runtime.greedy(llm, ids, 16) == want, (family, messages)
+        differs |= unscaled is not None and greedy_tokens(unscaled, ids, 16) != want
+    assert differs or unscaled is None
 
 
 def test_the_modelfile_carries_the_system_prompt_every_training_conversation_began_with(tmp_path):

@@ -4,7 +4,8 @@ tokens (ftlab.deploy.gguf_vocab). Written with the `gguf` package's GGUFWriter a
 
 Llama and Mistral checkpoints are written as llama.cpp's `llama` architecture, whose attention expects the query
 and key rows of each head interleaved the other way (`permute`, as llama.cpp's own converter does); Qwen2 keeps
-its rows and its q/k/v biases. Quantized types come from llama.cpp's own quantizer (ftlab.deploy.quantize).
+its rows and its q/k/v biases. Rotary scaling: linear as two keys; Llama 3.1 / 3.2's `llama3` as the
+`rope_freqs.weight` tensor llama.cpp divides each rotary frequency by (`rope_factors`). Quantized types come from llama.cpp's own quantizer (ftlab.deploy.quantize).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def architecture(config: dict) -> str:
         raise NotExportable(f"GGUF export writes {', '.join(sorted(ARCHITECTURES))}; this model is "
                             f"{', '.join(names) or 'of no named architecture'}")
     kind = rope(config).get("rope_type", rope(config).get("type"))
-    if kind not in (None, "default", "linear"):
+    if kind not in (None, "default", "linear", "llama3"):
         raise NotExportable(f"rope scaling {kind!r} is not written yet")
     return arch
 
@@ -45,6 +46,31 @@ def rope(config: dict) -> dict:
     `rope_theta` and `rope_scaling`."""
     return {"rope_theta": config.get("rope_theta", 10000.0), **(config.get("rope_scaling") or {}),
             **(config.get("rope_parameters") or {})}
+
+
+def rope_factors(config: dict) -> list[float] | None:
+    """Llama 3's rotary scaling as the divisor of each rotary frequency (None for other kinds): frequencies whose
+    wavelength is over the original context divided by `factor`, those under a `high_freq_factor`th of it kept, and
+    a smooth blend between, as transformers' `_compute_llama3_parameters` computes them."""
+    import math
+
+    scaling = rope(config)
+    if scaling.get("rope_type", scaling.get("type")) != "llama3":
+        return None
+    head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+    factor, low, high = scaling["factor"], scaling.get("low_freq_factor", 1.0), scaling.get("high_freq_factor", 4.0)
+    context = scaling.get("original_max_position_embeddings", 8192)
+    out = []
+    for i in range(0, head_dim, 2):
+        wavelen = 2 * math.pi * scaling["rope_theta"] ** (i / head_dim)
+        if wavelen < context / high:
+            out.append(1.0)
+        elif wavelen > context / low:
+            out.append(float(factor))
+        else:
+            smooth = (context / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return out
 
 
 def write(folder: Path, out: Path, name: str, eos_ids: list[int]) -> Path:
@@ -81,6 +107,11 @@ def write(folder: Path, out: Path, name: str, eos_ids: list[int]) -> Path:
                     raise NotExportable(f"tensor {key} has no place in a {arch} GGUF file")
                 kept = tensor.numpy() if tensor.ndim == 1 else tensor.to(torch.float16).numpy()
                 writer.add_tensor(target, kept)
+    factors = rope_factors(config)
+    if factors:
+        import numpy as np
+
+        writer.add_tensor(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight", np.array(factors, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
