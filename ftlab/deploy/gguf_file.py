@@ -5,7 +5,8 @@ tokens (ftlab.deploy.gguf_vocab). Written with the `gguf` package's GGUFWriter a
 Llama and Mistral checkpoints are written as llama.cpp's `llama` architecture, whose attention expects the query
 and key rows of each head interleaved the other way (`permute`, as llama.cpp's own converter does); Qwen2 keeps
 its rows and its q/k/v biases. Rotary scaling: linear as two keys; Llama 3.1 / 3.2's `llama3` as the
-`rope_freqs.weight` tensor llama.cpp divides each rotary frequency by (`rope_factors`). Quantized types come from llama.cpp's own quantizer (ftlab.deploy.quantize).
+`rope_freqs.weight` tensor llama.cpp divides each rotary frequency by (`rope_factors`). Quantized types come from
+llama.cpp's own quantizer (ftlab.deploy.quantize).
 """
 
 from __future__ import annotations
