@@ -36,7 +36,7 @@ def architecture(config: dict) -> str:
     if arch is None:
         raise NotExportable(f"GGUF export writes {', '.join(sorted(ARCHITECTURES))}; this model is "
                             f"{', '.join(names) or 'of no named architecture'}")
-    kind = rope(config).get("rope_type", rope(config).get("type"))
+    kind = rope_kind(config)
     if kind not in (None, "default", "linear", "llama3"):
         raise NotExportable(f"rope scaling {kind!r} is not written yet")
     return arch
@@ -49,6 +49,12 @@ def rope(config: dict) -> dict:
             **(config.get("rope_parameters") or {})}
 
 
+def rope_kind(config: dict) -> str | None:
+    """The rotary scaling's kind (`rope_type`, or `type` in older configs); None when there is none."""
+    scaling = rope(config)
+    return scaling.get("rope_type", scaling.get("type"))
+
+
 def rope_factors(config: dict) -> list[float] | None:
     """Llama 3's rotary scaling as the divisor of each rotary frequency (None for other kinds): frequencies whose
     wavelength is over the original context divided by `factor`, those under a `high_freq_factor`th of it kept, and
@@ -56,7 +62,7 @@ def rope_factors(config: dict) -> list[float] | None:
     import math
 
     scaling = rope(config)
-    if scaling.get("rope_type", scaling.get("type")) != "llama3":
+    if rope_kind(config) != "llama3":
         return None
     head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
     factor, low, high = scaling["factor"], scaling.get("low_freq_factor", 1.0), scaling.get("high_freq_factor", 4.0)
@@ -138,7 +144,7 @@ def _hyperparameters(writer, config: dict, name: str) -> None:
     writer.add_layer_norm_rms_eps(config.get("rms_norm_eps", 1e-6))
     scaling = rope(config)
     writer.add_rope_freq_base(scaling["rope_theta"])
-    if scaling.get("rope_type", scaling.get("type")) == "linear":
+    if rope_kind(config) == "linear":
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(scaling["factor"])
     writer.add_vocab_size(config["vocab_size"])
