@@ -29,15 +29,18 @@ def config(lab: Lab, model) -> dict:
 def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_best(tiny_llama):
     lab = Lab()
     cfg = config(lab, tiny_llama)
-    cfg["train"]["learning_rate"] = 5e-4  # LoRA's rate for a model this small: both steps lie in the study's space
+    cfg["train"]["learning_rate"] = 5e-4  # LoRA's rate for a model this small: within the study's space
     study_id = lab.tune(cfg, trials=3, minutes=0)
     assert lab.studies.wait(study_id, 600)["state"] == "done"
     found = lab.study(study_id)
     trials = found["trials"]
     assert [t["number"] for t in trials] == [1, 2, 3]
     assert trials[0]["settings"]["learning_rate"] == 5e-4 and trials[0]["params"]["epochs"] == 3  # the config's own
-    assert [t["settings"]["learning_rate"] for t in trials[1:]] == pytest.approx([5e-4 * 5 ** .5, 5e-4 / 5 ** .5],
-                                                                                rel=1e-2)  # then a step up, a step down
+    full = trials[1]  # then full fine-tuning at its own default: the first of its kind, it runs to its end
+    assert full["params"]["method"] == "full" and full["state"] == "complete" and \
+        full["params"]["epochs"] == StudyDir(study_id).read()["space"]["epochs"][1]
+    assert full["settings"]["learning_rate"] == pytest.approx(StudyDir(study_id).read()["space"]["base_lr"]["full"],
+                                                              rel=1e-2)
     assert all(t["state"] in ("complete", "pruned") for t in trials) and trials[0]["state"] == "complete"
     for t in trials:  # each a run of the queue, named for its study, with the trial's own settings
         run = RunDir(t["run_id"])

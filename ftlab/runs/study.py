@@ -1,6 +1,7 @@
 """Auto-tune studies: an Optuna search (multivariate TPE sampler, successive halving on the validation metric at
 equal training times, see study_clock) whose trials are normal runs in the training queue; the first trials are the
-config's own settings and the same a learning-rate step up and down (study_space.opening).
+config's own settings and the other kind of method (full fine-tuning or an adapter) at its own default
+(study_space.opening), each never stopped as the first of its kind.
 
 A study lives in `$FTLAB_HOME/studies/<id>/`: `study.json` (the base config, the budget, the search space, its
 state, the best run) and `journal.log`, Optuna's append-only journal of trials, parameters and the metric each
@@ -277,12 +278,16 @@ class Studies:
     def _behind(study, trial, rung: int, value: float, info: dict, snap: dict, share: float = 0.0) -> bool:
         """Keep the trial's value at `rung` (a user attribute) and say whether it is behind the trials measured
         there before it and those that had ended by then (study_clock.behind, with the metric's noise as the
-        margin), and not ahead of them all at `share` of its schedule (study_clock.ahead_at_share)."""
+        margin), and not ahead of them all at `share` of its schedule (study_clock.ahead_at_share). The first trial
+        of each kind of method (study_space.kind) is never behind: it is how the study learns where that kind ends
+        (study_space.opening)."""
         key, trials = f"rung_{rung}", [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
         others = [t.user_attrs[key] if key in t.user_attrs else t.value for t in trials
                   if key in t.user_attrs or t.user_attrs.get("ended", rung + 1) <= rung]
         # a trial that ended before this rung is there with what it ended at: it needed no more time for it
         trial.set_user_attr(key, value)
+        if not any(study_space.same_kind(t.params, trial.params) for t in trials if t.number < trial.number):
+            return False
         maximize = info["direction"] == "maximize"
         bar = max(others, default=value) if maximize else min(others, default=value)
         if not study_clock.behind(value, others, maximize, study_clock.margin(info["metric"], bar, snap.get("n_val"))):
