@@ -36,11 +36,10 @@ def test_a_three_trial_study_runs_its_trials_as_queued_runs_and_promotes_the_bes
     trials = found["trials"]
     assert [t["number"] for t in trials] == [1, 2, 3]
     assert trials[0]["settings"]["learning_rate"] == 5e-4 and trials[0]["params"]["epochs"] == 3  # the config's own
-    full = trials[1]  # then full fine-tuning at its own default: the first of its kind, it runs to its end
-    assert full["params"]["method"] == "full" and full["state"] == "complete" and \
-        full["params"]["epochs"] == StudyDir(study_id).read()["space"]["epochs"][1]
-    assert full["settings"]["learning_rate"] == pytest.approx(StudyDir(study_id).read()["space"]["base_lr"]["full"],
-                                                              rel=1e-2)
+    full, space = trials[1], StudyDir(study_id).read()["space"]  # then full fine-tuning at its own default: the
+    assert full["params"]["method"] == "full" and full["state"] == "complete"  # first of its kind, run to its end
+    assert full["params"]["epochs"] == space["epochs"][1]
+    assert full["settings"]["learning_rate"] == pytest.approx(space["base_lr"]["full"], rel=1e-2)
     assert all(t["state"] in ("complete", "pruned") for t in trials) and trials[0]["state"] == "complete"
     for t in trials:  # each a run of the queue, named for its study, with the trial's own settings
         run = RunDir(t["run_id"])
