@@ -11,6 +11,7 @@ import math
 import shutil
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -49,16 +50,22 @@ def train(model, steps: int, lr: float, rows: int = 0) -> str:
     return run.id
 
 
+def greedy_tokens(model, ids: list[int], n: int, eos: set[int] = frozenset({2}), context=nullcontext) -> list[int]:
+    """Up to `n` tokens the model answers `ids` with, greedily, as the app's chat decodes them."""
+    decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=n, temperature=0), set(eos), context)
+    while not decoder.done:
+        decoder.step()
+    return decoder.tokens
+
+
 def transformers_greedy(server: ModelServer, run_id: str, messages: list[dict], n: int) -> tuple[list[int], bool]:
     """(the tuned model's greedy tokens, whether it ended its turn) as the app's chat generates them."""
     pair, model, context = server.pick(run_id, "chat")
     ids = encode.prompt_ids(pair.tokenizer, messages)
     eos = {pair.tokenizer.eos_token_id, *([model.generation_config.eos_token_id] if isinstance(
         model.generation_config.eos_token_id, int) else model.generation_config.eos_token_id or [])}
-    decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=n, temperature=0), eos, context)
-    while not decoder.done:
-        decoder.step()
-    return decoder.tokens, len(decoder.tokens) < n
+    tokens = greedy_tokens(model, ids, n, eos, context)
+    return tokens, len(tokens) < n
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +158,6 @@ def test_the_lora_adapter_as_gguf_on_the_base_gguf_answers_as_the_merged_model(t
         assert llama_runtime.greedy(with_adapter, ids, 24) == tuned
         differs |= llama_runtime.greedy(alone, ids, 24) != tuned
     assert differs  # the adapter changed something: without it the base answers otherwise
-
-
-def greedy_tokens(model, ids: list[int], n: int) -> list[int]:
-    decoder = generation.Decoder(model, ids, generation.GenConfig(max_new_tokens=n, temperature=0), {2})
-    while not decoder.done:
-        decoder.step()
-    return decoder.tokens
 
 
 LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 50000.0, "factor": 8.0, "low_freq_factor": 1.0,

@@ -12,6 +12,7 @@ llama.cpp's own quantizer (ftlab.deploy.quantize).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "MistralForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
@@ -59,11 +60,9 @@ def rope_factors(config: dict) -> list[float] | None:
     """Llama 3's rotary scaling as the divisor of each rotary frequency (None for other kinds): frequencies whose
     wavelength is over the original context divided by `factor`, those under a `high_freq_factor`th of it kept, and
     a smooth blend between, as transformers' `_compute_llama3_parameters` computes them."""
-    import math
-
-    scaling = rope(config)
     if rope_kind(config) != "llama3":
         return None
+    scaling = rope(config)
     head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
     factor, low, high = scaling["factor"], scaling.get("low_freq_factor", 1.0), scaling.get("high_freq_factor", 4.0)
     context = scaling.get("original_max_position_embeddings", 8192)
