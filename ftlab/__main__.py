@@ -108,8 +108,16 @@ def cmd_tune(path: str, trials: int, minutes: float, resume: str = "") -> int:
     found = study_report.snapshot(study_id)
     _print_trials(found["trials"], shown)
     print(f"{found['state']}: best {found['metric']} {found.get('best_value')} by trial {found.get('best_number')} "
-          f"(run {found.get('best_run')}); importance {found['importance']}", flush=True)
+          f"(run {found.get('best_run')}){_importance(found['importance'])}", flush=True)
     return 0 if found.get("best_run") else 1
+
+
+def _importance(found: dict) -> str:
+    """The study's parameter importance in a line ("" before it has one)."""
+    if not found:
+        return ""
+    where = "at the first rung" if found["at"] == "first_rung" else "at the trials' ends"
+    return f"; importance {where}: " + ", ".join(f"{name} {share:g}" for name, share in found["of"].items())
 
 
 def _print_trials(trials: list[dict], shown: set) -> None:

@@ -1,5 +1,6 @@
 """What a study shows: its trials (run, state, settings, value, minutes, the metric at each rung of its clock), which
-parameters mattered (Optuna's PED-ANOVA importance, which needs no extra package), and the best trial."""
+parameters mattered (Optuna's PED-ANOVA importance, which needs no extra package: over the trials that ran to their
+end, or while fewer than three did, over every trial's metric at the first rung), and the best trial."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def snapshot(study_id: str) -> dict:
     cfg = info.pop("config")  # its paths stay on the server: what it tunes, by name
     base = {"task": cfg["task"], "model": cfg["model"], "method": cfg["method"],
             "data": Path(cfg["data"]["path"]).name}
-    return {**info, "base": base, "trials": trials, "importance": importance(study)}
+    return {**info, "base": base, "trials": trials, "importance": importance(study, info.get("first_rung"))}
 
 
 def trial_row(t) -> dict:
@@ -38,14 +39,32 @@ def trial_row(t) -> dict:
             "minutes": round(status.get("elapsed", 0) / 60, 2), "steps": status.get("step", 0), "curve": curve}
 
 
-def importance(study) -> dict:
-    """Parameter -> its share of the metric's variation over the finished trials ({} before there are enough)."""
+def importance(study, first_rung: int | None = None) -> dict:
+    """Which parameters mattered: {"at": "end", "of": {parameter: its share of the metric's variation}} over the
+    trials that ran to their end, or, while fewer than three did (most trials of a study are stopped early), "at":
+    "first_rung" over every trial's metric at the study's first rung, where they were all measured after the same
+    seconds of training; {} before either has three trials."""
     import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) >= 3:
+        found = ped_anova(study)
+        return {"at": "end", "of": found} if found else {}
+    key = f"rung_{first_rung}"
+    measured = [t for t in study.get_trials(deepcopy=False) if key in t.user_attrs and t.params]
+    if len(measured) < 3:
+        return {}
+    there = optuna.create_study(direction=study.direction)  # in memory: each trial as it stood at the first rung
+    there.add_trials([optuna.trial.create_trial(params=t.params, distributions=t.distributions,
+                                                value=t.user_attrs[key]) for t in measured])
+    found = ped_anova(there)
+    return {"at": "first_rung", "of": found} if found else {}
+
+
+def ped_anova(study) -> dict:
+    """Optuna's PED-ANOVA importance of each parameter over the study's complete trials ({} where it cannot tell)."""
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    if len(complete) < 3:
-        return {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

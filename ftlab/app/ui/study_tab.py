@@ -46,6 +46,8 @@ def summary(found: dict) -> str:
                        value=f"{best['value']:.4g}", settings=settings_text(best)))
     elif found["state"] != "running":
         lines.append(t("study.no_best"))
+    if found["importance"].get("at") == "first_rung":
+        lines.append(t("study.importance_early"))
     return "\n\n".join(lines)
 
 
@@ -71,7 +73,7 @@ def curves(found: dict) -> pd.DataFrame:
 
 
 def importance(found: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"parameter": k, "importance": v} for k, v in found["importance"].items()],
+    return pd.DataFrame([{"parameter": k, "importance": v} for k, v in found["importance"].get("of", {}).items()],
                         columns=["parameter", "importance"])
 
 
