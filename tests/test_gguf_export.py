@@ -166,53 +166,104 @@ LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 50000.0, "factor": 8.0, "low
 eight rotary frequencies one is kept, one blended and six divided by 8."""
 
 
-@pytest.mark.parametrize("family", ["qwen2", "mistral", "llama3"])
-def test_qwen2_mistral_and_llama3_checkpoints_write_gguf_files_that_answer_as_transformers(family, smol_dir,
-                                                                                           tmp_path, monkeypatch):
-    """The other architectures GGUF export writes: Qwen2 (q/k/v biases, rows as they are), Mistral (llama's
-    layout) and Llama with Llama 3.1's rotary scaling (a rope_freqs tensor), each a 2-layer model built from a config
-    with SmolLM2's tokenizer."""
+YARN_ROPE = {"rope_type": "yarn", "rope_theta": 50000.0, "factor": 4.0, "original_max_position_embeddings": 128}
+"""YaRN (the long-context scaling of Qwen2.5's and others' configs), its original context shrunk to 128: of the
+eight rotary frequencies the fastest is kept, two blended and five divided by 4, and attention is sharpened by
+0.1 ln 4 + 1."""
+SHAPE = dict(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False, bos_token_id=1,
+             eos_token_id=2, pad_token_id=2)
+
+
+def config_of(family: str, rope: dict | None):
+    """A 2-layer config of `family` (qwen2, mistral, else llama) with the rotary setting `rope` (None: unscaled)."""
+    from transformers import LlamaConfig, MistralConfig, Qwen2Config
+
+    kind = {"qwen2": Qwen2Config, "mistral": MistralConfig}.get(family, LlamaConfig)
+    return kind(**SHAPE, **({"rope_parameters": rope} if rope else {"rope_theta": 50000.0}))
+
+
+def tiny_checkpoint(family: str, rope: dict | None, smol_dir: Path, folder: Path, monkeypatch):
+    """(a 2-layer model of `family` with SmolLM2's tokenizer, the tokenizer, its GGUF file's path)."""
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
+    from transformers import AutoModelForCausalLM
 
     from ftlab.deploy import gguf_file, gguf_vocab
 
-    kind = {"qwen2": Qwen2Config, "mistral": MistralConfig, "llama3": LlamaConfig}[family]
-    shape = dict(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False, bos_token_id=1,
-                 eos_token_id=2, pad_token_id=2)
-    config = kind(**shape, **({"rope_parameters": LLAMA3_ROPE} if family == "llama3" else {"rope_theta": 50000.0}))
     torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_config(config)
+    model = AutoModelForCausalLM.from_config(config_of(family, rope))
     if family == "qwen2":  # biases that matter: a zero bias would pass with any handling
         for layer in model.model.layers:
             for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
                 torch.nn.init.normal_(proj.bias, std=0.5)
-    model.save_pretrained(tmp_path / family)
+    model.save_pretrained(folder)
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         if (smol_dir / name).exists():
-            shutil.copy(smol_dir / name, tmp_path / family / name)
-    tok = modeling.load_tokenizer(tmp_path / family)
+            shutil.copy(smol_dir / name, folder / name)
+    tok = modeling.load_tokenizer(folder)
     if family == "qwen2":  # transformers splits SmolLM2's vocabulary as Qwen2 splits text (a Qwen2Tokenizer for a
         # qwen2 config): a pairing no published model has, so its check hash is told to the writer as qwen2's
         from hashlib import sha256
 
         digest = sha256(str(tok.encode(gguf_vocab.CHECK_TEXT)).encode()).hexdigest()
         monkeypatch.setitem(gguf_vocab.PRE_TOKENIZERS, digest, "qwen2")
-    path = gguf_file.write(tmp_path / family, tmp_path / f"{family}.gguf", family, [2])
+    return model.eval(), tok, gguf_file.write(folder, folder.with_suffix(".gguf"), family, [2])
+
+
+def rescaled(model, family: str, rope: dict | None):
+    """The same weights under another rotary setting (None: no scaling)."""
+    from transformers import AutoModelForCausalLM
+
+    other = AutoModelForCausalLM.from_config(config_of(family, rope)).eval()
+    other.load_state_dict(model.state_dict())
+    return other
+
+
+@pytest.mark.parametrize("family", ["qwen2", "mistral", "llama3"])
+def test_qwen2_mistral_and_llama3_checkpoints_write_gguf_files_that_answer_as_transformers(family, smol_dir,
+                                                                                           tmp_path, monkeypatch):
+    """The other architectures GGUF export writes: Qwen2 (q/k/v biases, rows as they are), Mistral (llama's
+    layout) and Llama with Llama 3.1's rotary scaling (a rope_freqs tensor), each a 2-layer model built from a config
+    with SmolLM2's tokenizer."""
+    rope = LLAMA3_ROPE if family == "llama3" else None
+    model, tok, path = tiny_checkpoint(family, rope, smol_dir, tmp_path / family, monkeypatch)
     llm = llama_runtime.load(path, n_ctx=512)
-    model = model.eval()
-    unscaled = None
-    if family == "llama3":  # the same weights without the scaling answer otherwise: the scaling is what is checked
-        unscaled = AutoModelForCausalLM.from_config(kind(**shape, rope_theta=50000.0)).eval()
-        unscaled.load_state_dict(model.state_dict())
-    differs = False
+    unscaled = rescaled(model, family, None) if rope else None  # the same weights without the scaling answer
+    differs = False  # otherwise: the scaling is what is checked
     for messages in CONVERSATIONS:
         ids = encode.prompt_ids(tok, messages)
         want = greedy_tokens(model, ids, 16)
         assert llama_runtime.greedy(llm, ids, 16) == want, (family, messages)
         differs |= unscaled is not None and greedy_tokens(unscaled, ids, 16) != want
     assert differs or unscaled is None
+
+
+def test_a_yarn_scaled_checkpoint_writes_a_gguf_file_whose_logits_are_transformers(smol_dir, tmp_path, monkeypatch):
+    """YaRN's two parts, the blended frequencies and the sharper attention, each move a random 2-layer model's
+    logits by a few thousandths, as much as f16 weights do to a near tie between its two likeliest tokens: so the
+    logits are compared, over 200 positions (past the original context of 128), not greedy tokens. llama.cpp's are
+    much nearer transformers' YaRN than the same weights unscaled, with the frequencies alone, or with the
+    attention alone."""
+    import numpy as np
+    import torch
+
+    model, _, path = tiny_checkpoint("llama", YARN_ROPE, smol_dir, tmp_path / "yarn", monkeypatch)
+    llm = llama_runtime.load(path, n_ctx=512, logits_all=True)
+    ids = list(range(1000, 1200))
+    llm.eval(ids)
+    got = np.array(llm.scores[:len(ids)])
+
+    def off(m) -> float:
+        with torch.no_grad():
+            return float(np.abs(m(torch.tensor([ids])).logits[0].numpy() - got).max())
+
+    near = off(model)
+    others = {"unscaled": rescaled(model, "llama", None),
+              "frequencies only": rescaled(model, "llama", {**YARN_ROPE, "attention_factor": 1.0}),
+              "attention only": rescaled(model, "llama", {**YARN_ROPE, "factor": 1.0,  # frequencies as they were
+                                                         "attention_factor": 1 + 0.1 * math.log(4)})}
+    for name, other in others.items():
+        assert near < off(other) / 4, (name, near, off(other))
 
 
 def test_the_modelfile_carries_the_system_prompt_every_training_conversation_began_with(tmp_path):

@@ -4,9 +4,9 @@ tokens (ftlab.deploy.gguf_vocab). Written with the `gguf` package's GGUFWriter a
 
 Llama and Mistral checkpoints are written as llama.cpp's `llama` architecture, whose attention expects the query
 and key rows of each head interleaved the other way (`permute`, as llama.cpp's own converter does); Qwen2 keeps
-its rows and its q/k/v biases. Rotary scaling: linear as two keys; Llama 3.1 / 3.2's `llama3` as the
-`rope_freqs.weight` tensor llama.cpp divides each rotary frequency by (`rope_factors`). Quantized types come from
-llama.cpp's own quantizer (ftlab.deploy.quantize).
+its rows and its q/k/v biases. Rotary scaling: linear as two keys; YaRN as its factor and original context (`_yarn`);
+Llama 3.1 / 3.2's `llama3` as the `rope_freqs.weight` tensor llama.cpp divides each rotary frequency by
+(`rope_factors`). Quantized types come from llama.cpp's own quantizer (ftlab.deploy.quantize).
 """
 
 from __future__ import annotations
@@ -38,8 +38,12 @@ def architecture(config: dict) -> str:
         raise NotExportable(f"GGUF export writes {', '.join(sorted(ARCHITECTURES))}; this model is "
                             f"{', '.join(names) or 'of no named architecture'}")
     kind = rope_kind(config)
-    if kind not in (None, "default", "linear", "llama3"):
-        raise NotExportable(f"rope scaling {kind!r} is not written yet")
+    if kind not in (None, "default", "linear", "llama3", "yarn"):
+        raise NotExportable(f"rope scaling {kind!r} is not written yet (linear, llama3 and yarn are)")
+    unusual = sorted(k for k in ("attention_factor", "mscale", "mscale_all_dim") if rope(config).get(k) is not None)
+    if kind == "yarn" and (unusual or rope(config).get("truncate") is False):
+        raise NotExportable(f"yarn rope scaling with {', '.join(unusual) or 'truncate: false'} is not written yet "
+                            "(factor, original_max_position_embeddings, beta_fast and beta_slow are)")
     return arch
 
 
@@ -146,5 +150,23 @@ def _hyperparameters(writer, config: dict, name: str) -> None:
     if rope_kind(config) == "linear":
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(scaling["factor"])
+    elif rope_kind(config) == "yarn":
+        _yarn(writer, config, scaling)
     writer.add_vocab_size(config["vocab_size"])
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+
+
+def _yarn(writer, config: dict, scaling: dict) -> None:
+    """YaRN as llama.cpp's own converter writes it: the factor and the original context (llama.cpp then blends the
+    frequencies between beta_fast and beta_slow and scales attention by 0.1 ln(factor) + 1, as transformers'
+    `_compute_yarn_parameters` does); a factor left out is the ratio of the two contexts, as there."""
+    import gguf
+
+    original = scaling.get("original_max_position_embeddings") or config["max_position_embeddings"]
+    writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+    writer.add_rope_scaling_factor(float(scaling.get("factor") or config["max_position_embeddings"] / original))
+    writer.add_rope_scaling_orig_ctx_len(int(original))
+    if scaling.get("beta_fast"):
+        writer.add_rope_scaling_yarn_beta_fast(float(scaling["beta_fast"]))
+    if scaling.get("beta_slow"):
+        writer.add_rope_scaling_yarn_beta_slow(float(scaling["beta_slow"]))
