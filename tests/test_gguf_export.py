@@ -261,7 +261,9 @@ def test_a_yarn_scaled_checkpoint_writes_a_gguf_file_whose_logits_are_transforme
     others = {"unscaled": rescaled(model, "llama", None),
               "frequencies only": rescaled(model, "llama", {**YARN_ROPE, "attention_factor": 1.0}),
               "attention only": rescaled(model, "llama", {**YARN_ROPE, "factor": 1.0,  # frequencies as they were
-                                                         "attention_factor": 1 + 0.1 * math.log(4)})}
+                                                         "attention_factor": 1 + 0.1 * math.log(4)}),
+              "other betas (llama.cpp's are its own: refused)": rescaled(model, "llama", {
+                  **YARN_ROPE, "beta_fast": 2.0, "beta_slow": 0.1})}  # the second to the fifth blended
     for name, other in others.items():
         assert near < off(other) / 4, (name, near, off(other))
 

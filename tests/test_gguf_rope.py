@@ -12,7 +12,7 @@ LLAMA = {"architectures": ["LlamaForCausalLM"], "max_position_embeddings": 4096}
 
 @pytest.mark.parametrize("scaling", [None, {"rope_type": "linear", "factor": 2.0},
                                      {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024},
-                                     {"rope_type": "yarn", "factor": 4.0, "beta_fast": 16, "beta_slow": 2}])
+                                     {"rope_type": "yarn", "factor": 4.0, "beta_fast": 32, "beta_slow": 1}])
 def test_linear_and_yarn_scalings_are_written(scaling):
     assert gguf_file.architecture({**LLAMA, "rope_scaling": scaling}) == "llama"
 
@@ -22,7 +22,8 @@ def test_linear_and_yarn_scalings_are_written(scaling):
     ({"rope_type": "longrope", "short_factor": [1.0], "long_factor": [2.0]}, "'longrope'"),
     ({"rope_type": "yarn", "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 1.0}, "mscale, mscale_all_dim"),
     ({"rope_type": "yarn", "factor": 4.0, "attention_factor": 1.2}, "attention_factor"),
-    ({"rope_type": "yarn", "factor": 4.0, "truncate": False}, "truncate: false")])
+    ({"rope_type": "yarn", "factor": 4.0, "truncate": False}, "truncate: False"),
+    ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 16}, "beta_fast: 16")])
 def test_a_scaling_it_does_not_write_is_refused_by_name(scaling, named):
     with pytest.raises(gguf_file.NotExportable, match=named.replace("(", r"\(")) as refused:
         gguf_file.architecture({**LLAMA, "rope_parameters": scaling})

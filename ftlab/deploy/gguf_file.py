@@ -40,11 +40,22 @@ def architecture(config: dict) -> str:
     kind = rope_kind(config)
     if kind not in (None, "default", "linear", "llama3", "yarn"):
         raise NotExportable(f"rope scaling {kind!r} is not written yet (linear, llama3 and yarn are)")
-    unusual = sorted(k for k in ("attention_factor", "mscale", "mscale_all_dim") if rope(config).get(k) is not None)
-    if kind == "yarn" and (unusual or rope(config).get("truncate") is False):
-        raise NotExportable(f"yarn rope scaling with {', '.join(unusual) or 'truncate: false'} is not written yet "
-                            "(factor, original_max_position_embeddings, beta_fast and beta_slow are)")
+    if kind == "yarn" and yarn_extras(rope(config)):
+        raise NotExportable(f"yarn rope scaling with {', '.join(yarn_extras(rope(config)))} is not written yet "
+                            "(its factor and original_max_position_embeddings are)")
     return arch
+
+
+YARN_DEFAULTS = {"beta_fast": 32, "beta_slow": 1, "truncate": True}
+"""YaRN's settings llama.cpp takes from its own context parameters, not the file (llama-cpp-python's defaults, the
+same as transformers'): another value would load and answer otherwise."""
+
+
+def yarn_extras(scaling: dict) -> list[str]:
+    """The YaRN settings a GGUF file here cannot carry: an explicit attention factor or DeepSeek's mscales, and betas
+    or truncation other than the defaults."""
+    extras = [k for k in ("attention_factor", "mscale", "mscale_all_dim") if scaling.get(k) is not None]
+    return extras + [f"{k}: {scaling[k]}" for k, v in YARN_DEFAULTS.items() if scaling.get(k) not in (None, v)]
 
 
 def rope(config: dict) -> dict:
@@ -158,7 +169,7 @@ def _hyperparameters(writer, config: dict, name: str) -> None:
 
 def _yarn(writer, config: dict, scaling: dict) -> None:
     """YaRN as llama.cpp's own converter writes it: the factor and the original context (llama.cpp then blends the
-    frequencies between beta_fast and beta_slow and scales attention by 0.1 ln(factor) + 1, as transformers'
+    frequencies between its betas, 32 and 1, and sharpens attention by 0.1 ln(factor) + 1, as transformers'
     `_compute_yarn_parameters` does); a factor left out is the ratio of the two contexts, as there."""
     import gguf
 
@@ -166,7 +177,3 @@ def _yarn(writer, config: dict, scaling: dict) -> None:
     writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
     writer.add_rope_scaling_factor(float(scaling.get("factor") or config["max_position_embeddings"] / original))
     writer.add_rope_scaling_orig_ctx_len(int(original))
-    if scaling.get("beta_fast"):
-        writer.add_rope_scaling_yarn_beta_fast(float(scaling["beta_fast"]))
-    if scaling.get("beta_slow"):
-        writer.add_rope_scaling_yarn_beta_slow(float(scaling["beta_slow"]))
