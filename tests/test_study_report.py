@@ -64,3 +64,19 @@ def test_once_three_trials_ran_to_their_end_importance_is_measured_at_their_ends
 def test_a_study_with_fewer_than_three_trials_measured_shows_no_importance(study):
     by_learning_rate(study, 2, complete=1)
     assert study_report.importance(study, first_rung=100) == {}
+
+
+@pytest.mark.parametrize("run_state, shown", [("completed", "complete"), ("stopped", "stopped")])
+def test_a_trial_ended_by_the_budget_or_stop_is_shown_stopped_not_complete(run_state, shown):
+    """A trial cut short (the study's minutes ran out, or Stop) is scored as it stood, but its row says it stopped,
+    as the Runs tab does."""
+    import optuna
+
+    from ftlab.config import RunConfig
+    from ftlab.runs.run_dir import RunDir
+
+    run = RunDir.create(RunConfig(task="classify", model="m", method="lora"))
+    run.write_status(state=run_state, step=31, total_steps=104)
+    trial = optuna.trial.create_trial(params={}, distributions={}, value=0.8, user_attrs={"run_id": run.id})
+    row = study_report.trial_row(trial)
+    assert row["state"] == shown and row["value"] == 0.8 and row["steps"] == 31

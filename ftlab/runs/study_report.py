@@ -34,7 +34,10 @@ def trial_row(t) -> dict:
     run_id = t.user_attrs.get("run_id")
     status = RunDir(run_id).status() if run_id and RunDir(run_id).exists() else {}
     curve = [[step / study_clock.UNIT, value] for step, value in sorted(t.intermediate_values.items())]
-    return {"number": t.number + 1, "run_id": run_id, "state": t.state.name.lower(), "value": t.value,
+    state = t.state.name.lower()
+    if state == "complete" and status.get("state") == "stopped":  # ended by the budget or Stop, scored as it stood
+        state = "stopped"
+    return {"number": t.number + 1, "run_id": run_id, "state": state, "value": t.value,
             "last": curve[-1][1] if curve else None, "params": dict(t.params), "settings": t.user_attrs.get("settings", {}),
             "minutes": round(status.get("elapsed", 0) / 60, 2), "steps": status.get("step", 0), "curve": curve}
 

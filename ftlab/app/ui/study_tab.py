@@ -17,6 +17,10 @@ POLL_S = 3.0
 COLUMNS = ["#", "state", "method", "learning_rate", "epochs", "batch_size", "lora.r", "warmup_ratio", "value",
            "minutes", "run"]
 
+SHOWN = {"lr_scale": "learning_rate", "lora_r": "lora.r"}
+"""A study's parameters under the names of the trials table's columns (the learning rate is searched as a factor of
+the method's default)."""
+
 
 @dataclass
 class StudyTab:
@@ -35,7 +39,7 @@ def choices(lab: Lab) -> list[tuple[str, str]]:
 def summary(found: dict) -> str:
     """The study in a few lines: what it tunes, its budget, how far it is, its best trial."""
     b, trials = found["budget"], found["trials"]
-    done = sum(tr_["state"] in ("complete", "pruned", "fail") for tr_ in trials)
+    done = sum(tr_["state"] in ("complete", "stopped", "pruned", "fail") for tr_ in trials)
     lines = [t("study.summary", state=t("study.state." + found["state"]), model=found["base"]["model"] or "-",
                data=found["base"]["data"], metric=found["metric"], done=done, trials=b["trials"],
                pruned=sum(tr_["state"] == "pruned" for tr_ in trials),
@@ -73,7 +77,8 @@ def curves(found: dict) -> pd.DataFrame:
 
 
 def importance(found: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"parameter": k, "importance": v} for k, v in found["importance"].get("of", {}).items()],
+    return pd.DataFrame([{"parameter": SHOWN.get(k, k), "importance": v}
+                         for k, v in found["importance"].get("of", {}).items()],
                         columns=["parameter", "importance"])
 
 
