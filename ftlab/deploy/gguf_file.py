@@ -40,8 +40,9 @@ def architecture(config: dict) -> str:
     kind = rope_kind(config)
     if kind not in (None, "default", "linear", "llama3", "yarn"):
         raise NotExportable(f"rope scaling {kind!r} is not written yet (linear, llama3 and yarn are)")
-    if kind == "yarn" and yarn_extras(rope(config)):
-        raise NotExportable(f"yarn rope scaling with {', '.join(yarn_extras(rope(config)))} is not written yet "
+    extras = yarn_extras(rope(config)) if kind == "yarn" else []
+    if extras:
+        raise NotExportable(f"yarn rope scaling with {', '.join(extras)} is not written yet "
                             "(its factor and original_max_position_embeddings are)")
     return arch
 
