@@ -39,6 +39,11 @@ def metric_of(task: str) -> tuple[str, str]:
     return ("eval_accuracy", "maximize") if task == "classify" else ("eval_loss", "minimize")
 
 
+def rung_key(rung: int | None) -> str:
+    """The user attribute a trial keeps its metric at `rung` in (Studies._behind writes it, the report reads it)."""
+    return f"rung_{rung}"
+
+
 def optuna_study(folder, direction: str, seed: int = 42, load: bool = False):
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -281,7 +286,7 @@ class Studies:
         margin), and not ahead of them all at `share` of its schedule (study_clock.ahead_at_share). The first trial
         of each kind of method (study_space.kind) is never behind: it is how the study learns where that kind ends
         (study_space.opening)."""
-        key, trials = f"rung_{rung}", [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
+        key, trials = rung_key(rung), [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
         others = [t.user_attrs[key] if key in t.user_attrs else t.value for t in trials
                   if key in t.user_attrs or t.user_attrs.get("ended", rung + 1) <= rung]
         # a trial that ended before this rung is there with what it ended at: it needed no more time for it

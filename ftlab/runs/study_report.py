@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ftlab.runs.run_dir import RunDir
 from ftlab.runs import study_clock
-from ftlab.runs.study import StudyDir, optuna_study
+from ftlab.runs.study import StudyDir, optuna_study, rung_key
 
 
 def snapshot(study_id: str) -> dict:
@@ -53,7 +53,7 @@ def importance(study, first_rung: int | None = None) -> dict:
     if len(complete) >= 3:
         found = ped_anova(study)
         return {"at": "end", "of": found} if found else {}
-    key = f"rung_{first_rung}"
+    key = rung_key(first_rung)
     measured = [t for t in study.get_trials(deepcopy=False) if key in t.user_attrs and t.params]
     if len(measured) < 3:
         return {}
